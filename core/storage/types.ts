@@ -1,0 +1,61 @@
+/**
+ * The storage boundary. Everything above it speaks URIs: a local path (absolute or relative) or
+ * `gs://bucket/object`. Writes are atomic: a reader sees either nothing or the whole object.
+ */
+export interface ObjectInfo {
+  uri: string;
+  size: number;
+  /** Modification time in ms since the epoch, when known. */
+  mtimeMs?: number;
+  /** Storage generation (GCS) or a stable stand-in (local: `${mtimeMs}-${size}`). */
+  generation?: string;
+}
+
+/** Random access to one object's bytes, for formats (TIFF) that read by offset. */
+export interface RangeReader {
+  readonly uri: string;
+  size(): Promise<number>;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface WriteOptions {
+  /** Fail with ALREADY_EXISTS instead of replacing an existing object. Default false (replace atomically). */
+  ifAbsent?: boolean;
+  contentType?: string;
+}
+
+export interface Store {
+  /** Whether this store handles the URI (scheme match). */
+  handles(uri: string): boolean;
+  stat(uri: string): Promise<ObjectInfo | undefined>;
+  readAll(uri: string): Promise<Uint8Array>;
+  openRange(uri: string): Promise<RangeReader>;
+  /** Atomic write: temporary name then rename (local) or a generation precondition (GCS). */
+  writeAtomic(uri: string, data: Uint8Array | string, opts?: WriteOptions): Promise<void>;
+  /** Atomic write of a file already on local disk (moves or uploads it). */
+  putFile(localPath: string, uri: string, opts?: WriteOptions): Promise<void>;
+  /** Objects directly or recursively under a prefix/folder URI, sorted by URI. */
+  list(prefixUri: string, opts?: { recursive?: boolean }): Promise<ObjectInfo[]>;
+  delete(uri: string): Promise<void>;
+}
+
+/** Join URI parts with single slashes, keeping a `gs://` scheme intact. */
+export function joinUri(base: string, ...parts: string[]): string {
+  let out = base.replace(/\/+$/, '');
+  for (const p of parts) {
+    if (!p) continue;
+    out += '/' + p.replace(/^\/+/, '').replace(/\/+$/, '');
+  }
+  return out;
+}
+
+/** Last path component of a URI. */
+export function basename(uri: string): string {
+  const s = uri.replace(/\/+$/, '');
+  return s.slice(s.lastIndexOf('/') + 1);
+}
+
+export function isGcsUri(uri: string): boolean {
+  return uri.startsWith('gs://');
+}

