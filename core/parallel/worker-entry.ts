@@ -1,0 +1,32 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { SerializedError } from './run-in-worker';
+
+/** Thread entry for {@link runInWorker}: call the named export and post back the result or the error. */
+async function main(): Promise<void> {
+  const { modulePath, exportName, args } = workerData as { modulePath: string; exportName: string; args: unknown[] };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(modulePath) as Record<string, (...a: unknown[]) => unknown>;
+    const fn = mod[exportName];
+    if (typeof fn !== 'function') throw new Error(`${modulePath} has no export '${exportName}'`);
+    const value = await fn(...args);
+    parentPort!.postMessage({ kind: 'result', value }, collectTransferables(value));
+  } catch (e) {
+    const err = e as Error & { code?: string; file?: string; retryable?: boolean };
+    const error: SerializedError = { name: err.name, message: err.message, stack: err.stack, code: err.code, file: err.file, retryable: err.retryable };
+    parentPort!.postMessage({ kind: 'error', error });
+  }
+}
+
+/** Buffers of typed arrays found at the top level or one level down in the result are transferred, not copied. */
+function collectTransferables(value: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown, depth: number) => {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+    else if (v && typeof v === 'object' && depth < 2) for (const x of Object.values(v)) visit(x, depth + 1);
+  };
+  visit(value, 0);
+  return [...out];
+}
+
+void main();
