@@ -1,0 +1,80 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BENCHMARK_COLUMNS, normalizeRow, type BenchmarkRow, type BenchmarkSink, type ColumnType } from './schema';
+
+const SQL_TYPES: Record<ColumnType, string> = {
+  STRING: 'VARCHAR', FLOAT: 'DOUBLE', INTEGER: 'BIGINT', BOOLEAN: 'BOOLEAN', DATETIME: 'TIMESTAMP', TIMESTAMP: 'TIMESTAMPTZ',
+};
+
+/**
+ * Benchmark rows in a local DuckDB file, table `benchmarks`, one column per {@link BENCHMARK_COLUMNS}.
+ * Columns added to the schema later are added to an existing table on open. DuckDB allows one writer
+ * process per file, so the sink opens, writes and closes per call.
+ */
+export class DuckDbSink implements BenchmarkSink {
+  constructor(readonly path: string, readonly table = 'benchmarks') {}
+
+  private async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const instance = await DuckDBInstance.create(this.path);
+    const conn = await instance.connect();
+    try {
+      await this.ensureTable(conn);
+      return await fn(conn);
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  private async ensureTable(conn: DuckDBConnection): Promise<void> {
+    const cols = BENCHMARK_COLUMNS.map((c) => `"${c.name}" ${SQL_TYPES[c.type]}`).join(', ');
+    await conn.run(`CREATE TABLE IF NOT EXISTS "${this.table}" (${cols})`);
+    const existing = await conn.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_name = '${this.table}'`);
+    const have = new Set(existing.getRowObjects().map((r) => String(r.column_name)));
+    for (const c of BENCHMARK_COLUMNS) {
+      if (!have.has(c.name)) await conn.run(`ALTER TABLE "${this.table}" ADD COLUMN "${c.name}" ${SQL_TYPES[c.type]}`);
+    }
+  }
+
+  async write(rows: BenchmarkRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.withConnection(async (conn) => {
+      const names = BENCHMARK_COLUMNS.map((c) => `"${c.name}"`).join(', ');
+      const placeholders = BENCHMARK_COLUMNS.map((c) => (c.type === 'DATETIME' ? 'CAST(? AS TIMESTAMP)' : '?')).join(', ');
+      const stmt = await conn.prepare(`INSERT INTO "${this.table}" (${names}) VALUES (${placeholders})`);
+      for (const raw of rows) {
+        const row = normalizeRow(raw);
+        BENCHMARK_COLUMNS.forEach((c, i) => {
+          const v = row[c.name];
+          const idx = i + 1;
+          if (v === null) stmt.bindNull(idx);
+          else if (c.type === 'INTEGER') stmt.bindBigInt(idx, BigInt(Math.round(Number(v))));
+          else if (c.type === 'FLOAT') stmt.bindDouble(idx, Number(v));
+          else if (c.type === 'BOOLEAN') stmt.bindBoolean(idx, Boolean(v));
+          else stmt.bindVarchar(idx, String(v));
+        });
+        await stmt.run();
+      }
+    });
+  }
+
+  async list(opts: { runId?: string; limit?: number } = {}): Promise<BenchmarkRow[]> {
+    return this.withConnection(async (conn) => {
+      const where = opts.runId ? `WHERE run_id = '${opts.runId.replace(/'/g, "''")}'` : '';
+      const limit = opts.limit ? `LIMIT ${Math.floor(opts.limit)}` : '';
+      const reader = await conn.runAndReadAll(`SELECT * FROM "${this.table}" ${where} ORDER BY benchmark_datetime_utc, input_file_id ${limit}`);
+      return reader.getRowObjectsJson().map((r) => {
+        const out: BenchmarkRow = {};
+        for (const c of BENCHMARK_COLUMNS) {
+          const v = r[c.name];
+          out[c.name] = v === null || v === undefined ? null : c.type === 'INTEGER' || c.type === 'FLOAT' ? Number(v) : (v as string | boolean);
+        }
+        return out;
+      });
+    });
+  }
+
+  async close(): Promise<void> {}
+}
