@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BENCHMARK_COLUMNS, normalizeRow, type BenchmarkRow, type BenchmarkSink, type ColumnType } from './schema';
 
+const fileQueues = new Map<string, Promise<unknown>>();
+
 const SQL_TYPES: Record<ColumnType, string> = {
   STRING: 'VARCHAR', FLOAT: 'DOUBLE', INTEGER: 'BIGINT', BOOLEAN: 'BOOLEAN', DATETIME: 'TIMESTAMP', TIMESTAMP: 'TIMESTAMPTZ',
 };
@@ -15,7 +17,27 @@ const SQL_TYPES: Record<ColumnType, string> = {
 export class DuckDbSink implements BenchmarkSink {
   constructor(readonly path: string, readonly table = 'benchmarks') {}
 
+  /**
+   * One connection at a time per file in this process (a promise chain), and retries with backoff when
+   * another process holds DuckDB's file lock, so concurrent record activities never fail on contention.
+   */
   private async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const prior = fileQueues.get(this.path) ?? Promise.resolve();
+    const run = prior.catch(() => undefined).then(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.connectOnce(fn);
+        } catch (e) {
+          if (!/lock/i.test((e as Error).message) || attempt >= 40) throw e;
+          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
+        }
+      }
+    });
+    fileQueues.set(this.path, run);
+    return run;
+  }
+
+  private async connectOnce<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     mkdirSync(dirname(this.path), { recursive: true });
     const instance = await DuckDBInstance.create(this.path);
     const conn = await instance.connect();

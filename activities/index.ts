@@ -1,0 +1,36 @@
+import { defaultEnvironment, type WorkerEnvironment } from './common';
+import { makeConvert } from './convert';
+import { discoverImages } from './discover';
+import { finalizeRun } from './finalize';
+import { makePostprocess } from './postprocess';
+import { makePredict } from './predict';
+import { makeQuantify } from './quantify';
+import { makeRecord } from './record';
+
+export interface ActivityDeps {
+  env?: WorkerEnvironment;
+  /** Overrides the device a run asks for (a GPU worker started with --device cuda). */
+  device?: 'cpu' | 'cuda';
+  gpuMemoryGb?: number;
+  priceTable?: Record<string, number>;
+}
+
+/** All activities, built with their dependencies injected (Temporal's activity-factory pattern). */
+export function createActivities(deps: ActivityDeps = {}) {
+  const env = deps.env ?? defaultEnvironment();
+  return {
+    discoverImages,
+    convertImage: makeConvert(env),
+    predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb }),
+    postprocessImage: makePostprocess(env),
+    quantifyImage: makeQuantify(env),
+    recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
+    finalizeRun,
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Which activities run on which queue. */
+export const CPU_ACTIVITIES = ['discoverImages', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun'] as const;
+export const GPU_ACTIVITIES = ['predictImage'] as const;

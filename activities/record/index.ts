@@ -1,0 +1,20 @@
+import { buildBenchmarkRow, type RowInput } from '../../core/bench/row';
+import { openSink } from '../../core/bench/sinks';
+import { toFailure } from '../common';
+
+/** Writes the image's benchmark row to the configured sink (DuckDB by default, or BigQuery). */
+export function makeRecord(opts: { priceTable?: Record<string, number> } = {}) {
+  return async function recordBenchmark(input: Omit<RowInput, 'priceTable' | 'now'>): Promise<void> {
+    try {
+      const sink = await openSink(input.settings.benchmark);
+      if (!sink) return;
+      try {
+        await sink.write([buildBenchmarkRow({ ...input, priceTable: opts.priceTable })]);
+      } finally {
+        await sink.close();
+      }
+    } catch (e) {
+      throw toFailure(e);
+    }
+  };
+}

@@ -1,0 +1,26 @@
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { TesselError } from '../core/errors';
+import { temporalSettingsFromEnv, type TemporalSettings } from '../workers/connection';
+
+export interface TesselClient { client: Client; settings: TemporalSettings; close(): Promise<void> }
+
+/** A Temporal client for TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE (or explicit settings), with a clear error when unreachable. */
+export async function connectClient(settings: TemporalSettings = temporalSettingsFromEnv()): Promise<TesselClient> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey, connectTimeout: '5s' });
+  } catch (e) {
+    throw new TesselError('INVALID_CONFIG',
+      `cannot reach Temporal at ${settings.address} (${(e as Error).message}); start one with 'tessel server' and ` +
+      "'tessel worker --queue all', set TEMPORAL_ADDRESS, or use 'tessel run … --embedded'", { cause: e });
+  }
+  return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
+}
+
+/** Maps "workflow not found" to a clear error naming the run id. */
+export function runNotFound(runId: string, e: unknown): never {
+  if (e instanceof WorkflowNotFoundError || /not found/i.test((e as Error).message)) {
+    throw new TesselError('NOT_FOUND', `no run '${runId}' in this namespace`, { cause: e });
+  }
+  throw e;
+}

@@ -1,0 +1,94 @@
+import { Command } from 'commander';
+import { discoverImages } from '../../core/workspace/discover';
+import { ensureReferenceModel } from '../../core/model/reference';
+import { connectClient } from '../client';
+import { startEmbedded } from '../embedded';
+import { printJson } from '../output';
+import { followRun } from '../progress';
+import { addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
+import { formatSummary } from '../summary';
+import { taskQueuesFromEnv } from '../../workers/connection';
+import type { RunInput, RunSummary } from '../../workflows/types';
+
+/** Exit status when the run finished but some images failed. */
+export const EXIT_SOME_FAILED = 3;
+
+type Opts = RunCliOptions & { detach?: boolean; json?: boolean; embedded?: boolean; dryRun?: boolean; model?: string };
+
+export function register(program: Command): void {
+  const run = program.command('run').description(
+    'Run segment-and-measure on a workspace or explicit paths through Temporal, showing progress per stage.\n' +
+    'Needs a Temporal server and workers (tessel server; tessel worker --queue all), or --embedded.\n' +
+    `Exit status: 0 all images done, ${EXIT_SOME_FAILED} some images failed, 1 the run could not run.`);
+  addRunOptions(run.command('workspace <root>')
+    .description('deepcell-imaging workspace mode: <root>/OMETIFF in, NPZ_INTERMEDIATE, SEGMASK, REPORTS, PROJ, BENCHMARKS out (local path or gs://)')
+    .option('--images-subdir <dir>', 'images folder', WORKSPACE_DEFAULTS.imagesSubdir)
+    .option('--npz-subdir <dir>', 'NPZ intermediates folder', WORKSPACE_DEFAULTS.npzSubdir)
+    .option('--segmasks-subdir <dir>', 'label masks folder', WORKSPACE_DEFAULTS.segmasksSubdir)
+    .option('--project-subdir <dir>', 'QuPath project folder', WORKSPACE_DEFAULTS.projectSubdir)
+    .option('--reports-subdir <dir>', 'measurement reports folder', WORKSPACE_DEFAULTS.reportsSubdir)
+    .option('--benchmarks-subdir <dir>', 'DuckDB benchmarks folder', WORKSPACE_DEFAULTS.benchmarksSubdir)
+    .option('--jobs-subdir <dir>', 'per-run intermediates folder', WORKSPACE_DEFAULTS.jobsSubdir))
+    .action(async (root: string, o: Opts & Record<string, string>) => {
+      process.exitCode = await runCommand(workspaceLocations(root, o), o);
+    });
+  addRunOptions(run.command('paths')
+    .description('deepcell-imaging paths mode: every location explicit')
+    .option('--images-path <dir>', 'folder of input images')
+    .option('--numpy-path <dir>', 'folder for NPZ intermediates')
+    .option('--segmasks-path <dir>', 'folder for label masks')
+    .option('--project-path <dir>', 'folder for the QuPath project')
+    .option('--reports-path <dir>', 'folder for measurement reports')
+    .option('--jobs-path <dir>', 'folder for per-run intermediates (default: beside the reports folder)')
+    .option('--benchmarks-path <dir>', 'folder for the DuckDB benchmarks file (default: beside the reports folder)'))
+    .action(async (o: Opts & Record<string, string>) => {
+      process.exitCode = await runCommand(pathsLocations(o), o);
+    });
+}
+
+async function runCommand(locations: RunInput['locations'], o: Opts): Promise<number> {
+  if (o.dryRun) {
+    const { images, skipped } = await discoverImages(locations.images, o.imageFilter);
+    for (const im of images) process.stdout.write(`${im.name}\t${im.imageUri}\n`);
+    for (const s of skipped) process.stderr.write(`skipped ${s.uri}: ${s.reason}\n`);
+    process.stderr.write(`${images.length} image(s) match\n`);
+    return 0;
+  }
+  const model = o.model ?? (await ensureReferenceModel({ onProgress: (m: string) => process.stderr.write(`${m}\n`) }));
+  const input = buildRunInput(locations, { ...o, model });
+  return executeRun(input, { embedded: o.embedded, detach: o.detach, json: o.json });
+}
+
+/** Starts the run and (unless detached) follows it to the end, printing the summary. Returns the exit status. */
+export async function executeRun(input: RunInput, o: { embedded?: boolean; detach?: boolean; json?: boolean }): Promise<number> {
+  const started = Date.now();
+  const embedded = o.embedded ? await startEmbedded() : undefined;
+  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace } : undefined);
+  try {
+    const handle = await client.workflow.start('segmentAndMeasure', {
+      taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input],
+    });
+    if (o.detach && !embedded) {
+      process.stderr.write(`started run; follow it with: tessel status ${input.runId} --wait\n`);
+      process.stdout.write(`${input.runId}\n`);
+      return 0;
+    }
+    process.stderr.write(`run ${input.runId}: ${input.locations.images}\n`);
+    const summary: RunSummary = await followRun(handle, { quiet: o.json });
+    if (o.json) printJson(summary);
+    else {
+      process.stdout.write(formatSummary(summary, {
+        wallS: (Date.now() - started) / 1000, uiUrl: embedded?.uiUrl,
+        peakMemoryGb: embedded ? (process.resourceUsage().maxRSS * 1024) / 1e9 : undefined,
+        outputs: {
+          NPZ: input.locations.npz, masks: input.locations.segmasks, reports: input.locations.reports,
+          project: input.locations.project, benchmarks: input.settings.benchmark.sink === 'duckdb' ? input.settings.benchmark.duckdbPath! : input.settings.benchmark.sink,
+        },
+      }) + '\n');
+    }
+    return summary.images.failed > 0 ? EXIT_SOME_FAILED : 0;
+  } finally {
+    await close();
+    await embedded?.stop();
+  }
+}

@@ -1,0 +1,55 @@
+import { Command } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
+import { connectClient, runNotFound } from '../client';
+import { printJson } from '../output';
+import { STAGES, type RunProgress, type RunSummary } from '../../workflows/types';
+
+export function register(program: Command): void {
+  program.command('status <run-id>')
+    .description('Show a run\'s progress: images done/failed/running, per-stage counts, failures with causes, throughput and ETA.')
+    .option('--wait', 'wait until the run ends, then print its final status')
+    .option('--json', 'print JSON: {runId, state, images: {done, failed, running, pending, total}, stages, failures, cells, ...}')
+    .action(async (runId: string, o: { wait?: boolean; json?: boolean }) => {
+      const { client, close } = await connectClient();
+      try {
+        const handle = client.workflow.getHandle(runId);
+        let status: RunProgress;
+        const desc = await handle.describe().catch((e) => runNotFound(runId, e));
+        if (o.wait || desc.status.name !== 'RUNNING') {
+          try {
+            status = (await handle.result()) as RunSummary;
+          } catch (e) {
+            const state = desc.status.name === 'CANCELLED' || /cancel/i.test((e as Error).message) ? 'cancelled' : 'failed';
+            const last = await handle.query<RunProgress>('progress').catch(() => undefined);
+            status = last ? { ...last, state } : emptyStatus(runId, state);
+            if (e instanceof WorkflowFailedError && !o.json) process.stderr.write(`run ${state}: ${e.cause?.message ?? e.message}\n`);
+          }
+        } else {
+          status = await handle.query<RunProgress>('progress');
+        }
+        const { results: _r, ...compact } = status as RunSummary;
+        if (o.json) printJson(compact);
+        else process.stdout.write(formatStatus(compact) + '\n');
+        if (status.state === 'failed' || status.state === 'cancelled') process.exitCode = 1;
+      } finally {
+        await close();
+      }
+    });
+}
+
+function emptyStatus(runId: string, state: RunProgress['state']): RunProgress {
+  return {
+    runId, state, images: { total: 0, done: 0, failed: 0, running: 0, pending: 0 }, cells: 0, failures: [], startedAtMs: 0,
+    stages: Object.fromEntries(STAGES.map((s) => [s, { done: 0, failed: 0, running: 0 }])) as RunProgress['stages'],
+  };
+}
+
+export function formatStatus(p: RunProgress): string {
+  const lines = [`${p.runId}: ${p.state}`,
+    `  images: ${p.images.done} done, ${p.images.failed} failed, ${p.images.running} running, ${p.images.pending} pending, ${p.images.total} total`,
+    `  stages: ${STAGES.map((s) => `${s} ${p.stages[s].done} done/${p.stages[s].running} running/${p.stages[s].failed} failed`).join('; ')}`,
+    `  cells: ${p.cells}`];
+  if (p.throughputPerMin) lines.push(`  throughput: ${p.throughputPerMin.toFixed(1)} images/min${p.etaS ? `, ETA ${Math.round(p.etaS)} s` : ''}`);
+  for (const f of p.failures) lines.push(`  failed ${f.name} (${f.imageUri}) at ${f.stage ?? '?'}: ${f.error}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,26 @@
+import { Command, Option } from 'commander';
+import { runWorkerProcess } from '../../workers/process';
+import type { QueueKind } from '../../workers/create';
+import { toInt } from '../run-input';
+
+export function register(program: Command): void {
+  program.command('worker')
+    .description('Run Temporal workers until interrupted. Honours TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (and TEMPORAL_API_KEY or\n' +
+      'TEMPORAL_TLS_CERT/KEY), TESSEL_QUEUE_WORKFLOWS/_CPU/_GPU. A GPU worker holds its ONNX sessions for its lifetime.')
+    .addOption(new Option('--queue <queue>', 'which task queue(s) to serve').choices(['workflows', 'cpu', 'gpu', 'all']).default('all'))
+    .option('--cpu-slots <n>', 'concurrent CPU activities (default: number of cores)', toInt)
+    .option('--gpu-slots <n>', 'concurrent predictions (default: from --gpu-memory-gb, else 1)', toInt)
+    .option('--gpu-memory-gb <gb>', 'GPU memory budget; with --prediction-memory-gb gives the number of prediction slots', Number)
+    .option('--prediction-memory-gb <gb>', 'memory one prediction needs (see `tessel model inspect`)', Number)
+    .addOption(new Option('--device <device>', 'force the inference execution provider for this worker').choices(['cpu', 'cuda']))
+    .action(async (o: { queue: string; cpuSlots?: number; gpuSlots?: number; gpuMemoryGb?: number; predictionMemoryGb?: number; device?: 'cpu' | 'cuda' }) => {
+      const queues: QueueKind[] = o.queue === 'all' ? ['workflows', 'cpu', 'gpu'] : [o.queue as QueueKind];
+      let gpuSlots = o.gpuSlots;
+      if (gpuSlots === undefined && o.gpuMemoryGb && o.predictionMemoryGb) gpuSlots = Math.max(1, Math.floor(o.gpuMemoryGb / o.predictionMemoryGb));
+      await runWorkerProcess({
+        queues, cpuSlots: o.cpuSlots, gpuSlots,
+        deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb },
+        onReady: (i) => process.stderr.write(`worker ready: ${i.queues.join(', ')} on ${i.address} (namespace ${i.namespace})${gpuSlots ? `, ${gpuSlots} prediction slot(s)` : ''}\n`),
+      });
+    });
+}

@@ -1,0 +1,116 @@
+import { Option, type Command } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { ConfigError } from '../core/errors';
+import { isGcsUri, joinUri } from '../core/storage';
+import { taskQueuesFromEnv } from '../workers/connection';
+import type { ChannelSpec, Locations, RunInput } from '../workflows/types';
+
+/** deepcell-imaging's workspace folders; each overridable. */
+export const WORKSPACE_DEFAULTS = {
+  imagesSubdir: 'OMETIFF', npzSubdir: 'NPZ_INTERMEDIATE', segmasksSubdir: 'SEGMASK', projectSubdir: 'PROJ',
+  reportsSubdir: 'REPORTS', benchmarksSubdir: 'BENCHMARKS', jobsSubdir: 'jobs',
+};
+
+/** Options shared by `run workspace` and `run paths`. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--image-filter <patterns>', 'only images whose name starts with this prefix, or matches this glob (*, ?, [..]); comma-separated for several', collectList, [])
+    .option('--model <zip>', 'model collection (ZIP); default: the reference model, built on first use')
+    .option('--nuclear-channels <list>', 'nuclear channel names or 0-based indices, summed (default: a known nuclear stain such as DAPI, else channel 0)')
+    .option('--membrane-channels <list>', 'membrane channel names or indices, summed (default: known membrane stains, else channel 1)')
+    .addOption(new Option('--combine <how>', 'how several channels combine').choices(['sum', 'max']).default('sum'))
+    .addOption(new Option('--compartment <which>', 'masks to produce').choices(['both', 'whole-cell', 'nuclear']).default('both'))
+    .option('--batch-size <n>', 'tiles per inference batch', toInt, 8)
+    .addOption(new Option('--device <device>', 'inference execution provider (a GPU worker can also force it)').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--max-concurrent <n>', 'images in flight at once', toInt, 4)
+    .option('--max-attempts <n>', 'attempts per stage for transient failures', toInt, 5)
+    .option('--no-geojson', 'skip the QuPath GeoJSON export')
+    .option('--legacy-names', 'QuPath < 0.6 measurement names (CD3: Cell: Mean)')
+    .addOption(new Option('--benchmark-sink <sink>', 'where benchmark rows go').choices(['duckdb', 'bigquery', 'none']).default('duckdb'))
+    .option('--bigquery-table <table>', 'project.dataset.table for --benchmark-sink bigquery')
+    .option('--cloud-region <region>', 'recorded in benchmark rows')
+    .option('--run-id <id>', 'run id (the parent workflow id); default: tessel-<time>-<random>')
+    .option('--detach', 'start the run and print its id as the last line, without waiting')
+    .option('--json', 'print the final summary as JSON')
+    .option('--embedded', 'start a local Temporal dev server and workers in this process for the run')
+    .option('--dry-run', 'list the images that match and exit');
+}
+
+export function collectList(value: string, prev: string[] = []): string[] {
+  return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+export function toInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`expected a positive integer, got '${value}'`);
+  return n;
+}
+
+function channelList(value?: string): ChannelSpec[] | undefined {
+  if (!value) return undefined;
+  return value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** Local paths become absolute (workers may run elsewhere in the tree); gs:// stays as is. */
+export function absoluteUri(p: string): string {
+  return isGcsUri(p) ? p.replace(/\/+$/, '') : resolve(p);
+}
+
+export function workspaceLocations(root: string, o: Record<string, string | undefined>): Locations {
+  const r = absoluteUri(root);
+  const sub = (k: keyof typeof WORKSPACE_DEFAULTS) => joinUri(r, o[k] ?? WORKSPACE_DEFAULTS[k]);
+  return {
+    images: sub('imagesSubdir'), npz: sub('npzSubdir'), segmasks: sub('segmasksSubdir'), project: sub('projectSubdir'),
+    reports: sub('reportsSubdir'), benchmarks: sub('benchmarksSubdir'), jobs: sub('jobsSubdir'),
+  };
+}
+
+export function pathsLocations(o: Record<string, string | undefined>): Locations {
+  const need = (k: string, flag: string) => {
+    if (!o[k]) throw new ConfigError(`run paths needs ${flag}`);
+    return absoluteUri(o[k]!);
+  };
+  const reports = need('reportsPath', '--reports-path');
+  const parent = reports.replace(/\/[^/]+$/, '');
+  return {
+    images: need('imagesPath', '--images-path'), npz: need('numpyPath', '--numpy-path'), segmasks: need('segmasksPath', '--segmasks-path'),
+    project: need('projectPath', '--project-path'), reports,
+    jobs: o.jobsPath ? absoluteUri(o.jobsPath) : joinUri(parent, 'jobs'),
+    benchmarks: o.benchmarksPath ? absoluteUri(o.benchmarksPath) : joinUri(parent, 'BENCHMARKS'),
+  };
+}
+
+export function newRunId(now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `tessel-${t}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface RunCliOptions {
+  imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
+  compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
+  maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink: 'duckdb' | 'bigquery' | 'none';
+  bigqueryTable?: string; cloudRegion?: string; runId?: string;
+}
+
+export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput {
+  if (o.benchmarkSink === 'bigquery' && !o.bigqueryTable) throw new ConfigError('--benchmark-sink bigquery needs --bigquery-table');
+  return {
+    runId: o.runId ?? newRunId(),
+    locations,
+    imageFilter: o.imageFilter,
+    maxConcurrentImages: o.maxConcurrent,
+    taskQueues: taskQueuesFromEnv(),
+    maxAttempts: o.maxAttempts,
+    settings: {
+      channels: { nuclear: channelList(o.nuclearChannels), membrane: channelList(o.membraneChannels), combine: o.combine },
+      model: { uri: absoluteUri(o.model), batchSize: o.batchSize, device: o.device },
+      postprocess: { compartment: o.compartment },
+      quantify: { geojson: o.geojson, legacyNames: Boolean(o.legacyNames) },
+      benchmark: {
+        sink: o.benchmarkSink, duckdbPath: joinUri(locations.benchmarks, 'benchmarks.duckdb'), bigqueryTable: o.bigqueryTable,
+        cloudRegion: o.cloudRegion,
+      },
+    },
+  };
+}

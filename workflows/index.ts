@@ -1,0 +1,2 @@
+export { segmentAndMeasure } from './segment-and-measure';
+export { processImage } from './process-image';
