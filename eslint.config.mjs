@@ -15,10 +15,13 @@ export default tseslint.config(
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, activities as types only.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
+      '@typescript-eslint/no-restricted-imports': ['error', {
         paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
-        patterns: [{ group: ['../activities/*', '../core/*', '../workers/*', '../cli/*'], allowTypeImports: true,
-          message: 'Workflows import activities and core as types only.' }],
+        patterns: [{
+          group: ['**/activities', '**/activities/**', '**/core/**', '**/workers/**', '**/cli/**', '**/infra/**'],
+          allowTypeImports: true,
+          message: 'Workflows import activities and core as types only.',
+        }],
       }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },

@@ -1,0 +1,62 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDbSink } from '../../../core/bench/duckdb';
+import { buildBenchmarkRow } from '../../../core/bench/row';
+import { BENCHMARK_COLUMNS, DEEPCELL_IMAGING_COLUMNS } from '../../../core/bench/schema';
+import type { ConvertResult, RunSettings } from '../../../workflows/types';
+
+const settings: RunSettings = {
+  channels: { combine: 'sum' }, model: { uri: '/m.zip', batchSize: 8, device: 'cpu' }, postprocess: { compartment: 'both' },
+  quantify: { geojson: true, legacyNames: false }, benchmark: { sink: 'duckdb', cloudRegion: 'local' },
+};
+const convert: ConvertResult = {
+  stage: 'convert', startedAtMs: 0, inputLoadS: 0.5, timeS: 1, outputWriteS: 0.25, peakMemoryGb: 0.3, queueWaitS: 0.1, attempt: 1,
+  worker: 'w1', instanceType: 'n2-standard-8', width: 100, height: 50, umPerPixel: 0.5, calibrated: true, npzBytes: 2_000_000,
+  nuclearChannels: ['DAPI'], membraneChannels: ['PanCK'],
+};
+
+describe('benchmark rows', () => {
+  it("has deepcell-imaging's 36 columns first, then Tessel's", () => {
+    expect(DEEPCELL_IMAGING_COLUMNS).toHaveLength(36);
+    expect(BENCHMARK_COLUMNS.slice(0, 36)).toEqual(DEEPCELL_IMAGING_COLUMNS);
+    expect(new Set(BENCHMARK_COLUMNS.map((c) => c.name)).size).toBe(BENCHMARK_COLUMNS.length);
+  });
+
+  it('records a failed image with the failing stage and cause, and estimates cost from the price table', () => {
+    const row = buildBenchmarkRow({
+      runId: 'r', workflowId: 'r--a', image: { name: 'a', imageUri: '/x/a.tiff' }, settings,
+      result: { name: 'a', imageUri: '/x/a.tiff', status: 'failed', failedStage: 'predict', error: 'boom', stageSeconds: {} },
+      metrics: { convert }, totalTimeS: 3, priceTable: { 'n2-standard-8': 3600 },
+    });
+    expect(row.success).toBe(false);
+    expect(row.preprocessing_success).toBe(true);
+    expect(row.prediction_success).toBe(false);
+    expect(row.postprocessing_success).toBeNull();
+    expect(row.pixels).toBe(5000);
+    expect(row.numpy_size_mb).toBeCloseTo(2);
+    expect(row.conversion_time_s).toBeCloseTo(1.75);
+    expect(row.estimated_cost_usd).toBeCloseTo(1.75);
+    expect(row.failed_stage).toBe('predict');
+    expect(row.error).toBe('boom');
+    expect(Object.keys(row)).toEqual(BENCHMARK_COLUMNS.map((c) => c.name));
+  });
+
+  it('round-trips rows through DuckDB, concurrently, filtered by run', async () => {
+    const sink = new DuckDbSink(join(mkdtempSync(join(tmpdir(), 'tessel-duck-')), 'b.duckdb'));
+    const base = buildBenchmarkRow({
+      runId: 'r1', workflowId: 'w', image: { name: 'a', imageUri: '/a' }, settings,
+      result: { name: 'a', imageUri: '/a', status: 'done', stageSeconds: {} }, metrics: { convert }, totalTimeS: 2,
+    });
+    await Promise.all([
+      sink.write([base]),
+      sink.write([{ ...base, input_file_id: 'b' }]),
+      sink.write([{ ...base, input_file_id: 'c', run_id: 'r2' }]),
+    ]);
+    const rows = await sink.list({ runId: 'r1' });
+    expect(rows.map((r) => r.input_file_id).sort()).toEqual(['a', 'b']);
+    expect(rows[0].pixels).toBe(5000);
+    expect(rows[0].success).toBe(true);
+    expect((await sink.list()).length).toBe(3);
+  });
+});
