@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { DType } from './ndarray';
+import { childrenNamed, escapeXml, findAll, parseXml, type XmlElement } from './xml';
+
+/**
+ * OME-XML as stored in an OME-TIFF's first ImageDescription: what Tessel reads (first image's
+ * Pixels: sizes, type, dimension order, physical pixel size with unit, channel names, TiffData
+ * plane→IFD mapping) and what it writes.
+ *
+ * Reference: OME Data Model and File Formats, schema 2016-06 (https://ome-model.readthedocs.io),
+ * "The OME-TIFF format" (TiffData semantics: IFD, FirstC/Z/T, PlaneCount).
+ */
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+/** The Pixels attributes Tessel uses; unknown ones are ignored. */
+const PixelsSchema = z.object({
+  DimensionOrder: z.enum(['XYZCT', 'XYZTC', 'XYCTZ', 'XYCZT', 'XYTCZ', 'XYTZC']).default('XYCZT'),
+  Type: z.string().optional(),
+  SizeX: positiveInt,
+  SizeY: positiveInt,
+  SizeC: positiveInt.default(1),
+  SizeZ: positiveInt.default(1),
+  SizeT: positiveInt.default(1),
+  PhysicalSizeX: z.coerce.number().positive().optional(),
+  PhysicalSizeY: z.coerce.number().positive().optional(),
+  PhysicalSizeXUnit: z.string().default('µm'),
+  PhysicalSizeYUnit: z.string().default('µm'),
+});
+
+const TiffDataSchema = z.object({
+  IFD: nonNegativeInt.default(0),
+  FirstC: nonNegativeInt.default(0),
+  FirstZ: nonNegativeInt.default(0),
+  FirstT: nonNegativeInt.default(0),
+  PlaneCount: nonNegativeInt.optional(),
+});
+
+export type OmePixels = z.infer<typeof PixelsSchema>;
+
+export interface OmeImage {
+  name?: string;
+  pixels: OmePixels;
+  /** µm per pixel, after unit conversion; undefined when absent or in a unit that is not a length. */
+  physicalSizeX?: number;
+  physicalSizeY?: number;
+  channelNames: (string | undefined)[];
+  /** Samples per pixel of each Channel element (3 for an interleaved RGB channel). */
+  channelSamples: number[];
+  /** IFD index of plane (c, z, t), or undefined when the TiffData does not say (e.g. other files). */
+  ifdOf(c: number, z: number, t: number): number | undefined;
+  warnings: string[];
+}
+
+/** Length units (OME UnitsLength symbols) to micrometres. */
+const UM_PER_UNIT: Record<string, number> = {
+  'µm': 1, 'μm': 1, um: 1, micron: 1, microns: 1, nm: 1e-3, 'Å': 1e-4, pm: 1e-6, mm: 1e3, cm: 1e4, dm: 1e5, m: 1e6,
+};
+
+/** Converts a length in `unit` to µm; undefined for non-length units such as `pixel`. */
+export function toMicrometres(value: number, unit: string): number | undefined {
+  const f = UM_PER_UNIT[unit.trim()];
+  return f === undefined ? undefined : value * f;
+}
+
+/** Plane index of (c, z, t) in a dimension order such as `XYCZT` (fastest first after XY). */
+export function planeIndex(order: string, sizes: { C: number; Z: number; T: number }, pos: { C: number; Z: number; T: number }): number {
+  const axes = order.slice(2).split('') as ('C' | 'Z' | 'T')[];
+  return pos[axes[0]] + sizes[axes[0]] * (pos[axes[1]] + sizes[axes[1]] * pos[axes[2]]);
+}
+
+/**
+ * Parses OME-XML and returns its images (first = the one Tessel reads).
+ * @throws Error when the XML is malformed or has no valid Pixels element.
+ */
+export function parseOmeXml(xml: string): OmeImage[] {
+  const doc = parseXml(xml);
+  const images = findAll(doc, 'Image');
+  if (images.length === 0) throw new Error('OME-XML has no Image element');
+  return images.map((img) => parseImage(img));
+}
+
+function parseImage(img: XmlElement): OmeImage {
+  const pixelsEl = childrenNamed(img, 'Pixels')[0];
+  if (!pixelsEl) throw new Error(`OME-XML Image ${img.attrs.ID ?? ''} has no Pixels element`);
+  const parsed = PixelsSchema.safeParse(pixelsEl.attrs);
+  if (!parsed.success) {
+    throw new Error(`OME-XML Pixels attributes are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const pixels = parsed.data;
+  const warnings: string[] = [];
+  const size = (v: number | undefined, unit: string, axis: string): number | undefined => {
+    if (v === undefined) return undefined;
+    const um = toMicrometres(v, unit);
+    if (um === undefined) warnings.push(`PhysicalSize${axis} is in '${unit}', not a length unit; treating the image as uncalibrated`);
+    return um;
+  };
+  const channels = childrenNamed(pixelsEl, 'Channel');
+  const sizes = { C: pixels.SizeC, Z: pixels.SizeZ, T: pixels.SizeT };
+  const planeCount = sizes.C * sizes.Z * sizes.T;
+  // Plane index → IFD; planes not covered (or stored in another file) stay undefined.
+  const ifds = new Array<number | undefined>(planeCount).fill(undefined);
+  const tiffData = childrenNamed(pixelsEl, 'TiffData');
+  if (tiffData.length === 0) {
+    for (let p = 0; p < planeCount; p++) ifds[p] = p;
+  }
+  for (const td of tiffData) {
+    const t = TiffDataSchema.safeParse(td.attrs);
+    if (!t.success) {
+      warnings.push('ignoring a TiffData element with invalid attributes');
+      continue;
+    }
+    const uuid = childrenNamed(td, 'UUID')[0];
+    if (uuid?.attrs.FileName) warnings.push(`TiffData refers to file '${uuid.attrs.FileName}'; multi-file OME-TIFF datasets are read as if every plane were in this file`);
+    const start = planeIndex(pixels.DimensionOrder, sizes, { C: t.data.FirstC, Z: t.data.FirstZ, T: t.data.FirstT });
+    // With no attributes at all, a TiffData covers every plane from IFD 0 (OME-TIFF spec).
+    const count = t.data.PlaneCount ?? (Object.keys(td.attrs).some((k) => k !== 'IFD') ? 1 : planeCount - start);
+    for (let k = 0; k < count && start + k < planeCount; k++) ifds[start + k] = t.data.IFD + k;
+  }
+  return {
+    name: img.attrs.Name,
+    pixels,
+    physicalSizeX: size(pixels.PhysicalSizeX, pixels.PhysicalSizeXUnit, 'X'),
+    physicalSizeY: size(pixels.PhysicalSizeY, pixels.PhysicalSizeYUnit, 'Y'),
+    channelNames: channels.map((c) => c.attrs.Name),
+    channelSamples: channels.map((c) => Number(c.attrs.SamplesPerPixel ?? 1) || 1),
+    ifdOf: (c, zz, t) => ifds[planeIndex(pixels.DimensionOrder, sizes, { C: c, Z: zz, T: t })],
+    warnings,
+  };
+}
+
+const OME_TYPE: Partial<Record<DType, string>> = {
+  uint8: 'uint8', int8: 'int8', uint16: 'uint16', int16: 'int16', uint32: 'uint32', int32: 'int32', float32: 'float', float64: 'double',
+};
+
+export interface BuildOmeXmlOptions {
+  width: number;
+  height: number;
+  dtype: DType;
+  channelNames: string[];
+  physicalSizeX?: number;
+  physicalSizeY?: number;
+  imageName?: string;
+}
+
+/**
+ * OME-XML for one image stored as one IFD per channel (C pages of Y×X, DimensionOrder XYCZT).
+ * Non-ASCII characters (µ) are written as character references so the text stays TIFF ASCII.
+ */
+export function buildOmeXml(o: BuildOmeXmlOptions): string {
+  const type = OME_TYPE[o.dtype];
+  if (!type) throw new Error(`OME-TIFF pixel type ${o.dtype} is not supported`);
+  const phys = [
+    o.physicalSizeX !== undefined ? ` PhysicalSizeX="${o.physicalSizeX}" PhysicalSizeXUnit="${escapeXml('µm')}"` : '',
+    o.physicalSizeY !== undefined ? ` PhysicalSizeY="${o.physicalSizeY}" PhysicalSizeYUnit="${escapeXml('µm')}"` : '',
+  ].join('');
+  const sizeC = o.channelNames.length;
+  const channels = o.channelNames.map((name, c) => `<Channel ID="Channel:0:${c}" Name="${escapeXml(name)}" SamplesPerPixel="1"><LightPath/></Channel>`).join('');
+  const tiffData = o.channelNames.map((_, c) => `<TiffData FirstC="${c}" FirstT="0" FirstZ="0" IFD="${c}" PlaneCount="1"/>`).join('');
+  return '<?xml version="1.0" encoding="UTF-8"?>\n'
+    + '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    + ' xsi:schemaLocation="http://www.openmicroscopy.org/Schemas/OME/2016-06 http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd"'
+    + ` UUID="urn:uuid:${randomUUID()}" Creator="Tessel">`
+    + `<Image ID="Image:0" Name="${escapeXml(o.imageName ?? 'image')}">`
+    + `<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="${type}" SizeX="${o.width}" SizeY="${o.height}" SizeC="${sizeC}" SizeZ="1" SizeT="1"`
+    + `${phys} BigEndian="false" Interleaved="false">`
+    + channels + tiffData
+    + '</Pixels></Image></OME>';
+}
