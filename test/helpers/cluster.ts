@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
+
+export const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const CLI = join(ROOT, 'cli', 'main.ts');
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs `tessel <args>` as a real process (the same command an operator types). */
+export function tessel(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A `tessel worker` process; resolves once it reports ready. */
+export function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess & { output: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [CLI, 'worker', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('worker ready')) resolve(Object.assign(child, { output: () => out }));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`worker exited with ${code} before ready:\n${out}`)));
+  });
+}
+
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((res) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      res();
+    });
+    child.kill(signal);
+  });
+}
+
+/** A dev server with SQLite persistence in a fresh temp folder, and the env that points clients at it. */
+export async function startTestServer(): Promise<{ server: DevServer; dir: string; env: NodeJS.ProcessEnv }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessel-it-'));
+  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
+  return { server, dir, env: { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' } };
+}

@@ -1,0 +1,162 @@
+import { Client, Connection } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runPython } from '../helpers/python';
+import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import type { DevServer } from '../../infra/temporal/dev-server';
+import type { RunProgress, RunSummary } from '../../workflows/types';
+
+/**
+ * End to end on a real Temporal dev server: a worker process for all queues, `tessel run workspace`
+ * on a generated workspace with one truncated and one non-TIFF image, outputs checked by content with
+ * numpy/tifffile, `tessel status --json`, the DuckDB rows, and a replay of the recorded histories.
+ */
+jest.setTimeout(900_000);
+
+let server: DevServer;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+let ws: string;
+let names: string[];
+let summary: RunSummary;
+let runExit: number | null;
+const runId = `it-run-${Date.now()}`;
+
+function walk(d: string): string[] {
+  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
+}
+
+beforeAll(async () => {
+  ({ server, env, dir } = await startTestServer());
+  ws = join(dir, 'ws');
+  const synth = await tessel(['synth', ws, '--images', '2', '--size', '512', '--channels', '5', '--seed', '7']);
+  expect(synth.code).toBe(0);
+  names = readdirSync(join(ws, 'OMETIFF')).filter((f) => f.endsWith('.ome.tiff')).map((f) => f.split('.')[0]).sort();
+  expect(names).toHaveLength(2);
+  // A truncated copy (IFDs/strips past the end) and a file that is not a TIFF at all.
+  copyFileSync(join(ws, 'OMETIFF', `${names[0]}.ome.tiff`), join(ws, 'OMETIFF', 'broken.ome.tiff'));
+  truncateSync(join(ws, 'OMETIFF', 'broken.ome.tiff'), 3000);
+  writeFileSync(join(ws, 'OMETIFF', 'notatiff.ome.tiff'), 'this is not a TIFF file\n');
+  worker = await startWorker(['--queue', 'all'], env);
+  const res = await tessel(['run', 'workspace', ws, '--run-id', runId, '--json', '--max-concurrent', '2', '--batch-size', '4'], env);
+  runExit = res.code;
+  if (!res.stdout.trim().startsWith('{')) throw new Error(`run printed no JSON (exit ${res.code}):\n${res.stderr}\n${worker.output()}`);
+  summary = JSON.parse(res.stdout) as RunSummary;
+});
+
+afterAll(async () => {
+  if (worker) await stopChild(worker);
+  await server?.stop();
+});
+
+it('finishes the good images and fails the bad ones with a clear cause', () => {
+  expect(runExit).toBe(3);
+  expect(summary.state).toBe('completed');
+  expect(summary.images).toMatchObject({ total: 4, done: 2, failed: 2 });
+  const byName = Object.fromEntries(summary.failures.map((f) => [f.name, f]));
+  expect(byName.broken.imageUri).toMatch(/broken\.ome\.tiff$/);
+  expect(byName.broken.stage).toBe('convert');
+  expect(byName.broken.error).toMatch(/broken\.ome\.tiff/);
+  expect(byName.broken.errorType).toBe('INVALID_IMAGE');
+  expect(byName.notatiff.error).toMatch(/notatiff\.ome\.tiff.*(not a TIFF|TIFF)/i);
+  expect(summary.cells).toBeGreaterThan(20);
+});
+
+it('writes every output with the right content', () => {
+  const report = JSON.parse(runPython(join(__dirname, 'check_outputs.py'), [ws, ...names])) as Record<string, Record<string, unknown> & {
+    WholeCell: { dtype: string; shape: number[]; labels: number; min_label: number; max_label: number; label_set: number[] };
+    Nucleus: { dtype: string; shape: number[]; labels: number };
+  }>;
+  for (const name of names) {
+    const r = report[name];
+    expect(r.npz_keys).toEqual(['input_channels']);
+    expect(r.npz_shape).toEqual([512, 512, 2]);
+    expect(r.npz_dtype).toBe('float32');
+    expect(r.npz_finite).toBe(true);
+    expect((r.npz_channel_max as number[]).every((v) => v > 0)).toBe(true);
+    for (const kind of ['WholeCell', 'Nucleus'] as const) {
+      expect(r[kind].dtype).toBe('int32');
+      expect(r[kind].shape).toEqual([512, 512]);
+      expect(r[kind].labels).toBeGreaterThan(20);
+    }
+    // Sequential labels 1..n, one TSV row per whole-cell label, Name = label.
+    expect(r.WholeCell.min_label).toBe(1);
+    expect(r.WholeCell.max_label).toBe(r.WholeCell.labels);
+    expect(r.tsv_rows).toBe(r.WholeCell.labels);
+    expect(r.tsv_names).toEqual(r.WholeCell.label_set);
+    expect(r.tsv_columns).toEqual(expect.arrayContaining(['Image', 'Object ID', 'Name', 'Centroid X µm', 'Centroid Y µm', 'Cell: Area µm^2']));
+    expect(r.tsv_mismatches).toBe(0);
+    expect(r.um_per_pixel_from_tsv).toBeCloseTo(0.5, 5);
+    expect(existsSync(join(ws, 'REPORTS', `${name}.geojson`))).toBe(true);
+  }
+});
+
+it('leaves nothing for the bad images and no temporary files anywhere', () => {
+  const files = walk(ws).map((f) => f.slice(ws.length + 1));
+  expect(files.filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  for (const bad of ['broken', 'notatiff']) {
+    expect(files.filter((f) => !f.startsWith('OMETIFF/') && f.split('/').pop()!.startsWith(bad))).toEqual([]);
+  }
+});
+
+it('lists the good images in the QuPath project', () => {
+  const proj = JSON.parse(readFileSync(join(ws, 'PROJ', 'project.qpproj'), 'utf8')) as { images: { imageName: string; serverBuilder: { uri: string } }[]; createTimestamp: number; modifyTimestamp: number };
+  expect(proj.images.map((i) => i.imageName).sort()).toEqual(names);
+  expect(proj.createTimestamp).toBeGreaterThan(0);
+  expect(proj.modifyTimestamp).toBeGreaterThan(0);
+});
+
+it('leaves one benchmark row per image, failed ones included', async () => {
+  const db = await DuckDBInstance.create(join(ws, 'BENCHMARKS', 'benchmarks.duckdb'));
+  const conn = await db.connect();
+  const rows = (await conn.runAndReadAll(`SELECT input_file_id, success, pixels, prediction_success, cells, prediction_time_s, error FROM benchmarks WHERE run_id = '${runId}' ORDER BY input_file_id`)).getRowObjectsJson();
+  conn.closeSync();
+  db.closeSync();
+  expect(rows.map((r) => r.input_file_id)).toEqual(['broken', ...names, 'notatiff'].sort());
+  for (const r of rows) {
+    if (names.includes(String(r.input_file_id))) {
+      expect(r.success).toBe(true);
+      expect(Number(r.pixels)).toBe(512 * 512);
+      expect(Number(r.cells)).toBeGreaterThan(20);
+      expect(Number(r.prediction_time_s)).toBeGreaterThan(0);
+    } else {
+      expect(r.success).toBe(false);
+      expect(String(r.error)).toMatch(new RegExp(String(r.input_file_id)));
+    }
+  }
+});
+
+it('reports the same through `tessel status --json`', async () => {
+  const res = await tessel(['status', runId, '--json'], env);
+  expect(res.code).toBe(0);
+  const st = JSON.parse(res.stdout) as RunProgress;
+  expect(st.state).toBe('completed');
+  expect(st.images).toMatchObject({ done: 2, failed: 2, total: 4 });
+  expect(st.stages.quantify.done).toBe(2);
+  expect(st.stages.convert.failed).toBe(2);
+  expect(st.failures.find((f) => f.name === 'broken')?.error).toMatch(/broken\.ome\.tiff/);
+});
+
+it('replays the recorded histories without non-determinism', async () => {
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const client = new Client({ connection });
+  const ids = [runId, `${runId}--${names[0]}`, `${runId}--broken`];
+  const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+  await connection.close();
+  const results = Worker.runReplayHistories({ workflowsPath: require.resolve(join(ROOT, 'workflows')) }, histories);
+  let count = 0;
+  for await (const r of results) {
+    expect(r.error).toBeUndefined();
+    count++;
+  }
+  expect(count).toBe(3);
+});
+
+it('lists matches without running on --dry-run', async () => {
+  const res = await tessel(['run', 'workspace', ws, '--dry-run', '--image-filter', 'broken,*_001'], env);
+  expect(res.code).toBe(0);
+  expect(res.stdout.trim().split('\n').map((l) => l.split('\t')[0])).toEqual(['broken', ...names.filter((n) => n.endsWith('_001'))]);
+});
