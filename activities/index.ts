@@ -6,6 +6,7 @@ import { makePostprocess } from './postprocess';
 import { makePredict } from './predict';
 import { makeQuantify } from './quantify';
 import { makeRecord } from './record';
+import { writeManifest } from './manifest';
 
 export interface ActivityDeps {
   env?: WorkerEnvironment;
@@ -26,11 +27,12 @@ export function createActivities(deps: ActivityDeps = {}) {
     quantifyImage: makeQuantify(env),
     recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
     finalizeRun,
+    writeManifest,
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun'] as const;
+export const CPU_ACTIVITIES = ['discoverImages', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest'] as const;
 export const GPU_ACTIVITIES = ['predictImage'] as const;

@@ -34,7 +34,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--detach', 'start the run and print its id as the last line, without waiting')
     .option('--json', 'print the final summary as JSON')
     .option('--embedded', 'start a local Temporal dev server and workers in this process for the run')
-    .option('--dry-run', 'list the images that match and exit');
+    .option('--dry-run', 'list each matching image and what the run would do with it (new, done, failed before, input or settings changed), then exit')
+    .option('--force', 'redo images whose outputs are complete and current (default: skip them)')
+    .addOption(new Option('--from-stage <stage>', 'start every image at this stage, reusing kept intermediates (e.g. re-run the watershed without the GPU)').choices(['predict', 'postprocess', 'quantify']));
 }
 
 export function collectList(value: string, prev: string[] = []): string[] {
@@ -90,7 +92,7 @@ export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink: 'duckdb' | 'bigquery' | 'none';
-  bigqueryTable?: string; cloudRegion?: string; runId?: string;
+  bigqueryTable?: string; cloudRegion?: string; runId?: string; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
 }
 
 export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput {
@@ -102,6 +104,8 @@ export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput 
     maxConcurrentImages: o.maxConcurrent,
     taskQueues: taskQueuesFromEnv(),
     maxAttempts: o.maxAttempts,
+    force: Boolean(o.force),
+    fromStage: o.fromStage,
     settings: {
       channels: { nuclear: channelList(o.nuclearChannels), membrane: channelList(o.membraneChannels), combine: o.combine },
       model: { uri: absoluteUri(o.model), batchSize: o.batchSize, device: o.device },

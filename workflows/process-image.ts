@@ -49,24 +49,38 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
     return out;
   };
 
-  let current: Stage = 'convert';
+  // --from-stage starts later, reusing the intermediates an earlier run kept.
+  const order: Stage[] = ['convert', 'predict', 'postprocess', 'quantify'];
+  const first = order.indexOf(input.fromStage ?? 'convert');
+  const runs = (s: Stage) => order.indexOf(s) >= first;
+  const predictionsUri = !runs('predict') && image.keptPredictionsUri ? image.keptPredictionsUri : outputs.predictionsUri;
+  const outputsUsed = { ...outputs, predictionsUri };
+  result.outputs = outputsUsed;
+
+  let current: Stage = order[first];
   try {
-    metrics.convert = await stage('convert', () => cpu.convertImage({
-      imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels,
-    }));
-    await notify({ stage: 'convert', event: 'done' });
-    current = 'predict';
-    metrics.predict = await stage('predict', () => gpu.predictImage({
-      npzUri: outputs.npzUri, predictionsUri: outputs.predictionsUri, model: settings.model,
-      umPerPixel: metrics.convert!.umPerPixel ?? undefined,
-    }));
-    await notify({ stage: 'predict', event: 'done' });
-    current = 'postprocess';
-    metrics.postprocess = await stage('postprocess', () => cpu.postprocessImage({
-      predictionsUri: outputs.predictionsUri, outDir: input.segmasksDir, name: image.name, postprocess: settings.postprocess,
-    }));
-    result.nuclei = metrics.postprocess.nuclei;
-    await notify({ stage: 'postprocess', event: 'done', cells: metrics.postprocess.cells });
+    if (runs('convert')) {
+      metrics.convert = await stage('convert', () => cpu.convertImage({
+        imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels,
+      }));
+      await notify({ stage: 'convert', event: 'done' });
+    }
+    if (runs('predict')) {
+      current = 'predict';
+      metrics.predict = await stage('predict', () => gpu.predictImage({
+        npzUri: outputs.npzUri, predictionsUri, model: settings.model,
+        umPerPixel: metrics.convert?.umPerPixel ?? undefined,
+      }));
+      await notify({ stage: 'predict', event: 'done' });
+    }
+    if (runs('postprocess')) {
+      current = 'postprocess';
+      metrics.postprocess = await stage('postprocess', () => cpu.postprocessImage({
+        predictionsUri, outDir: input.segmasksDir, name: image.name, postprocess: settings.postprocess,
+      }));
+      result.nuclei = metrics.postprocess.nuclei;
+      await notify({ stage: 'postprocess', event: 'done', cells: metrics.postprocess.cells });
+    }
     current = 'quantify';
     metrics.quantify = await stage('quantify', () => cpu.quantifyImage({
       imageUri: image.imageUri, imageName: image.name, wholeCellMaskUri: outputs.wholeCellMaskUri,
@@ -85,6 +99,16 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
     result.errorType = cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined;
     delete result.outputs;
     await notify({ stage: current, event: 'failed', error: result.error, errorType: result.errorType });
+  }
+
+  // The manifest goes last: its presence tells a later run that this image is complete (or failed, and why).
+  try {
+    await CancellationScope.nonCancellable(() => record.writeManifest({
+      runId: input.runId, jobsDir: input.jobsDir, result, settingsHash: input.settingsHash,
+      intermediates: { npzUri: outputs.npzUri, predictionsUri },
+    }));
+  } catch {
+    // Without a manifest the image is simply redone next time.
   }
 
   // Every image leaves a benchmark row, failed or not; a sink outage must not lose the image's result.

@@ -15,6 +15,7 @@ export interface RunCarry {
   pending: DiscoveredImage[];
   results: ImageResult[];
   total: number;
+  settingsHash: string;
   stageCounts: Record<Stage, StageCounts>;
 }
 
@@ -31,7 +32,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
     taskQueue: input.taskQueues.cpu, startToCloseTimeout: '30m', heartbeatTimeout: '2m',
     retry: { maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
-  const state: RunCarry = carry ?? { startedAtMs: Date.now(), pending: [], results: [], total: 0, stageCounts: emptyCounts() };
+  const state: RunCarry = carry ?? { startedAtMs: Date.now(), pending: [], results: [], total: 0, settingsHash: '', stageCounts: emptyCounts() };
   const imageState = new Map<string, { image: DiscoveredImage; state: ImageState; stage?: Stage }>();
   for (const r of state.results) imageState.set(r.name, { image: { name: r.name, imageUri: r.imageUri }, state: r.status });
   let phase: RunProgress['state'] = carry ? 'running' : 'discovering';
@@ -53,16 +54,17 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   function progress(): RunProgress {
     const results = state.results;
     const done = results.filter((r) => r.status === 'done').length;
-    const failed = results.length - done;
+    const skipped = results.filter((r) => r.status === 'skipped').length;
+    const failed = results.length - done - skipped;
     const running = [...imageState.values()].filter((e) => e.state === 'running').length;
-    const finished = results.length;
+    const finished = results.length - skipped;
     const elapsedMin = (Date.now() - state.startedAtMs) / 60000;
     const throughputPerMin = finished > 0 && elapsedMin > 0 ? finished / elapsedMin : undefined;
-    const remaining = state.total - finished;
+    const remaining = state.total - results.length;
     return {
       runId: input.runId,
       state: phase,
-      images: { total: state.total, done, failed, running, pending: Math.max(0, remaining - running) },
+      images: { total: state.total, done, failed, running, pending: Math.max(0, remaining - running), skipped },
       stages: state.stageCounts,
       failures: results.filter((r) => r.status === 'failed').map((r) => ({
         name: r.name, imageUri: r.imageUri, stage: r.failedStage, error: r.error ?? 'unknown error', errorType: r.errorType,
@@ -75,9 +77,17 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   }
 
   if (!carry) {
-    const found = await cpu.discoverImages({ locations: input.locations, imageFilter: input.imageFilter });
-    state.pending = found.images;
+    const found = await cpu.discoverImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings });
+    state.settingsHash = found.settingsHash;
     state.total = found.images.length;
+    for (const image of found.images) {
+      if (image.plan === 'done' && !input.force && !input.fromStage) {
+        state.results.push({ name: image.name, imageUri: image.imageUri, status: 'skipped', stageSeconds: {} });
+        imageState.set(image.name, { image, state: 'skipped' });
+      } else {
+        state.pending.push(image);
+      }
+    }
   }
   for (const image of state.pending) imageState.set(image.name, { image, state: 'pending' });
   phase = 'running';
@@ -91,7 +101,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
     const childInput: ImageInput = {
       runId: input.runId, image, outputs: outputsFor(input, image), segmasksDir: input.locations.segmasks,
       taskQueues: input.taskQueues, settings: input.settings, maxAttempts: input.maxAttempts,
-      parentWorkflowId: workflowInfo().workflowId,
+      parentWorkflowId: workflowInfo().workflowId, settingsHash: state.settingsHash, fromStage: input.fromStage,
+      jobsDir: input.locations.jobs,
     };
     const p = executeChild(processImage, {
       args: [childInput],
@@ -131,7 +142,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   const finalized = await cpu.finalizeRun({
     runId: input.runId, locations: input.locations, results: state.results, progress: { ...progress(), state: 'completed' },
   });
-  phase = state.results.every((r) => r.status === 'failed') && state.results.length > 0 ? 'failed' : 'completed';
+  phase = state.results.length > 0 && state.results.every((r) => r.status === 'failed') ? 'failed' : 'completed';
   return { ...progress(), results: state.results, projectUri: finalized.projectUri, summaryUri: finalized.summaryUri, finishedAtMs: Date.now() };
 }
 

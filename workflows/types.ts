@@ -48,12 +48,24 @@ export interface RunInput {
   settings: RunSettings;
   /** Activity retry attempts for transient failures. */
   maxAttempts: number;
+  /** Redo images whose outputs are complete and current. */
+  force: boolean;
+  /** Start every image at this stage, reusing kept intermediates (NPZ, raw predictions). */
+  fromStage?: ResumableStage;
 }
+
+export type ResumableStage = 'predict' | 'postprocess' | 'quantify';
+
+export type ImagePlan = 'new' | 'done' | 'failed-before' | 'input-changed' | 'settings-changed' | 'outputs-missing';
 
 export interface DiscoveredImage {
   /** Basename cut at the first '.' (deepcell-imaging's rule). */
   name: string;
   imageUri: string;
+  /** What the run will do with it, from the image's manifest (absent: new). */
+  plan?: ImagePlan;
+  /** Raw predictions kept by an earlier run, for `--from-stage postprocess|quantify`. */
+  keptPredictionsUri?: string;
 }
 
 export interface ImageOutputs {
@@ -75,6 +87,9 @@ export interface ImageInput {
   maxAttempts: number;
   /** Parent workflow id, signalled on each stage transition. */
   parentWorkflowId?: string;
+  settingsHash: string;
+  fromStage?: ResumableStage;
+  jobsDir: string;
 }
 
 /** What an activity reports about its own execution (becomes benchmark columns). */
@@ -129,7 +144,7 @@ export interface QuantifyResult extends StageMetrics {
 export interface ImageResult {
   name: string;
   imageUri: string;
-  status: 'done' | 'failed';
+  status: 'done' | 'failed' | 'skipped';
   failedStage?: Stage;
   error?: string;
   errorType?: string;
@@ -141,14 +156,14 @@ export interface ImageResult {
   warnings?: string[];
 }
 
-export type ImageState = 'pending' | 'running' | 'done' | 'failed';
+export type ImageState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface StageCounts { done: number; failed: number; running: number }
 
 export interface RunProgress {
   runId: string;
   state: 'discovering' | 'running' | 'finalizing' | 'completed' | 'failed' | 'cancelled';
-  images: { total: number; done: number; failed: number; running: number; pending: number };
+  images: { total: number; done: number; failed: number; running: number; pending: number; skipped: number };
   stages: Record<Stage, StageCounts>;
   failures: { name: string; imageUri: string; stage?: Stage; error: string; errorType?: string }[];
   cells: number;

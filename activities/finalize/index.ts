@@ -15,7 +15,7 @@ export async function finalizeRun(input: FinalizeInput): Promise<{ projectUri: s
     const store = storeFor(projectUri);
     const existing = (await store.stat(projectUri)) ? Buffer.from(await store.readAll(projectUri)).toString('utf8') : undefined;
     let project = existing;
-    for (const r of input.results.filter((x) => x.status === 'done').sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const r of input.results.filter((x) => x.status !== 'failed').sort((a, b) => a.name.localeCompare(b.name))) {
       project = upsertProjectEntry(project, { uri: r.imageUri, name: r.name });
     }
     if (project !== undefined && project !== existing) await store.writeAtomic(projectUri, project);

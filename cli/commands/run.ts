@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { discoverImages } from '../../core/workspace/discover';
+import { discoverImages } from '../../activities/discover';
 import { ensureReferenceModel } from '../../core/model/reference';
 import { connectClient } from '../client';
 import { startEmbedded } from '../embedded';
@@ -47,16 +47,22 @@ export function register(program: Command): void {
 }
 
 async function runCommand(locations: RunInput['locations'], o: Opts): Promise<number> {
-  if (o.dryRun) {
-    const { images, skipped } = await discoverImages(locations.images, o.imageFilter);
-    for (const im of images) process.stdout.write(`${im.name}\t${im.imageUri}\n`);
-    for (const s of skipped) process.stderr.write(`skipped ${s.uri}: ${s.reason}\n`);
-    process.stderr.write(`${images.length} image(s) match\n`);
-    return 0;
-  }
   const model = o.model ?? (await ensureReferenceModel({ onProgress: (m: string) => process.stderr.write(`${m}\n`) }));
   const input = buildRunInput(locations, { ...o, model });
+  if (o.dryRun) return dryRun(input);
   return executeRun(input, { embedded: o.embedded, detach: o.detach, json: o.json });
+}
+
+/** Lists each matching image (name, plan, action, URI) without running anything. */
+async function dryRun(input: RunInput): Promise<number> {
+  const { images, skipped } = await discoverImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings });
+  for (const im of images) {
+    const action = input.fromStage ? `run from ${input.fromStage}` : im.plan === 'done' && !input.force ? 'skip' : 'run';
+    process.stdout.write(`${im.name}\t${im.plan ?? 'new'}\t${action}\t${im.imageUri}\n`);
+  }
+  for (const s of skipped) process.stderr.write(`ignored ${s.uri}: ${s.reason}\n`);
+  process.stderr.write(`${images.length} image(s) match\n`);
+  return 0;
 }
 
 /** Starts the run and (unless detached) follows it to the end, printing the summary. Returns the exit status. */

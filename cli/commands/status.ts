@@ -39,14 +39,14 @@ export function register(program: Command): void {
 
 function emptyStatus(runId: string, state: RunProgress['state']): RunProgress {
   return {
-    runId, state, images: { total: 0, done: 0, failed: 0, running: 0, pending: 0 }, cells: 0, failures: [], startedAtMs: 0,
+    runId, state, images: { total: 0, done: 0, failed: 0, running: 0, pending: 0, skipped: 0 }, cells: 0, failures: [], startedAtMs: 0,
     stages: Object.fromEntries(STAGES.map((s) => [s, { done: 0, failed: 0, running: 0 }])) as RunProgress['stages'],
   };
 }
 
 export function formatStatus(p: RunProgress): string {
   const lines = [`${p.runId}: ${p.state}`,
-    `  images: ${p.images.done} done, ${p.images.failed} failed, ${p.images.running} running, ${p.images.pending} pending, ${p.images.total} total`,
+    `  images: ${p.images.done} done, ${p.images.failed} failed, ${p.images.running} running, ${p.images.pending} pending, ${p.images.skipped} skipped (already done), ${p.images.total} total`,
     `  stages: ${STAGES.map((s) => `${s} ${p.stages[s].done} done/${p.stages[s].running} running/${p.stages[s].failed} failed`).join('; ')}`,
     `  cells: ${p.cells}`];
   if (p.throughputPerMin) lines.push(`  throughput: ${p.throughputPerMin.toFixed(1)} images/min${p.etaS ? `, ETA ${Math.round(p.etaS)} s` : ''}`);

@@ -158,5 +158,24 @@ it('replays the recorded histories without non-determinism', async () => {
 it('lists matches without running on --dry-run', async () => {
   const res = await tessel(['run', 'workspace', ws, '--dry-run', '--image-filter', 'broken,*_001'], env);
   expect(res.code).toBe(0);
-  expect(res.stdout.trim().split('\n').map((l) => l.split('\t')[0])).toEqual(['broken', ...names.filter((n) => n.endsWith('_001'))]);
+  const lines = res.stdout.trim().split('\n').map((l) => l.split('\t'));
+  expect(lines.map((l) => l[0])).toEqual(['broken', ...names.filter((n) => n.endsWith('_001'))]);
+  expect(lines.find((l) => l[0] === 'broken')?.[1]).toBe('failed-before');
+});
+
+it('skips completed images on a second run, and re-runs only the watershed with --from-stage postprocess', async () => {
+  const mask = join(ws, 'SEGMASK', `${names[0]}_WholeCellMask.tiff`);
+  const before = statSync(mask).mtimeMs;
+  const again = await tessel(['run', 'workspace', ws, '--json', '--image-filter', names[0]], env);
+  const s2 = JSON.parse(again.stdout) as RunSummary;
+  expect(s2.images).toMatchObject({ total: 1, skipped: 1, done: 0, failed: 0 });
+  expect(statSync(mask).mtimeMs).toBe(before);
+
+  const redo = await tessel(['run', 'workspace', ws, '--json', '--image-filter', names[0], '--from-stage', 'postprocess'], env);
+  const s3 = JSON.parse(redo.stdout) as RunSummary;
+  expect(s3.images).toMatchObject({ total: 1, done: 1, failed: 0 });
+  expect(s3.stages.predict.done).toBe(0);
+  expect(s3.stages.convert.done).toBe(0);
+  expect(s3.stages.postprocess.done).toBe(1);
+  expect(statSync(mask).mtimeMs).toBeGreaterThan(before);
 });
