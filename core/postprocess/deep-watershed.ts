@@ -1,0 +1,118 @@
+import { ConfigError, InvalidArrayError } from '../errors';
+import type { NdArray } from '../formats/ndarray';
+import { diskFootprint } from '../kernels/footprint';
+import { fillHoles } from '../kernels/fill-holes';
+import { gaussianFilter } from '../kernels/gaussian';
+import { hMaxima } from '../kernels/h-maxima';
+import { labelComponents } from '../kernels/label';
+import { relabelSequential } from '../kernels/relabel';
+import { removeSmallObjects } from '../kernels/remove-small-objects';
+import { watershedFromMarkers } from '../kernels/watershed';
+import { type Compartment, DeepWatershedParams, MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from './params';
+
+/** One compartment's two maps, row-major H×W float32. */
+export interface WatershedMaps {
+  /** Inner-distance head: peaks mark object centres. */
+  maxima: Float32Array;
+  /** Interior probability (channel 1 of the pixelwise head). */
+  interior: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Deep watershed for one compartment, exactly deepcell-toolbox's `deep_watershed` recipe with
+ * `maxima_algorithm='h_maxima'`, no label erosion and no pixel expansion (Mesmer's settings):
+ *
+ * 1. maxima ← gaussian(maxima, σ = maximaSmooth); interior ← gaussian(interior, σ = interiorSmooth)
+ *    (SciPy `gaussian_filter` semantics; σ = 0 leaves a map as it is);
+ * 2. markers ← label(h_maxima(maxima, h = maximaThreshold, footprint = disk(radius))), 8-connected;
+ * 3. labels ← watershed(−interior, markers, mask = interior > interiorThreshold), 4-connected, FIFO ties;
+ * 4. remove objects with fewer than smallObjectsThreshold pixels (skipped when 0);
+ * 5. fill holes with fewer than fillHolesThreshold pixels inside labels (skipped when 0);
+ * 6. relabel 1..n in label order.
+ *
+ * Returns int32 labels, 0 = background. The input maps are not modified.
+ *
+ * @throws ConfigError for parameters that fail the schema or maximaThreshold = 0.
+ * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
+ */
+export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams): Int32Array {
+  const parsed = DeepWatershedParams.safeParse(params);
+  if (!parsed.success) throw new ConfigError(`invalid deep-watershed parameters: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const p = parsed.data;
+  if (p.maximaThreshold === 0) throw new ConfigError('maximaThreshold must be > 0 (h-maxima with h = 0 is ambiguous)');
+  const { width, height } = maps;
+  const n = width * height;
+  if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
+
+  // σ = 0 needs no copy: h-maxima only reads its input.
+  const maxima = p.maximaSmooth > 0 ? gaussianFilter({ data: maps.maxima, width, height }, p.maximaSmooth) : maps.maxima;
+  const markers = labelComponents({ data: hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius)), width, height }, 2);
+
+  // Our own smoothed copy of the interior becomes the flooded surface −interior, in place.
+  const surface = p.interiorSmooth > 0 ? gaussianFilter({ data: maps.interior, width, height }, p.interiorSmooth) : maps.interior.slice();
+  const mask = new Uint8Array(n);
+  const threshold = Math.fround(p.interiorThreshold);
+  for (let i = 0; i < n; i++) { mask[i] = surface[i] > threshold ? 1 : 0; surface[i] = -surface[i]; }
+  let labels = watershedFromMarkers({ data: surface, width, height }, markers.labels, { mask });
+
+  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold);
+  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold);
+  return relabelSequential(labels).labels;
+}
+
+/** Mesmer's four heads by name (`arr_0`..`arr_3`), as `readNpz` returns them. */
+export type MesmerHeads = ReadonlyMap<string, NdArray> | Readonly<Record<string, NdArray>>;
+
+/** Which heads feed a compartment: inner distance (maxima) and pixelwise (interior = channel 1). */
+export const COMPARTMENT_HEADS: Record<Compartment, { maxima: string; pixelwise: string }> = {
+  'whole-cell': { maxima: 'arr_0', pixelwise: 'arr_1' },
+  nuclear: { maxima: 'arr_2', pixelwise: 'arr_3' },
+};
+
+/** Mesmer's defaults for a compartment. */
+export function mesmerDefaults(compartment: Compartment): DeepWatershedParams {
+  return compartment === 'nuclear' ? MESMER_NUCLEAR_DEFAULTS : MESMER_WHOLE_CELL_DEFAULTS;
+}
+
+/**
+ * Pulls one compartment's maps out of Mesmer's heads, checking the shapes of the NPZ contract
+ * (inner distance (1,H,W,1) float32, pixelwise (1,H,W,3) float32, both the same H×W).
+ *
+ * @throws InvalidArrayError naming `file` for a missing head, a wrong dtype or a wrong shape.
+ */
+export function compartmentMaps(heads: MesmerHeads, compartment: Compartment, file = 'raw predictions'): WatershedMaps {
+  const get = (k: string): NdArray | undefined => (heads instanceof Map ? heads.get(k) : (heads as Record<string, NdArray>)[k]);
+  const names = COMPARTMENT_HEADS[compartment];
+  const dist = get(names.maxima);
+  const pix = get(names.pixelwise);
+  const check = (a: NdArray | undefined, name: string, channels: number): NdArray => {
+    if (!a) throw new InvalidArrayError(file, `missing array '${name}' (${compartment} head; expected arr_0..arr_3 from Mesmer)`);
+    if (a.dtype !== 'float32') throw new InvalidArrayError(file, `array '${name}' has dtype ${a.dtype}, expected float32`);
+    const s = a.shape;
+    if (s.length !== 4 || s[0] !== 1 || s[3] !== channels || s[1] < 1 || s[2] < 1) {
+      throw new InvalidArrayError(file, `array '${name}' has shape (${s.join(',')}), expected (1,H,W,${channels})`);
+    }
+    return a;
+  };
+  const d = check(dist, names.maxima, 1);
+  const q = check(pix, names.pixelwise, 3);
+  if (d.shape[1] !== q.shape[1] || d.shape[2] !== q.shape[2]) {
+    throw new InvalidArrayError(file, `'${names.maxima}' is ${d.shape[1]}×${d.shape[2]} but '${names.pixelwise}' is ${q.shape[1]}×${q.shape[2]}`);
+  }
+  const height = d.shape[1];
+  const width = d.shape[2];
+  const pixelwise = q.data as Float32Array;
+  const interior = new Float32Array(width * height);
+  for (let i = 0, j = 1; i < interior.length; i++, j += 3) interior[i] = pixelwise[j];
+  return { maxima: d.data as Float32Array, interior, width, height };
+}
+
+/**
+ * Deep watershed of one compartment straight from Mesmer's heads (see {@link deepWatershed}).
+ * Parameters not given take Mesmer's defaults for the compartment.
+ */
+export function postprocessMaps(heads: MesmerHeads, compartment: Compartment, params: Partial<DeepWatershedParams> = {}): Int32Array {
+  return deepWatershed(compartmentMaps(heads, compartment), { ...mesmerDefaults(compartment), ...params });
+}
