@@ -1,0 +1,175 @@
+import type { TypedArray } from '../formats/ndarray';
+import type { LabelIndex, NucleusPairing } from './labels';
+
+/** Cell compartments, in QuPath's `ObjectMeasurements.Compartments` terms. */
+export type Compartment = 'nucleus' | 'cytoplasm' | 'membrane' | 'cell';
+/** Intensity statistics, in QuPath's `ObjectMeasurements.Measurements` terms (Std.Dev. is the sample one, n − 1). */
+export type Stat = 'mean' | 'median' | 'min' | 'max' | 'std';
+export const ALL_COMPARTMENTS: readonly Compartment[] = ['nucleus', 'cytoplasm', 'membrane', 'cell'];
+export const ALL_STATS: readonly Stat[] = ['mean', 'median', 'min', 'max', 'std'];
+
+/**
+ * Pixel indices of every compartment, grouped by cell row (CSR layout: `start[c]..start[c+1]`).
+ * Built once from the masks, then every channel is measured by gathering through these lists, so
+ * the masks can be dropped and memory stays O(labelled pixels + one channel).
+ *
+ * - Cell pixels are ordered cytoplasm first, then the cell's own nucleus: Cytoplasm is the prefix
+ *   `start[c]..cytoEnd[c]` and Cell the whole range.
+ * - Nucleus: every pixel of the paired nucleus, including any part outside the cell (QuPath measures
+ *   the nucleus ROI as it is).
+ * - Membrane: cell pixels with a 4-neighbour inside the image that carries another whole-cell label
+ *   (background included). Pixels on the image edge are not membrane for that reason alone — exactly
+ *   QuPath's `ObjectMeasurements.measureCells`.
+ */
+export interface CompartmentPixels {
+  cellStart: Float64Array; cytoEnd: Float64Array; cellPixels: Uint32Array;
+  nucleusStart: Float64Array; nucleusPixels: Uint32Array;
+  membraneStart: Float64Array; membranePixels: Uint32Array;
+  /** Longest list, for sizing scratch buffers. */
+  maxLength: number;
+}
+
+export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing, withMembrane = true): CompartmentPixels {
+  const { width, height } = cells;
+  const nCells = cells.ids.length;
+  const cellStart = new Float64Array(nCells + 1), nucleusStart = new Float64Array(nCells + 1);
+  let maxLength = 0;
+  for (let c = 0; c < nCells; c++) {
+    const nn = pairing.nucleusOfCell[c] >= 0 ? nuclei.count[pairing.nucleusOfCell[c]] : 0;
+    cellStart[c + 1] = cellStart[c] + cells.count[c];
+    nucleusStart[c + 1] = nucleusStart[c] + nn;
+    maxLength = Math.max(maxLength, cells.count[c], nn);
+  }
+  const cellPixels = new Uint32Array(cellStart[nCells]);
+  const nucleusPixels = new Uint32Array(nucleusStart[nCells]);
+  const front = cellStart.slice(0, nCells), back = cellStart.slice(1);
+  const nucCursor = nucleusStart.slice(0, nCells);
+  const membraneCount = new Float64Array(nCells);
+  const cData = cells.data, cLut = cells.lut, nData = nuclei.data, nLut = nuclei.lut;
+  const { nucleusOfCell, cellOfNucleus } = pairing;
+  const isMembrane = (i: number, x: number, y: number, v: number) =>
+    (y > 0 && cData[i - width] !== v) || (y < height - 1 && cData[i + width] !== v) ||
+    (x > 0 && cData[i - 1] !== v) || (x < width - 1 && cData[i + 1] !== v);
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      const nr = nLut[nData[i]];
+      if (nr >= 0) {
+        const owner = cellOfNucleus[nr];
+        if (owner >= 0) nucleusPixels[nucCursor[owner]++] = i;
+      }
+      const v = cData[i];
+      const c = cLut[v];
+      if (c < 0) continue;
+      if (nr >= 0 && nucleusOfCell[c] === nr) cellPixels[--back[c]] = i;
+      else cellPixels[front[c]++] = i;
+      if (withMembrane && isMembrane(i, x, y, v)) membraneCount[c]++;
+    }
+  }
+  const membraneStart = new Float64Array(nCells + 1);
+  for (let c = 0; c < nCells; c++) membraneStart[c + 1] = membraneStart[c] + membraneCount[c];
+  const membranePixels = new Uint32Array(membraneStart[nCells]);
+  if (withMembrane) {
+    const cursor = membraneStart.slice(0, nCells);
+    for (let y = 0, i = 0; y < height; y++) {
+      for (let x = 0; x < width; x++, i++) {
+        const v = cData[i];
+        const c = cLut[v];
+        if (c >= 0 && isMembrane(i, x, y, v)) membranePixels[cursor[c]++] = i;
+      }
+    }
+  }
+  return { cellStart, cytoEnd: front, cellPixels, nucleusStart, nucleusPixels, membraneStart, membranePixels, maxLength };
+}
+
+/** Output columns for one compartment of one channel; a column is absent when that statistic was not asked for. */
+export type StatColumns = Partial<Record<Stat, Float32Array>>;
+
+/**
+ * Measures one channel for every cell and compartment. Values are gathered into a scratch buffer per
+ * cell; the median is exact (quickselect, averaging the two middle values for an even count, as
+ * Apache Commons' `Percentile(50)` does in QuPath); the standard deviation is the sample one (n − 1),
+ * 0 for a single pixel. Empty compartments give NaN. Results are stored as float32, as QuPath stores
+ * measurements.
+ */
+export function measureChannel(
+  pixels: CompartmentPixels, channel: TypedArray, out: Partial<Record<Compartment, StatColumns>>, scratch?: Float64Array,
+): void {
+  const buf = scratch && scratch.length >= pixels.maxLength ? scratch : new Float64Array(Math.max(1, pixels.maxLength));
+  const nCells = pixels.cellStart.length - 1;
+  const data = channel as ArrayLike<number>;
+  for (let c = 0; c < nCells; c++) {
+    if (out.cytoplasm) summarise(data, pixels.cellPixels, pixels.cellStart[c], pixels.cytoEnd[c], buf, out.cytoplasm, c);
+    if (out.cell) summarise(data, pixels.cellPixels, pixels.cellStart[c], pixels.cellStart[c + 1], buf, out.cell, c);
+    if (out.nucleus) summarise(data, pixels.nucleusPixels, pixels.nucleusStart[c], pixels.nucleusStart[c + 1], buf, out.nucleus, c);
+    if (out.membrane) summarise(data, pixels.membranePixels, pixels.membraneStart[c], pixels.membraneStart[c + 1], buf, out.membrane, c);
+  }
+}
+
+function summarise(data: ArrayLike<number>, index: Uint32Array, from: number, to: number, buf: Float64Array, out: StatColumns, row: number): void {
+  const n = to - from;
+  if (n === 0) {
+    for (const k in out) out[k as Stat]![row] = NaN;
+    return;
+  }
+  let sum = 0, min = Infinity, max = -Infinity;
+  for (let p = from, j = 0; p < to; p++, j++) {
+    const v = data[index[p]];
+    buf[j] = v;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const mean = sum / n;
+  if (out.mean) out.mean[row] = mean;
+  if (out.min) out.min[row] = min;
+  if (out.max) out.max[row] = max;
+  if (out.std) {
+    let ss = 0;
+    for (let j = 0; j < n; j++) { const d = buf[j] - mean; ss += d * d; }
+    out.std[row] = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
+  }
+  if (out.median) out.median[row] = median(buf, n);
+}
+
+/** Exact median of buf[0..n) (reorders the buffer). */
+export function median(buf: Float64Array, n: number): number {
+  const k = (n - 1) >> 1;
+  select(buf, 0, n - 1, k);
+  if (n & 1) return buf[k];
+  let upper = Infinity;
+  for (let j = k + 1; j < n; j++) if (buf[j] < upper) upper = buf[j];
+  return (buf[k] + upper) / 2;
+}
+
+/** Hoare's quickselect (C. A. R. Hoare, "Algorithm 65: Find", CACM 4(7), 1961) with median-of-three pivots. */
+function select(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    if (hi - lo < 16) {
+      for (let i = lo + 1; i <= hi; i++) {
+        const v = a[i];
+        let j = i - 1;
+        while (j >= lo && a[j] > v) { a[j + 1] = a[j]; j--; }
+        a[j + 1] = v;
+      }
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < a[lo]) swap(a, mid, lo);
+    if (a[hi] < a[lo]) swap(a, hi, lo);
+    if (a[hi] < a[mid]) swap(a, hi, mid);
+    const pivot = a[mid];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { swap(a, i, j); i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]; a[i] = a[j]; a[j] = t;
+}

@@ -1,0 +1,148 @@
+import { createWriteStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isMainThread, parentPort } from 'node:worker_threads';
+import { InvalidImageError } from '../errors';
+import type { DType, Plane } from '../formats/ndarray';
+import { basename, storeFor } from '../storage';
+import { formatGeoJson } from './geojson';
+import { CellMeasurer, type Compartment, type Stat } from './measure';
+import { upsertProjectEntry } from './qpproj';
+import { formatQuPathTsv } from './tsv';
+
+/** What {@link quantifyJob} needs; plain data so it can cross into a worker thread. */
+export interface QuantifyJobOptions {
+  imageUri: string;
+  wholeCellMaskUri: string;
+  nucleusMaskUri: string;
+  outTsvUri: string;
+  geojsonUri?: string;
+  /** QuPath project to add the image to (created when absent). */
+  projectUri?: string;
+  /** URI QuPath should open the image from (default: `file:` URI of a local imageUri). */
+  projectImageUri?: string;
+  imageName?: string;
+  legacyNames?: boolean;
+  compartments?: string[];
+  stats?: string[];
+}
+
+export interface QuantifyResult {
+  cells: number;
+  unpairedNuclei: number;
+  cellsWithoutNucleus: number;
+  umPerPixel?: number;
+  calibrated: boolean;
+  warnings: string[];
+  tsvUri: string;
+  geojsonUri?: string;
+  projectUri?: string;
+  channels: string[];
+}
+
+/** The part of engineer A's image reader (`core/formats/image.ts`) this stage uses. */
+interface ImageSourceLike {
+  info: { width: number; height: number; channels: string[]; dtype: DType; physicalSizeX?: number; physicalSizeY?: number; calibrated: boolean; warnings?: string[] };
+  readChannel(index: number): Promise<Plane>;
+  close(): Promise<void>;
+}
+interface ImageModule {
+  openImage(uri: string): Promise<ImageSourceLike>;
+  readLabelMask(uri: string): Promise<Plane<Int32Array>>;
+}
+
+/**
+ * The whole quantification of one image, meant to run on a worker thread (see `quantifyImage` in
+ * `run.ts`): reads both masks, measures shapes, then reads and measures the image one channel at a
+ * time (memory: masks' pixel indices + one channel + the output columns), and writes the TSV (and
+ * GeoJSON, and the QuPath project entry) atomically through the storage layer. Progress goes to the
+ * parent thread as `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
+ */
+export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fraction: number) => void): Promise<QuantifyResult> {
+  const progress = (f: number) => {
+    if (onProgress) onProgress(f);
+    else if (!isMainThread && parentPort) parentPort.postMessage({ kind: 'progress', value: f });
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const formats = require('../formats/image') as ImageModule;
+  const source = await formats.openImage(opts.imageUri);
+  try {
+    const { info } = source;
+    const warnings = [...(info.warnings ?? [])];
+    const [wholeCell, nucleus] = await Promise.all([formats.readLabelMask(opts.wholeCellMaskUri), formats.readLabelMask(opts.nucleusMaskUri)]);
+    for (const [uri, m] of [[opts.wholeCellMaskUri, wholeCell], [opts.nucleusMaskUri, nucleus]] as const) {
+      if (m.width !== info.width || m.height !== info.height) {
+        throw new InvalidImageError(uri, `mask is ${m.width}×${m.height} but image ${opts.imageUri} is ${info.width}×${info.height}`);
+      }
+    }
+    let umPerPixel: number | undefined;
+    if (info.calibrated && info.physicalSizeX) {
+      umPerPixel = info.physicalSizeX;
+      const py = info.physicalSizeY ?? umPerPixel;
+      if (Math.abs(py - umPerPixel) > 1e-6 * umPerPixel) {
+        warnings.push(`${opts.imageUri}: anisotropic pixels (${umPerPixel} × ${py} µm); using ${umPerPixel} µm/pixel for all measurements`);
+      }
+    } else {
+      warnings.push(`${opts.imageUri}: no physical pixel size in the image metadata; measurements are in pixels (px)`);
+    }
+    progress(0.02);
+    const measurer = new CellMeasurer({
+      wholeCell, nucleus, umPerPixel, withGeometry: !!opts.geojsonUri,
+      compartments: opts.compartments as Compartment[] | undefined, stats: opts.stats as Stat[] | undefined,
+      wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri,
+    });
+    progress(0.2);
+    const names = info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`));
+    for (let i = 0; i < names.length; i++) {
+      const plane = await source.readChannel(i);
+      measurer.addChannel({ name: names[i], plane });
+      progress(0.2 + (0.7 * (i + 1)) / names.length);
+    }
+    const table = measurer.table;
+    const imageName = opts.imageName ?? basename(opts.imageUri);
+    await writeChunks(opts.outTsvUri, formatQuPathTsv(table, { imageName, legacyNames: opts.legacyNames }));
+    if (opts.geojsonUri) await writeChunks(opts.geojsonUri, formatGeoJson(table, { imageName, legacyNames: opts.legacyNames }));
+    if (opts.projectUri) await addToProject(opts.projectUri, opts.projectImageUri ?? toFileUri(opts.imageUri), imageName);
+    progress(1);
+    return {
+      cells: table.labels.length, unpairedNuclei: table.unpairedNuclei, cellsWithoutNucleus: table.cellsWithoutNucleus,
+      umPerPixel, calibrated: umPerPixel !== undefined, warnings, tsvUri: opts.outTsvUri, geojsonUri: opts.geojsonUri,
+      projectUri: opts.projectUri, channels: names,
+    };
+  } finally {
+    await source.close();
+  }
+}
+
+/** Streams text chunks to a local temporary file, then hands it to the store (atomic rename or upload). */
+async function writeChunks(uri: string, chunks: Iterable<string>): Promise<void> {
+  const tmp = join(tmpdir(), `.tessel-quant-${randomBytes(6).toString('hex')}`);
+  try {
+    const out = createWriteStream(tmp);
+    const failed = new Promise<never>((_, reject) => out.once('error', reject));
+    failed.catch(() => undefined); // observed through the races below
+    for (const chunk of chunks) {
+      if (!out.write(chunk)) await Promise.race([new Promise<void>((r) => out.once('drain', () => r())), failed]);
+    }
+    await Promise.race([new Promise<void>((r) => out.end(r)), failed]);
+    await storeFor(uri).putFile(tmp, uri);
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+async function addToProject(projectUri: string, imageUri: string, imageName: string): Promise<void> {
+  const store = storeFor(projectUri);
+  const existing = (await store.stat(projectUri)) ? Buffer.from(await store.readAll(projectUri)).toString('utf8') : undefined;
+  const next = upsertProjectEntry(existing, { uri: imageUri, name: imageName }, { projectUri: toFileUri(projectUri) });
+  if (next !== existing) await store.writeAtomic(projectUri, next);
+}
+
+/** QuPath opens images by URI: local paths become `file:` URIs; other schemes pass through. */
+export function toFileUri(uri: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return uri;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { pathToFileURL } = require('node:url') as typeof import('node:url');
+  return pathToFileURL(uri).href;
+}
