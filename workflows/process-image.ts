@@ -8,12 +8,12 @@ import type {
   ConvertResult, ImageInput, ImageResult, PostprocessResult, PredictResult, QuantifyResult, Stage, StageEvent,
 } from './types';
 
-function activitiesFor(taskQueue: string, maxAttempts: number) {
+function activitiesFor(taskQueue: string, maxAttempts: number, heartbeatTimeoutS: number) {
   return proxyActivities<Activities>({
     taskQueue,
     startToCloseTimeout: '4h',
     // Long stages heartbeat every few seconds from a timer, so a dead worker is noticed quickly.
-    heartbeatTimeout: '60s',
+    heartbeatTimeout: heartbeatTimeoutS * 1000,
     retry: { maximumAttempts: maxAttempts, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
 }
@@ -24,8 +24,8 @@ function activitiesFor(taskQueue: string, maxAttempts: number) {
  * cause), never the run: the child returns a failed result instead of throwing.
  */
 export async function processImage(input: ImageInput): Promise<ImageResult> {
-  const cpu = activitiesFor(input.taskQueues.cpu, input.maxAttempts);
-  const gpu = activitiesFor(input.taskQueues.gpu, input.maxAttempts);
+  const cpu = activitiesFor(input.taskQueues.cpu, input.maxAttempts, input.heartbeatTimeoutS);
+  const gpu = activitiesFor(input.taskQueues.gpu, input.maxAttempts, input.heartbeatTimeoutS);
   const record = proxyActivities<Activities>({
     taskQueue: input.taskQueues.cpu, startToCloseTimeout: '5m', retry: { maximumAttempts: 10, nonRetryableErrorTypes: ['INVALID_CONFIG'] },
   });

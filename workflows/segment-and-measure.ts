@@ -29,7 +29,7 @@ const emptyCounts = (): Record<Stage, StageCounts> =>
  */
 export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Promise<RunSummary> {
   const cpu = proxyActivities<Activities>({
-    taskQueue: input.taskQueues.cpu, startToCloseTimeout: '30m', heartbeatTimeout: '2m',
+    taskQueue: input.taskQueues.cpu, startToCloseTimeout: '30m', heartbeatTimeout: Math.max(30, input.heartbeatTimeoutS) * 1000,
     retry: { maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
   const state: RunCarry = carry ?? { startedAtMs: Date.now(), pending: [], results: [], total: 0, settingsHash: '', stageCounts: emptyCounts() };
@@ -102,7 +102,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       runId: input.runId, image, outputs: outputsFor(input, image), segmasksDir: input.locations.segmasks,
       taskQueues: input.taskQueues, settings: input.settings, maxAttempts: input.maxAttempts,
       parentWorkflowId: workflowInfo().workflowId, settingsHash: state.settingsHash, fromStage: input.fromStage,
-      jobsDir: input.locations.jobs,
+      jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS,
     };
     const p = executeChild(processImage, {
       args: [childInput],

@@ -48,6 +48,8 @@ export interface RunInput {
   settings: RunSettings;
   /** Activity retry attempts for transient failures. */
   maxAttempts: number;
+  /** Seconds without a heartbeat before an activity counts as lost and is retried (a crashed worker). */
+  heartbeatTimeoutS: number;
   /** Redo images whose outputs are complete and current. */
   force: boolean;
   /** Start every image at this stage, reusing kept intermediates (NPZ, raw predictions). */
@@ -90,6 +92,7 @@ export interface ImageInput {
   settingsHash: string;
   fromStage?: ResumableStage;
   jobsDir: string;
+  heartbeatTimeoutS: number;
 }
 
 /** What an activity reports about its own execution (becomes benchmark columns). */

@@ -1,0 +1,123 @@
+import { Client, Connection } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
+import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import type { RunProgress, RunSummary } from '../../workflows/types';
+
+/**
+ * Crash survival on a real dev server, driven by the operator's commands (`tessel worker`, `tessel run
+ * --detach`, `tessel status --wait --json`, `tessel cancel`): kill -9 of the GPU worker and of the CPU
+ * worker mid-run, and a server stop/restart on the same SQLite file. The run must finish with outputs
+ * byte-identical to a clean run's, each present once, and no temporary files.
+ */
+jest.setTimeout(900_000);
+
+let server: DevServer;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let client: Client;
+let connection: Connection;
+const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
+const FAST = ['--heartbeat-timeout', '5', '--max-concurrent', '2', '--batch-size', '2'];
+
+function files(d: string): string[] {
+  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)).map((x) => `${f}/${x}`) : [f])).sort();
+}
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+async function waitFor(runId: string, pred: (p: RunProgress) => boolean, timeoutMs = 300_000): Promise<RunProgress> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await client.workflow.getHandle(runId).query<RunProgress>('progress').catch(() => undefined);
+    if (p && pred(p)) return p;
+    if (Date.now() > deadline) throw new Error(`timed out waiting on ${runId}: ${JSON.stringify(p)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function worker(queue: string) {
+  const w = await startWorker(['--queue', queue], env);
+  workers.push(w);
+  return w;
+}
+
+beforeAll(async () => {
+  ({ server, env, dir } = await startTestServer());
+  const synth = await tessel(['synth', join(dir, 'clean'), '--images', '4', '--size', '384', '--channels', '4', '--seed', '11']);
+  expect(synth.code).toBe(0);
+  cpSync(join(dir, 'clean'), join(dir, 'fault'), { recursive: true });
+  cpSync(join(dir, 'clean'), join(dir, 'cancel'), { recursive: true });
+  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  client = new Client({ connection });
+});
+
+afterAll(async () => {
+  for (const w of workers) await stopChild(w, 'SIGKILL');
+  await connection?.close();
+  await server?.stop();
+});
+
+it('survives kill -9 of GPU and CPU workers and a server restart, with outputs identical to a clean run', async () => {
+  let cpuWorker = await worker('workflows');
+  let cpu = await worker('cpu');
+  let gpu = await worker('gpu');
+  const clean = await tessel(['run', 'workspace', join(dir, 'clean'), '--json', ...FAST], env);
+  expect((JSON.parse(clean.stdout) as RunSummary).images).toMatchObject({ done: 4, failed: 0 });
+
+  const started = await tessel(['run', 'workspace', join(dir, 'fault'), '--detach', ...FAST], env);
+  expect(started.code).toBe(0);
+  const runId = started.stdout.trim().split('\n').pop()!;
+
+  await waitFor(runId, (p) => p.stages.predict.running > 0);
+  gpu.kill('SIGKILL');
+  gpu = await worker('gpu');
+  await waitFor(runId, (p) => p.stages.postprocess.running > 0 || p.stages.quantify.running > 0);
+  cpu.kill('SIGKILL');
+  cpu = await worker('cpu');
+
+  // Stop the server mid-run and bring it back on the same SQLite file and port.
+  await waitFor(runId, (p) => p.images.done + p.images.failed >= 1);
+  const port = Number(server.address.split(':')[1]);
+  await server.stop();
+  server = await startDevServer({ port, dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
+  cpuWorker.kill('SIGKILL');
+  cpuWorker = await worker('workflows');
+
+  const st = await tessel(['status', runId, '--wait', '--json'], env);
+  const final = JSON.parse(st.stdout) as RunProgress;
+  expect(final.state).toBe('completed');
+  expect(final.images).toMatchObject({ done: 4, failed: 0, total: 4 });
+
+  const cleanFiles = files(join(dir, 'clean')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
+  const faultFiles = files(join(dir, 'fault')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
+  expect(faultFiles).toEqual(cleanFiles);
+  expect(files(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  for (const f of cleanFiles.filter((x) => /^(NPZ_INTERMEDIATE|SEGMASK|REPORTS)\//.test(x))) {
+    expect(`${f} ${sha(join(dir, 'fault', f))}`).toBe(`${f} ${sha(join(dir, 'clean', f))}`);
+  }
+});
+
+it('cancels a run: activities stop within seconds and nothing half-written remains', async () => {
+  const started = await tessel(['run', 'workspace', join(dir, 'cancel'), '--detach', ...FAST], env);
+  const runId = started.stdout.trim().split('\n').pop()!;
+  await waitFor(runId, (p) => p.stages.predict.running > 0 || p.stages.postprocess.running > 0);
+  const t0 = Date.now();
+  const res = await tessel(['cancel', runId], env);
+  expect(res.code).toBe(0);
+  const st = await tessel(['status', runId, '--wait', '--json'], env);
+  expect((JSON.parse(st.stdout) as RunProgress).state).toBe('cancelled');
+  // Children are cancelled with the parent; none may still have a running activity.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const pending = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${runId}--" AND ExecutionStatus = "Running"` })) pending.push(wf.workflowId);
+    if (pending.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`children still running: ${pending.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(files(join(dir, 'cancel')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+});
