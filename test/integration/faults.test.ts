@@ -111,8 +111,12 @@ it('cancels a run: activities stop within seconds and nothing half-written remai
   // Children are cancelled with the parent; none may still have a running activity.
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const pending = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "${runId}--" AND ExecutionStatus = "Running"` })) pending.push(wf.workflowId);
+    const pending: string[] = [];
+    for (const f of readdirSync(join(dir, 'cancel', 'OMETIFF'))) {
+      const id = `${runId}--${f.split('.')[0]}`;
+      const d = await client.workflow.getHandle(id).describe().catch(() => undefined);
+      if (d?.status.name === 'RUNNING') pending.push(id);
+    }
     if (pending.length === 0) break;
     if (Date.now() > deadline) throw new Error(`children still running: ${pending.join(', ')}`);
     await new Promise((r) => setTimeout(r, 250));
