@@ -49,6 +49,8 @@ export interface OmeImage {
   channelNames: (string | undefined)[];
   /** Samples per pixel of each Channel element (3 for an interleaved RGB channel). */
   channelSamples: number[];
+  /** Number of channel planes (SizeC, or the Channel element count when channels hold several samples). */
+  planeChannels: number;
   /** IFD index of plane (c, z, t), or undefined when the TiffData does not say (e.g. other files). */
   ifdOf(c: number, z: number, t: number): number | undefined;
   warnings: string[];
@@ -98,7 +100,10 @@ function parseImage(img: XmlElement): OmeImage {
     return um;
   };
   const channels = childrenNamed(pixelsEl, 'Channel');
-  const sizes = { C: pixels.SizeC, Z: pixels.SizeZ, T: pixels.SizeT };
+  const channelSamples = channels.map((c) => Number(c.attrs.SamplesPerPixel ?? 1) || 1);
+  // With interleaved samples (RGB), SizeC counts samples but planes count Channel elements.
+  const planeC = channels.length > 0 && channelSamples.reduce((a, b) => a + b, 0) === pixels.SizeC ? channels.length : pixels.SizeC;
+  const sizes = { C: planeC, Z: pixels.SizeZ, T: pixels.SizeT };
   const planeCount = sizes.C * sizes.Z * sizes.T;
   // Plane index → IFD; planes not covered (or stored in another file) stay undefined.
   const ifds = new Array<number | undefined>(planeCount).fill(undefined);
@@ -125,7 +130,8 @@ function parseImage(img: XmlElement): OmeImage {
     physicalSizeX: size(pixels.PhysicalSizeX, pixels.PhysicalSizeXUnit, 'X'),
     physicalSizeY: size(pixels.PhysicalSizeY, pixels.PhysicalSizeYUnit, 'Y'),
     channelNames: channels.map((c) => c.attrs.Name),
-    channelSamples: channels.map((c) => Number(c.attrs.SamplesPerPixel ?? 1) || 1),
+    channelSamples,
+    planeChannels: planeC,
     ifdOf: (c, zz, t) => ifds[planeIndex(pixels.DimensionOrder, sizes, { C: c, Z: zz, T: t })],
     warnings,
   };

@@ -1,0 +1,191 @@
+import { inflate, inflateSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
+
+/**
+ * TIFF chunk (strip/tile) decompression and predictor reversal. Pure functions over bytes.
+ *
+ * References: TIFF 6.0 section 13 (LZW), section 9 (PackBits), section 14 (horizontal predictor);
+ * Adobe Photoshop TIFF Technical Note 3 (floating-point predictor 3); RFC 1950/1951 (Deflate);
+ * RFC 8878 (Zstandard, libtiff compression 50000).
+ */
+
+/** Decodes TIFF LZW (MSB-first codes, 9–12 bits, early change) into exactly `expected` bytes (or fewer if the data ends). */
+export function decodeLzw(src: Uint8Array, expected: number): Uint8Array {
+  const out = new Uint8Array(expected);
+  // The string table as (prefix code, last byte, length); strings are emitted by walking prefixes back.
+  const prefix = new Int32Array(4096);
+  const suffix = new Uint8Array(4096);
+  const length = new Int32Array(4096);
+  const first = new Uint8Array(4096);
+  for (let i = 0; i < 256; i++) {
+    prefix[i] = -1;
+    suffix[i] = i;
+    length[i] = 1;
+    first[i] = i;
+  }
+  const CLEAR = 256;
+  const EOI = 257;
+  let next = 258;
+  let width = 9;
+  let bitPos = 0;
+  const totalBits = src.length * 8;
+  let o = 0;
+  let old = -1;
+  while (o < expected && bitPos + width <= totalBits) {
+    // Read `width` bits MSB-first.
+    const byte = bitPos >>> 3;
+    const chunk = (src[byte] << 16) | ((src[byte + 1] ?? 0) << 8) | (src[byte + 2] ?? 0);
+    const code = (chunk >>> (24 - (bitPos & 7) - width)) & ((1 << width) - 1);
+    bitPos += width;
+    if (code === EOI) break;
+    if (code === CLEAR) {
+      next = 258;
+      width = 9;
+      old = -1;
+      continue;
+    }
+    let entry: number;
+    if (code < next) {
+      entry = code;
+    } else if (code === next && old >= 0) {
+      entry = -1; // KwKwK case: old string + its own first byte
+    } else {
+      throw new Error(`corrupt LZW data (code ${code} > table size ${next})`);
+    }
+    if (entry >= 0) {
+      const len = length[entry];
+      let c = entry;
+      const end = Math.min(o + len, expected);
+      for (let k = o + len - 1; k >= o; k--) {
+        if (k < end) out[k] = suffix[c];
+        c = prefix[c];
+      }
+      o = end;
+      if (old >= 0 && next < 4096) {
+        prefix[next] = old;
+        suffix[next] = first[entry];
+        length[next] = length[old] + 1;
+        first[next] = first[old];
+        next++;
+      }
+    } else {
+      const len = length[old] + 1;
+      if (next < 4096) {
+        prefix[next] = old;
+        suffix[next] = first[old];
+        length[next] = len;
+        first[next] = first[old];
+      }
+      let c = next;
+      const end = Math.min(o + len, expected);
+      for (let k = o + len - 1; k >= o; k--) {
+        if (k < end) out[k] = suffix[c];
+        c = prefix[c];
+      }
+      o = end;
+      if (next < 4096) next++;
+    }
+    old = code;
+    // Early change: the code width grows one code before the table fills (libtiff/TIFF 6.0 behaviour).
+    if (next + 1 >= 1 << width && width < 12) width++;
+  }
+  return o === expected ? out : out.subarray(0, o);
+}
+
+/** Decodes PackBits (Apple run-length encoding) into at most `expected` bytes. */
+export function decodePackBits(src: Uint8Array, expected: number): Uint8Array {
+  const out = new Uint8Array(expected);
+  let i = 0;
+  let o = 0;
+  while (i < src.length && o < expected) {
+    const n = (src[i++] << 24) >> 24;
+    if (n >= 0) {
+      const len = Math.min(n + 1, expected - o, src.length - i);
+      out.set(src.subarray(i, i + len), o);
+      i += n + 1;
+      o += len;
+    } else if (n !== -128) {
+      const len = Math.min(1 - n, expected - o);
+      out.fill(src[i++], o, o + len);
+      o += len;
+    }
+  }
+  return o === expected ? out : out.subarray(0, o);
+}
+
+/** Inflates zlib data synchronously. */
+export function inflateZlib(src: Uint8Array): Uint8Array {
+  const b = inflateSync(src);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Inflates zlib data on the libuv thread pool, so many tiles decompress in parallel. */
+export function inflateZlibAsync(src: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    inflate(src, (err, b) => (err ? reject(err) : resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))));
+  });
+}
+
+/** Decompresses Zstandard data. */
+export function decodeZstd(src: Uint8Array, expected: number): Uint8Array {
+  return zstdDecompress(src, new Uint8Array(expected));
+}
+
+/** Swaps the bytes of each `size`-byte sample in place (big-endian files on little-endian hosts). */
+export function swapBytes(buf: Uint8Array, size: number): void {
+  if (size === 2) {
+    for (let i = 0; i + 1 < buf.length; i += 2) {
+      const t = buf[i];
+      buf[i] = buf[i + 1];
+      buf[i + 1] = t;
+    }
+  } else if (size === 4 || size === 8) {
+    for (let i = 0; i + size <= buf.length; i += size) {
+      for (let a = i, b = i + size - 1; a < b; a++, b--) {
+        const t = buf[a];
+        buf[a] = buf[b];
+        buf[b] = t;
+      }
+    }
+  }
+}
+
+/**
+ * Reverses the horizontal predictor (2) in place: each sample becomes the running sum along its
+ * row, per sample plane of chunky data. `buf` must already be in host byte order.
+ */
+export function undoHorizontalPredictor(buf: Uint8Array, rowSamples: number, rows: number, samplesPerPixel: number, bytesPerSample: number): void {
+  const view = bytesPerSample === 1 ? buf
+    : bytesPerSample === 2 ? new Uint16Array(buf.buffer, buf.byteOffset, buf.byteLength >> 1)
+      : bytesPerSample === 4 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2)
+        : null;
+  if (!view) throw new Error(`horizontal predictor with ${bytesPerSample * 8}-bit samples`);
+  const spp = samplesPerPixel;
+  for (let r = 0; r < rows; r++) {
+    const start = r * rowSamples;
+    const end = Math.min(start + rowSamples, view.length);
+    for (let i = start + spp; i < end; i++) view[i] = view[i] + view[i - spp]; // typed arrays wrap modulo 2^bits
+  }
+}
+
+/**
+ * Reverses the floating-point predictor (3): per row, undo byte differencing, then regather the
+ * byte planes (most significant first) into host-order samples. Returns a new buffer.
+ */
+export function undoFloatingPointPredictor(buf: Uint8Array, rowSamples: number, rows: number, samplesPerPixel: number, bytesPerSample: number): Uint8Array {
+  const out = new Uint8Array(buf.length);
+  const rowBytes = rowSamples * bytesPerSample;
+  const spp = samplesPerPixel;
+  for (let r = 0; r < rows; r++) {
+    const base = r * rowBytes;
+    if (base + rowBytes > buf.length) break;
+    for (let i = base + spp; i < base + rowBytes; i++) buf[i] = (buf[i] + buf[i - spp]) & 0xff;
+    for (let s = 0; s < rowSamples; s++) {
+      for (let b = 0; b < bytesPerSample; b++) {
+        // Plane b holds byte b counted from the most significant; place it little-endian.
+        out[base + s * bytesPerSample + (bytesPerSample - 1 - b)] = buf[base + b * rowSamples + s];
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,231 @@
+import { ImageTooLargeError, InvalidImageError, UnsupportedFormatError } from '../errors';
+import { allocTyped, dtypeSize } from './npz';
+import type { DType, TypedArray } from './ndarray';
+import {
+  decodeLzw, decodePackBits, decodeZstd, inflateZlib, inflateZlibAsync, swapBytes, undoFloatingPointPredictor,
+  undoHorizontalPredictor,
+} from './tiff-codecs';
+import type { Ifd, TiffFile } from './tiff-ifd';
+import { COMPRESSION_NAMES, KNOWN_UNSUPPORTED_COMPRESSION, Tag } from './tiff-tags';
+
+/**
+ * One TIFF page (IFD) as a raster: its layout tags, its chunk (strip or tile) table, and windowed
+ * reads that decode only the chunks a region touches.
+ *
+ * Reference: TIFF 6.0 sections 3, 8, 15 (strips, tiles, PlanarConfiguration).
+ */
+
+/** Largest plane Tessel allocates in one typed array (pixels). Larger images are read by region. */
+export const MAX_PLANE_PIXELS = 2 ** 31 - 1;
+
+export interface TiffPage {
+  offset: number;
+  width: number;
+  height: number;
+  samplesPerPixel: number;
+  bitsPerSample: number;
+  dtype: DType;
+  compression: number;
+  compressionName: string;
+  predictor: number;
+  planar: number;
+  tiled: boolean;
+  /** Chunk width and height: the tile, or the full width × RowsPerStrip for strips. */
+  chunkWidth: number;
+  chunkHeight: number;
+  newSubfileType: number;
+  subIfds: number[];
+  ifd: Ifd;
+}
+
+function dtypeOf(bits: number, format: number): DType | undefined {
+  if (format === 3) return bits === 32 ? 'float32' : bits === 64 ? 'float64' : undefined;
+  const signed = format === 2;
+  if (format !== 1 && format !== 2 && format !== 4) return undefined;
+  switch (bits) {
+    case 8: return signed ? 'int8' : 'uint8';
+    case 16: return signed ? 'int16' : 'uint16';
+    case 32: return signed ? 'int32' : 'uint32';
+    default: return undefined;
+  }
+}
+
+/** Parses and validates one IFD's raster layout. */
+export async function parsePage(tf: TiffFile, ifd: Ifd): Promise<TiffPage> {
+  const uri = tf.uri;
+  const width = await tf.number(ifd, Tag.ImageWidth, 0);
+  const height = await tf.number(ifd, Tag.ImageLength, 0);
+  if (width < 1 || height < 1) throw new InvalidImageError(uri, `page at offset ${ifd.offset} has size ${width}×${height}`);
+  const spp = await tf.number(ifd, Tag.SamplesPerPixel, 1);
+  const bitsList = (await tf.numbers(ifd, Tag.BitsPerSample)) ?? [1];
+  const bits = bitsList[0];
+  if (bitsList.some((b) => b !== bits)) throw new UnsupportedFormatError(uri, `samples with different bit depths (${bitsList.join(', ')})`);
+  const format = await tf.number(ifd, Tag.SampleFormat, 1);
+  const dtype = dtypeOf(bits, format);
+  if (!dtype) throw new UnsupportedFormatError(uri, `${bits}-bit samples with SampleFormat ${format} (Tessel reads 8/16/32-bit integers and 32/64-bit floats)`);
+  const compression = await tf.number(ifd, Tag.Compression, 1);
+  const compressionName = COMPRESSION_NAMES[compression];
+  if (!compressionName) {
+    const known = KNOWN_UNSUPPORTED_COMPRESSION[compression];
+    throw new UnsupportedFormatError(uri, `compression ${compression}${known ? ` (${known})` : ' (unknown)'} is not supported; Tessel reads none, LZW, Deflate, PackBits and Zstd`);
+  }
+  const predictor = await tf.number(ifd, Tag.Predictor, 1);
+  if (predictor !== 1 && predictor !== 2 && predictor !== 3) throw new UnsupportedFormatError(uri, `predictor ${predictor}`);
+  if (predictor === 3 && format !== 3) throw new UnsupportedFormatError(uri, 'floating-point predictor on integer samples');
+  const planar = await tf.number(ifd, Tag.PlanarConfiguration, 1);
+  const tileWidth = await tf.number(ifd, Tag.TileWidth);
+  const tileHeight = await tf.number(ifd, Tag.TileLength);
+  const tiled = tileWidth !== undefined && tileHeight !== undefined;
+  if (tiled && (tileWidth < 1 || tileHeight < 1)) throw new InvalidImageError(uri, `tile size ${tileWidth}×${tileHeight}`);
+  const rows = Math.min(height, Math.max(1, await tf.number(ifd, Tag.RowsPerStrip, height)));
+  const chunkWidth = tiled ? tileWidth : width;
+  const chunkHeight = tiled ? tileHeight : rows;
+  if (chunkWidth * chunkHeight * spp * (bits / 8) > 2 ** 31) throw new ImageTooLargeError(uri, `one ${tiled ? 'tile' : 'strip'} would be ${chunkWidth}×${chunkHeight}×${spp} samples`);
+  return {
+    offset: ifd.offset, width, height, samplesPerPixel: spp, bitsPerSample: bits, dtype, compression, compressionName,
+    predictor, planar, tiled, chunkWidth, chunkHeight,
+    newSubfileType: await tf.number(ifd, Tag.NewSubfileType, 0),
+    subIfds: (await tf.numbers(ifd, Tag.SubIFDs)) ?? [],
+    ifd,
+  };
+}
+
+export interface ChunkTable {
+  offsets: number[];
+  counts: number[];
+  across: number;
+  down: number;
+}
+
+const chunkCache = new WeakMap<TiffPage, ChunkTable>();
+
+/** Loads and checks the page's chunk offsets and byte counts (every chunk must lie inside the file). */
+export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTable> {
+  const cached = chunkCache.get(page);
+  if (cached) return cached;
+  const what = page.tiled ? 'tile' : 'strip';
+  const offsets = await tf.numbers(page.ifd, page.tiled ? Tag.TileOffsets : Tag.StripOffsets);
+  const counts = await tf.numbers(page.ifd, page.tiled ? Tag.TileByteCounts : Tag.StripByteCounts);
+  if (!offsets) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has no ${what} offsets`);
+  const across = Math.ceil(page.width / page.chunkWidth);
+  const down = Math.ceil(page.height / page.chunkHeight);
+  const expected = across * down * (page.planar === 2 ? page.samplesPerPixel : 1);
+  if (offsets.length < expected) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has ${offsets.length} ${what} offsets, needs ${expected}`);
+  let byteCounts = counts;
+  if (!byteCounts) {
+    // Missing byte counts are only recoverable for uncompressed data.
+    if (page.compression !== 1) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has no ${what} byte counts`);
+    byteCounts = offsets.map(() => page.chunkWidth * page.chunkHeight * (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8));
+  }
+  for (let i = 0; i < expected; i++) {
+    if (offsets[i] + byteCounts[i] > tf.size) {
+      throw new InvalidImageError(tf.uri, `${what} ${i} (offset ${offsets[i]}, ${byteCounts[i]} bytes) runs past the end of the file (${tf.size} bytes; truncated?)`);
+    }
+  }
+  const table = { offsets, counts: byteCounts, across, down };
+  chunkCache.set(page, table);
+  return table;
+}
+
+/** Decompresses one chunk into host-order bytes with the predictor undone. */
+async function decodeChunk(tf: TiffFile, page: TiffPage, table: ChunkTable, index: number, rowsInChunk: number): Promise<Uint8Array> {
+  const bps = page.bitsPerSample / 8;
+  const samples = page.planar === 2 ? 1 : page.samplesPerPixel;
+  const rowSamples = page.chunkWidth * samples;
+  const expected = rowSamples * rowsInChunk * bps;
+  const count = table.counts[index];
+  if (count === 0) return new Uint8Array(expected); // sparse chunk: never written, reads as zeros (GDAL convention)
+  const raw = await tf.bytes(table.offsets[index], count, `${page.tiled ? 'tile' : 'strip'} ${index}`);
+  let buf: Uint8Array;
+  try {
+    switch (page.compressionName) {
+      case 'none': buf = raw.byteOffset % bps === 0 ? raw : raw.slice(); break;
+      case 'deflate': buf = count > 16384 ? await inflateZlibAsync(raw) : inflateZlib(raw); break;
+      case 'lzw': buf = decodeLzw(raw, expected); break;
+      case 'packbits': buf = decodePackBits(raw, expected); break;
+      case 'zstd': buf = decodeZstd(raw, expected); break;
+      default: throw new Error(`compression ${page.compressionName}`);
+    }
+  } catch (err) {
+    throw new InvalidImageError(tf.uri, `${page.tiled ? 'tile' : 'strip'} ${index} is corrupt (${page.compressionName}: ${(err as Error).message})`, { cause: err });
+  }
+  if (buf.length < expected) {
+    throw new InvalidImageError(tf.uri, `${page.tiled ? 'tile' : 'strip'} ${index} decodes to ${buf.length} bytes, expected ${expected} (truncated or corrupt)`);
+  }
+  if (buf.byteOffset % bps !== 0) buf = buf.slice();
+  if (!tf.littleEndian && bps > 1 && page.predictor !== 3) {
+    if (buf === raw) buf = raw.slice();
+    swapBytes(buf.subarray(0, expected), bps);
+  }
+  if (page.predictor === 2) undoHorizontalPredictor(buf.subarray(0, expected), rowSamples, rowsInChunk, samples, bps);
+  else if (page.predictor === 3) buf = undoFloatingPointPredictor(buf.subarray(0, expected), rowSamples, rowsInChunk, samples, bps);
+  return buf;
+}
+
+export interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** How many chunks are decoded at once (deflate runs on the libuv thread pool). */
+const CONCURRENCY = 8;
+
+/**
+ * Reads one sample plane of a region, decoding only the chunks it touches.
+ * @throws ImageTooLargeError before allocating when the region exceeds {@link MAX_PLANE_PIXELS}.
+ */
+export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: number, region: Region): Promise<TypedArray> {
+  const { x, y, width, height } = region;
+  if (width * height > MAX_PLANE_PIXELS) {
+    throw new ImageTooLargeError(tf.uri, `a ${width}×${height} plane (${(width * height / 1e9).toFixed(2)} gigapixels) is too large to hold in memory; read it by region`);
+  }
+  const table = await chunkTable(tf, page);
+  const out = allocTyped(page.dtype, width * height);
+  const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  const bps = dtypeSize(page.dtype);
+  const cw = page.chunkWidth;
+  const ch = page.chunkHeight;
+  const chunky = page.planar !== 2 && page.samplesPerPixel > 1;
+  const spp = chunky ? page.samplesPerPixel : 1;
+  const planeOffset = page.planar === 2 ? sample * table.across * table.down : 0;
+  const jobs: { index: number; cx: number; cy: number; rows: number }[] = [];
+  for (let cy = Math.floor(y / ch); cy * ch < y + height; cy++) {
+    for (let cx = Math.floor(x / cw); cx * cw < x + width; cx++) {
+      // Strips may be shorter at the bottom; tiles are always full size.
+      const rows = page.tiled ? ch : Math.min(ch, page.height - cy * ch);
+      jobs.push({ index: planeOffset + cy * table.across + cx, cx, cy, rows });
+    }
+  }
+  const place = (job: (typeof jobs)[number], buf: Uint8Array): void => {
+    const x0 = Math.max(x, job.cx * cw);
+    const x1 = Math.min(x + width, (job.cx + 1) * cw, page.width);
+    const y0 = Math.max(y, job.cy * ch);
+    const y1 = Math.min(y + height, job.cy * ch + job.rows);
+    const n = x1 - x0;
+    if (!chunky) {
+      for (let yy = y0; yy < y1; yy++) {
+        const from = ((yy - job.cy * ch) * cw + (x0 - job.cx * cw)) * bps;
+        outBytes.set(buf.subarray(from, from + n * bps), ((yy - y) * width + (x0 - x)) * bps);
+      }
+      return;
+    }
+    const src = new (out.constructor as new (b: ArrayBufferLike, o: number, l: number) => TypedArray)(buf.buffer, buf.byteOffset, Math.floor(buf.byteLength / bps)) as unknown as number[];
+    const dst = out as unknown as number[];
+    for (let yy = y0; yy < y1; yy++) {
+      let s = ((yy - job.cy * ch) * cw + (x0 - job.cx * cw)) * spp + sample;
+      let d = (yy - y) * width + (x0 - x);
+      for (let k = 0; k < n; k++, s += spp) dst[d++] = src[s];
+    }
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      place(job, await decodeChunk(tf, page, table, job.index, job.rows));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, worker));
+  return out;
+}
