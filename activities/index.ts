@@ -1,6 +1,6 @@
 import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeConvert } from './convert';
-import { discoverImages } from './discover';
+import { discoverImages, readImageList } from './discover';
 import { finalizeRun } from './finalize';
 import { makePostprocess } from './postprocess';
 import { makePredict } from './predict';
@@ -21,6 +21,7 @@ export function createActivities(deps: ActivityDeps = {}) {
   const env = deps.env ?? defaultEnvironment();
   return {
     discoverImages,
+    readImageList,
     convertImage: makeConvert(env),
     predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb }),
     postprocessImage: makePostprocess(env),
@@ -34,5 +35,5 @@ export function createActivities(deps: ActivityDeps = {}) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest'] as const;
+export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest'] as const;
 export const GPU_ACTIVITIES = ['predictImage'] as const;

@@ -25,6 +25,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--device <device>', 'inference execution provider (a GPU worker can also force it)').choices(['cpu', 'cuda']).default('cpu'))
     .option('--max-concurrent <n>', 'images in flight at once', toInt, 4)
     .option('--max-attempts <n>', 'attempts per stage for transient failures', toInt, 5)
+    .addOption(new Option('--children-per-segment <n>', 'image workflows per history segment before continue-as-new').argParser(toInt).default(500).hideHelp())
     .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a stage counts as lost (crashed worker) and is retried', toInt, 60)
     .option('--no-geojson', 'skip the QuPath GeoJSON export')
     .option('--legacy-names', 'QuPath < 0.6 measurement names (CD3: Cell: Mean)')
@@ -93,7 +94,7 @@ export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink: 'duckdb' | 'bigquery' | 'none';
-  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
+  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
 }
 
 export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput {
@@ -106,6 +107,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput 
     taskQueues: taskQueuesFromEnv(),
     maxAttempts: o.maxAttempts,
     heartbeatTimeoutS: o.heartbeatTimeout ?? 60,
+    childrenPerSegment: o.childrenPerSegment ?? 500,
     force: Boolean(o.force),
     fromStage: o.fromStage,
     settings: {

@@ -5,17 +5,26 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES, progressQuery, stageEventSignal } from './definitions';
 import { processImage } from './process-image';
 import {
-  STAGES, type DiscoveredImage, type ImageInput, type ImageResult, type ImageState, type RunInput, type RunProgress,
-  type RunSummary, type Stage, type StageCounts,
+  STAGES, type DiscoveredImage, type ImageInput, type ImageResult, type RunInput, type RunProgress, type RunSummary,
+  type Stage, type StageCounts,
 } from './types';
 
-/** State carried across continue-as-new so a run of any size keeps a bounded history. */
+/** Full per-image results are kept (and returned) for runs up to this size; larger runs keep counts and failures. */
+const FULL_RESULTS_LIMIT = 200;
+/** Images fetched from the discovered list per activity call (the list itself lives in storage). */
+const PAGE = 200;
+
+/** State carried across continue-as-new so a run of any size keeps a bounded history and payloads. */
 export interface RunCarry {
   startedAtMs: number;
-  pending: DiscoveredImage[];
-  results: ImageResult[];
+  listUri: string;
   total: number;
+  /** Index of the next image in the discovered list. */
+  cursor: number;
   settingsHash: string;
+  counts: { done: number; failed: number; skipped: number; cells: number };
+  failures: RunProgress['failures'];
+  results: ImageResult[];
   stageCounts: Record<Stage, StageCounts>;
 }
 
@@ -23,27 +32,28 @@ const emptyCounts = (): Record<Stage, StageCounts> =>
   Object.fromEntries(STAGES.map((s) => [s, { done: 0, failed: 0, running: 0 }])) as Record<Stage, StageCounts>;
 
 /**
- * A segment-and-measure run: discover images, then one `processImage` child per image with at most
- * `maxConcurrentImages` in flight (a sliding window), then write the QuPath project and the run summary.
- * Continues as new when the history grows large, carrying the remaining images and the results so far.
+ * A segment-and-measure run: discover images (the list is written to storage, claim-check style), then
+ * one `processImage` child per image with at most `maxConcurrentImages` in flight (a sliding window),
+ * then write the QuPath project and the run summary. After `childrenPerSegment` children, or when
+ * Temporal suggests it, the window drains and the run continues as new with its counters, so ten
+ * thousand images keep a bounded history.
  */
 export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Promise<RunSummary> {
   const cpu = proxyActivities<Activities>({
     taskQueue: input.taskQueues.cpu, startToCloseTimeout: '30m', heartbeatTimeout: Math.max(30, input.heartbeatTimeoutS) * 1000,
     retry: { maximumAttempts: input.maxAttempts, nonRetryableErrorTypes: NON_RETRYABLE_TYPES },
   });
-  const state: RunCarry = carry ?? { startedAtMs: Date.now(), pending: [], results: [], total: 0, settingsHash: '', stageCounts: emptyCounts() };
-  const imageState = new Map<string, { image: DiscoveredImage; state: ImageState; stage?: Stage }>();
-  for (const r of state.results) imageState.set(r.name, { image: { name: r.name, imageUri: r.imageUri }, state: r.status });
+  const state: RunCarry = carry ?? {
+    startedAtMs: Date.now(), listUri: '', total: 0, cursor: 0, settingsHash: '', counts: { done: 0, failed: 0, skipped: 0, cells: 0 },
+    failures: [], results: [], stageCounts: emptyCounts(),
+  };
   let phase: RunProgress['state'] = carry ? 'running' : 'discovering';
+  let running = 0;
 
   setHandler(stageEventSignal, (ev) => {
     const counts = state.stageCounts[ev.stage];
-    const entry = imageState.get(ev.name);
-    if (ev.event === 'started') {
-      counts.running++;
-      if (entry) entry.stage = ev.stage;
-    } else {
+    if (ev.event === 'started') counts.running++;
+    else {
       counts.running = Math.max(0, counts.running - 1);
       if (ev.event === 'done') counts.done++;
       else counts.failed++;
@@ -52,59 +62,54 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   setHandler(progressQuery, () => progress());
 
   function progress(): RunProgress {
-    const results = state.results;
-    const done = results.filter((r) => r.status === 'done').length;
-    const skipped = results.filter((r) => r.status === 'skipped').length;
-    const failed = results.length - done - skipped;
-    const running = [...imageState.values()].filter((e) => e.state === 'running').length;
-    const finished = results.length - skipped;
+    const { done, failed, skipped, cells } = state.counts;
+    const finished = done + failed;
     const elapsedMin = (Date.now() - state.startedAtMs) / 60000;
     const throughputPerMin = finished > 0 && elapsedMin > 0 ? finished / elapsedMin : undefined;
-    const remaining = state.total - results.length;
+    const remaining = state.total - finished - skipped;
     return {
       runId: input.runId,
       state: phase,
       images: { total: state.total, done, failed, running, pending: Math.max(0, remaining - running), skipped },
       stages: state.stageCounts,
-      failures: results.filter((r) => r.status === 'failed').map((r) => ({
-        name: r.name, imageUri: r.imageUri, stage: r.failedStage, error: r.error ?? 'unknown error', errorType: r.errorType,
-      })),
-      cells: results.reduce((a, r) => a + (r.cells ?? 0), 0),
+      failures: state.failures,
+      cells,
       startedAtMs: state.startedAtMs,
       throughputPerMin,
       etaS: throughputPerMin && remaining > 0 ? (remaining / throughputPerMin) * 60 : undefined,
     };
   }
 
-  if (!carry) {
-    const found = await cpu.discoverImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings });
-    state.settingsHash = found.settingsHash;
-    state.total = found.images.length;
-    for (const image of found.images) {
-      if (image.plan === 'done' && !input.force && !input.fromStage) {
-        state.results.push({ name: image.name, imageUri: image.imageUri, status: 'skipped', stageSeconds: {} });
-        imageState.set(image.name, { image, state: 'skipped' });
-      } else {
-        state.pending.push(image);
-      }
+  const record = (r: ImageResult) => {
+    if (r.status === 'done') {
+      state.counts.done++;
+      state.counts.cells += r.cells ?? 0;
+    } else if (r.status === 'skipped') state.counts.skipped++;
+    else {
+      state.counts.failed++;
+      state.failures.push({ name: r.name, imageUri: r.imageUri, stage: r.failedStage, error: r.error ?? 'unknown error', errorType: r.errorType });
     }
+    if (state.total <= FULL_RESULTS_LIMIT) state.results.push(r);
+  };
+
+  if (!carry) {
+    const found = await cpu.discoverImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings, runId: input.runId });
+    state.listUri = found.listUri;
+    state.total = found.total;
+    state.settingsHash = found.settingsHash;
   }
-  for (const image of state.pending) imageState.set(image.name, { image, state: 'pending' });
   phase = 'running';
 
-  let inFlight = 0;
   const children: Promise<void>[] = [];
   const startChild = (image: DiscoveredImage) => {
-    const entry = imageState.get(image.name)!;
-    entry.state = 'running';
-    inFlight++;
+    running++;
     const childInput: ImageInput = {
       runId: input.runId, image, outputs: outputsFor(input, image), segmasksDir: input.locations.segmasks,
       taskQueues: input.taskQueues, settings: input.settings, maxAttempts: input.maxAttempts,
       parentWorkflowId: workflowInfo().workflowId, settingsHash: state.settingsHash, fromStage: input.fromStage,
       jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS,
     };
-    const p = executeChild(processImage, {
+    children.push(executeChild(processImage, {
       args: [childInput],
       workflowId: `${input.runId}--${image.name}`,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -115,22 +120,31 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
         return { name: image.name, imageUri: image.imageUri, status: 'failed', error: (err as Error).message, stageSeconds: {} };
       },
     ).then((r) => {
-      state.results.push(r);
-      entry.state = r.status;
-      inFlight--;
-    });
-    children.push(p);
+      running--;
+      record(r);
+    }));
   };
 
   try {
-    while (state.pending.length > 0) {
-      await condition(() => inFlight < input.maxConcurrentImages);
-      if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 20000) {
-        // Drain the window, then start afresh with what is left.
+    let startedThisSegment = 0;
+    let page: DiscoveredImage[] = [];
+    while (state.cursor < state.total) {
+      if (page.length === 0) page = await cpu.readImageList({ listUri: state.listUri, offset: state.cursor, limit: PAGE });
+      const image = page.shift()!;
+      state.cursor++;
+      if (image.plan === 'done' && !input.force && !input.fromStage) {
+        record({ name: image.name, imageUri: image.imageUri, status: 'skipped', stageSeconds: {} });
+        continue;
+      }
+      await condition(() => running < input.maxConcurrentImages);
+      if (startedThisSegment >= input.childrenPerSegment || workflowInfo().continueAsNewSuggested) {
+        // Drain the window, then continue afresh from the cursor (this image included).
         await Promise.all(children);
+        state.cursor--;
         await continueAsNew<typeof segmentAndMeasure>(input, { ...state, stageCounts: resetRunning(state.stageCounts) });
       }
-      startChild(state.pending.shift()!);
+      startChild(image);
+      startedThisSegment++;
     }
     await Promise.all(children);
   } catch (err) {
@@ -142,7 +156,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   const finalized = await cpu.finalizeRun({
     runId: input.runId, locations: input.locations, results: state.results, progress: { ...progress(), state: 'completed' },
   });
-  phase = state.results.length > 0 && state.results.every((r) => r.status === 'failed') ? 'failed' : 'completed';
+  phase = state.total > 0 && state.counts.failed === state.total ? 'failed' : 'completed';
   return { ...progress(), results: state.results, projectUri: finalized.projectUri, summaryUri: finalized.summaryUri, finishedAtMs: Date.now() };
 }
 

@@ -50,6 +50,8 @@ export interface RunInput {
   maxAttempts: number;
   /** Seconds without a heartbeat before an activity counts as lost and is retried (a crashed worker). */
   heartbeatTimeoutS: number;
+  /** Children started before the run continues as new (bounded history). */
+  childrenPerSegment: number;
   /** Redo images whose outputs are complete and current. */
   force: boolean;
   /** Start every image at this stage, reusing kept intermediates (NPZ, raw predictions). */

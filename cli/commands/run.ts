@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { discoverImages } from '../../activities/discover';
+import { planImages } from '../../activities/discover';
 import { ensureReferenceModel } from '../../core/model/reference';
 import { connectClient } from '../client';
 import { startEmbedded } from '../embedded';
@@ -55,7 +55,7 @@ async function runCommand(locations: RunInput['locations'], o: Opts): Promise<nu
 
 /** Lists each matching image (name, plan, action, URI) without running anything. */
 async function dryRun(input: RunInput): Promise<number> {
-  const { images, skipped } = await discoverImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings });
+  const { images, skipped } = await planImages({ locations: input.locations, imageFilter: input.imageFilter, settings: input.settings });
   for (const im of images) {
     const action = input.fromStage ? `run from ${input.fromStage}` : im.plan === 'done' && !input.force ? 'skip' : 'run';
     process.stdout.write(`${im.name}\t${im.plan ?? 'new'}\t${action}\t${im.imageUri}\n`);
