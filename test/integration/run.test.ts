@@ -179,3 +179,13 @@ it('skips completed images on a second run, and re-runs only the watershed with 
   expect(s3.stages.postprocess.done).toBe(1);
   expect(statSync(mask).mtimeMs).toBeGreaterThan(before);
 });
+
+it('exports the benchmark rows with `tessel bench export`', async () => {
+  const res = await tessel(['bench', 'export', '--workspace', ws, '--run-id', runId, '--format', 'ndjson']);
+  expect(res.code).toBe(0);
+  const rows = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(rows).toHaveLength(4);
+  expect(Object.keys(rows[0]).length).toBeGreaterThanOrEqual(36);
+  const csv = await tessel(['bench', 'export', '--workspace', ws, '--run-id', runId, '--format', 'csv']);
+  expect(csv.stdout.trim().split('\n')).toHaveLength(5);
+});
