@@ -4,11 +4,12 @@ import { convexHull, minBoundingCircleRadius, minWidth, polygonArea } from './ge
  * Shape of one label traced along pixel edges: the region is the union of its pixel squares (pixel at
  * row r, column c covers [c, c+1] × [r, r+1]), which is what QuPath's ROI from a label image is.
  *
- * Rings run along the unit edges between label and non-label pixels. Where two label pixels touch
- * only at a corner, the tracer turns towards the label ("left turn first"), so every ring hugs one
- * 4-connected piece: diagonal-only neighbours become separate pieces, as JTS makes them (two squares
- * sharing one point are a MultiPolygon, not one polygon). Holes are the 4-connected background regions
- * enclosed by a piece.
+ * Rings run along the unit edges between label and non-label pixels, and every ring is simple, as in
+ * JTS (which QuPath uses): pieces are the 4-connected components of the label (two squares sharing
+ * only a corner are a MultiPolygon), holes are the 4-connected background regions a piece encloses.
+ * At a vertex where two label pixels touch diagonally the tracer keeps hugging its current pixel
+ * when the diagonal one belongs to another piece, and crosses over to it when both are one piece
+ * (then the two background pixels belong to different rings, e.g. a hole touching the exterior).
  */
 export interface RegionShape {
   /** Pixel count (= area of the union of pixel squares, holes excluded). */
@@ -33,6 +34,9 @@ export interface RegionShape {
 const R = 1, D = 2, L = 4, U = 8;
 const DX = new Int8Array(9), DY = new Int8Array(9); // indexed by heading bit
 DX[R] = 1; DX[L] = -1; DY[D] = 1; DY[U] = -1;
+// Offset (+1) of the pixel left of an incoming edge from the vertex it reaches: R→NW, D→NE, L→SE, U→SW.
+const PX = new Int8Array(9), PY = new Int8Array(9);
+PX[R] = 0; PY[R] = 0; PX[D] = 1; PY[D] = 0; PX[L] = 1; PY[L] = 1; PX[U] = 0; PY[U] = 1;
 const LEFT_OF = [0, U, R, 0, D, 0, 0, 0, L]; // left turn of a heading (x right, y down)
 const RIGHT_OF = [0, D, L, 0, U, 0, 0, 0, R];
 
@@ -40,10 +44,16 @@ const RIGHT_OF = [0, D, L, 0, U, 0, 0, 0, R];
 export class TraceScratch {
   remaining = new Uint8Array(0);
   original = new Uint8Array(0);
-  ensure(n: number): void {
-    if (this.remaining.length < n) {
-      this.remaining = new Uint8Array(Math.max(n, this.remaining.length * 2));
+  piece = new Int32Array(0);
+  stack = new Int32Array(0);
+  ensure(vertices: number, pixels: number): void {
+    if (this.remaining.length < vertices) {
+      this.remaining = new Uint8Array(Math.max(vertices, this.remaining.length * 2));
       this.original = new Uint8Array(this.remaining.length);
+    }
+    if (this.piece.length < pixels) {
+      this.piece = new Int32Array(Math.max(pixels, this.piece.length * 2));
+      this.stack = new Int32Array(this.piece.length);
     }
   }
 }
@@ -60,9 +70,11 @@ export function traceRegion(
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
   const vw = w + 1; // vertex grid is (w+1) × (h+1)
   const nv = vw * (h + 1);
-  scratch.ensure(nv);
+  scratch.ensure(nv, w * h);
   const rem = scratch.remaining, orig = scratch.original;
   rem.fill(0, 0, nv);
+  const pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
+  const piece = scratch.piece;
   let area = 0, length = 0;
   for (let r = y0; r <= y1; r++) {
     const row = r * width;
@@ -78,7 +90,7 @@ export function traceRegion(
   }
   orig.set(rem.subarray(0, nv));
 
-  let pieces = 0, exteriorArea = 0, exteriorLength = 0;
+  let exteriorArea = 0, exteriorLength = 0;
   const exteriorPts: number[] = [];
   const rings: { exterior: boolean; coords: number[] }[] | undefined = keepRings ? [] : undefined;
   for (let v0 = 0; v0 < nv; v0++) {
@@ -94,7 +106,13 @@ export function traceRegion(
         edges++;
         vx += DX[d]; vy += DY[d]; v += DX[d] + DY[d] * vw;
         const bits = orig[v];
-        const next = (bits & LEFT_OF[d]) ? LEFT_OF[d] : (bits & d) ? d : RIGHT_OF[d];
+        let next = (bits & LEFT_OF[d]) ? LEFT_OF[d] : (bits & d) ? d : RIGHT_OF[d];
+        if ((bits & LEFT_OF[d]) && (bits & RIGHT_OF[d])) {
+          // Diagonal contact: P is the pixel on the left of the incoming edge, Q the one across the vertex.
+          const pp = (vy - 1 + PY[d]) * w + (vx - 1 + PX[d]);
+          const qp = (vy - PY[d]) * w + (vx - PX[d]);
+          if (piece[pp] === piece[qp]) next = RIGHT_OF[d];
+        }
         if (next !== d) {
           // A corner: emit the vertex and accumulate the shoelace sum.
           twiceArea += prevX * vy - vx * prevY;
@@ -107,7 +125,6 @@ export function traceRegion(
       // Traced with the label on the left in y-down coordinates: exteriors have negative shoelace sums.
       const exterior = twiceArea < 0;
       if (exterior) {
-        pieces++;
         exteriorArea = -twiceArea / 2;
         exteriorLength = edges;
         for (let i = 0; i < coords.length; i++) exteriorPts.push(coords[i]);
@@ -123,6 +140,33 @@ export function traceRegion(
     minDiameter: minWidth(hull),
     rings,
   };
+}
+
+/** Numbers the 4-connected pieces of the label inside the box into `scratch.piece` (0 = not label); returns the count. */
+function labelPieces(mask: Int32Array, width: number, label: number, x0: number, y0: number, w: number, h: number, scratch: TraceScratch): number {
+  const piece = scratch.piece, stack = scratch.stack;
+  piece.fill(0, 0, w * h);
+  let count = 0;
+  for (let ly = 0; ly < h; ly++) {
+    for (let lx = 0; lx < w; lx++) {
+      const p = ly * w + lx;
+      if (piece[p] !== 0 || mask[(ly + y0) * width + lx + x0] !== label) continue;
+      count++;
+      piece[p] = count;
+      let top = 0;
+      stack[top++] = p;
+      while (top > 0) {
+        const q = stack[--top];
+        const qx = q % w, qy = (q - qx) / w;
+        const g = (qy + y0) * width + qx + x0;
+        if (qx > 0 && piece[q - 1] === 0 && mask[g - 1] === label) { piece[q - 1] = count; stack[top++] = q - 1; }
+        if (qx < w - 1 && piece[q + 1] === 0 && mask[g + 1] === label) { piece[q + 1] = count; stack[top++] = q + 1; }
+        if (qy > 0 && piece[q - w] === 0 && mask[g - width] === label) { piece[q - w] = count; stack[top++] = q - w; }
+        if (qy < h - 1 && piece[q + w] === 0 && mask[g + width] === label) { piece[q + w] = count; stack[top++] = q + w; }
+      }
+    }
+  }
+  return count;
 }
 
 /** Reverses a flat ring so exteriors become counter-clockwise in x-right/y-up numbers (GeoJSON's right-hand rule). */
