@@ -84,6 +84,8 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
         warnings.push(`${opts.imageUri}: anisotropic pixels (${umPerPixel} × ${py} µm); using ${umPerPixel} µm/pixel for all measurements`);
       }
     } else {
+      // One calibration warning, in this stage's words (the reader may already have said it).
+      for (let i = warnings.length - 1; i >= 0; i--) if (/calibrat/i.test(warnings[i])) warnings.splice(i, 1);
       warnings.push(`${opts.imageUri}: no physical pixel size in the image metadata; measurements are in pixels (px)`);
     }
     progress(0.02);
