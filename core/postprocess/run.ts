@@ -75,7 +75,9 @@ export async function postprocessPredictions(opts: PostprocessOptions): Promise<
       signal: opts.signal,
     });
     progress(0.15 + (0.7 * ++done) / compartments.length);
-    return result;
+    // Re-view the transferred buffer with this realm's Int32Array: under a sandboxed caller (jest's vm)
+    // the thread's array fails `instanceof Int32Array` checks downstream. No copy.
+    return new Int32Array(result.buffer, result.byteOffset, result.length);
   }));
 
   const outcome: PostprocessOutcome = { width, height };
