@@ -1,0 +1,180 @@
+import * as ort from 'onnxruntime-node';
+import { ModelContractError, TesselError } from '../errors';
+import type { ModelMetadata } from '../model/metadata';
+
+/** What inference needs of a loaded model collection (`loadModelCollection` returns a superset). */
+export interface InferenceModel {
+  /** Where the collection came from (used in error messages). */
+  uri: string;
+  /** SHA-256 of the collection; the session cache key. */
+  sha256: string;
+  /** The ONNX model bytes. */
+  onnx: Uint8Array;
+  metadata: ModelMetadata;
+}
+
+export type InferenceDevice = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  /** Execution provider. @default 'cpu' */
+  device?: InferenceDevice;
+  /** Threads inside one operator (CPU provider). @default onnxruntime's choice (physical cores) */
+  intraOpThreads?: number;
+  /** Threads across independent operators. @default 1 (sequential execution) */
+  interOpThreads?: number;
+  /** CUDA device ordinal. @default 0 */
+  cudaDeviceId?: number;
+}
+
+/** A validated session and the facts about it inference needs. */
+export interface ModelSession {
+  session: ort.InferenceSession;
+  model: InferenceModel;
+  device: InferenceDevice;
+  /** Fixed batch size when the model's batch dimension is static, else undefined. */
+  fixedBatch?: number;
+  tileSize: number;
+  inputChannels: number;
+  /** Channels of each output head, in metadata order (Mesmer: 1, 3, 1, 3). */
+  outputChannels: number[];
+  /** Seconds spent creating the session (0 for a cache hit). */
+  createS: number;
+}
+
+const cache = new Map<string, Promise<ModelSession>>();
+
+/**
+ * The process-wide session for a model on a device, created on first use and kept for the process's
+ * lifetime, so a GPU worker pays the model load once. Concurrent callers share one creation.
+ *
+ * @throws TesselError `PROVIDER_UNAVAILABLE` when the CUDA provider cannot be loaded (not installed,
+ *   or CUDA/cuDNN libraries missing) — see docs/gpu.md.
+ * @throws ModelContractError when the model's inputs/outputs disagree with its metadata.
+ */
+export function getSession(model: InferenceModel, opts: SessionOptions = {}): Promise<ModelSession> {
+  const device = opts.device ?? 'cpu';
+  const key = [model.sha256, device, opts.intraOpThreads ?? 0, opts.interOpThreads ?? 0, opts.cudaDeviceId ?? 0].join('|');
+  let entry = cache.get(key);
+  if (!entry) {
+    entry = createSession(model, { ...opts, device });
+    cache.set(key, entry);
+    entry.catch(() => cache.delete(key)); // a failure is not cached; the next call retries
+    return entry;
+  }
+  return entry.then((s) => ({ ...s, createS: 0 }));
+}
+
+/** Releases every cached session (tests, worker shutdown). */
+export async function releaseSessions(): Promise<void> {
+  const all = [...cache.values()];
+  cache.clear();
+  for (const p of all) {
+    try {
+      await (await p).session.release();
+    } catch {
+      // a session that failed to create has nothing to release
+    }
+  }
+}
+
+async function createSession(model: InferenceModel, opts: SessionOptions & { device: InferenceDevice }): Promise<ModelSession> {
+  const t0 = performance.now();
+  const provider: ort.InferenceSession.ExecutionProviderConfig = opts.device === 'cuda'
+    ? { name: 'cuda', deviceId: opts.cudaDeviceId ?? 0 } as ort.InferenceSession.ExecutionProviderConfig
+    : 'cpu';
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model.onnx, {
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+      executionMode: (opts.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
+      ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+      ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
+    });
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    if (opts.device === 'cuda') {
+      throw new TesselError('PROVIDER_UNAVAILABLE',
+        `CUDA execution provider unavailable (${firstLine(msg)}); install onnxruntime-node's CUDA build and CUDA 12 + cuDNN 9 (docs/gpu.md), or use --device cpu`,
+        { file: model.uri, cause: e, retryable: false });
+    }
+    throw new ModelContractError(model.uri, `onnxruntime cannot load the model: ${firstLine(msg)}`);
+  }
+  try {
+    const facts = validateContract(session, model);
+    return { session, model, device: opts.device, ...facts, createS: (performance.now() - t0) / 1000 };
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].slice(0, 300);
+}
+
+type Dim = number | string | null | undefined;
+
+function numeric(d: Dim): number | undefined {
+  return typeof d === 'number' && d > 0 ? d : undefined;
+}
+
+/**
+ * Checks the session against the metadata: one input with the metadata's name, rank 4 (NHWC), the
+ * metadata's channel count and tile size; every metadata output present with rank 4 and agreeing
+ * channels; metadata self-consistent (pixelwise heads hold their interior channel).
+ */
+export function validateContract(session: ort.InferenceSession, model: InferenceModel): Pick<ModelSession, 'fixedBatch' | 'tileSize' | 'inputChannels' | 'outputChannels'> {
+  const md = model.metadata;
+  const fail = (cause: string): never => {
+    throw new ModelContractError(model.uri, cause);
+  };
+  if (session.inputNames.length !== 1) fail(`model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); expected exactly one, '${md.input.name}'`);
+  if (session.inputNames[0] !== md.input.name) fail(`model input is '${session.inputNames[0]}', metadata says '${md.input.name}'`);
+  const inputChannels = md.input.channels.length;
+  if (numeric(md.input.shape[3]) !== undefined && md.input.shape[3] !== inputChannels) fail(`metadata input shape has ${md.input.shape[3]} channels but names ${inputChannels}`);
+  for (const axis of [1, 2]) {
+    const d = md.input.shape[axis];
+    if (d !== null && d !== md.tileSize) fail(`metadata input shape ${JSON.stringify(md.input.shape)} disagrees with tileSize ${md.tileSize}`);
+  }
+  const inMeta = tensorMeta(session.inputMetadata, md.input.name);
+  if (inMeta) {
+    if (inMeta.type !== 'float32') fail(`model input '${md.input.name}' is ${inMeta.type}, expected float32`);
+    if (inMeta.shape.length !== 4) fail(`model input '${md.input.name}' has rank ${inMeta.shape.length}, expected 4 (NHWC)`);
+    const c = numeric(inMeta.shape[3] as Dim);
+    if (c !== undefined && c !== inputChannels) fail(`model input '${md.input.name}' has ${c} channels, metadata says ${inputChannels}`);
+    for (const axis of [1, 2]) {
+      const d = numeric(inMeta.shape[axis] as Dim);
+      if (d !== undefined && d !== md.tileSize) fail(`model input '${md.input.name}' is ${d} px on axis ${axis}, metadata tileSize is ${md.tileSize}`);
+    }
+  }
+  const outputChannels: number[] = [];
+  for (const out of md.outputs) {
+    if (!session.outputNames.includes(out.name)) fail(`model has no output '${out.name}' (${out.meaning}); outputs: ${session.outputNames.join(', ')}`);
+    const mdChannels = numeric(out.shape[3]);
+    if (mdChannels === undefined) fail(`metadata output '${out.name}' must give its channel count`);
+    const meta = tensorMeta(session.outputMetadata, out.name);
+    if (meta) {
+      if (meta.type !== 'float32') fail(`model output '${out.name}' is ${meta.type}, expected float32`);
+      if (meta.shape.length !== 4) fail(`model output '${out.name}' has rank ${meta.shape.length}, expected 4 (NHWC)`);
+      const c = numeric(meta.shape[3] as Dim);
+      if (c !== undefined && c !== mdChannels) fail(`model output '${out.name}' has ${c} channels, metadata says ${mdChannels}`);
+    }
+    if (out.meaning.endsWith('pixelwise')) {
+      const interior = out.interiorChannel ?? 1;
+      if (interior >= mdChannels!) fail(`output '${out.name}' has ${mdChannels} channels; interior channel ${interior} is out of range`);
+    } else if (mdChannels !== 1) {
+      fail(`output '${out.name}' (${out.meaning}) must have 1 channel, metadata says ${mdChannels}`);
+    }
+    outputChannels.push(mdChannels!);
+  }
+  const meanings = new Set(md.outputs.map((o) => o.meaning));
+  if (meanings.size !== 4) fail('metadata outputs must name each of the four Mesmer heads once');
+  const fixed = numeric(inMeta?.shape[0] as Dim) ?? numeric(md.input.shape[0]);
+  return { fixedBatch: fixed, tileSize: md.tileSize, inputChannels, outputChannels };
+}
+
+function tensorMeta(list: readonly ort.InferenceSession.ValueMetadata[] | undefined, name: string): ort.InferenceSession.TensorValueMetadata | undefined {
+  const m = list?.find((v) => v.name === name);
+  return m && m.isTensor ? m : undefined;
+}
