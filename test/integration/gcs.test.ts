@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, TesselError } from '../../core/errors';
 import { GcsStore, WRITE_ID_KEY, parseGcsUri } from '../../core/storage/gcs';
 import { configureGcs, storeFor } from '../../core/storage';
+import { loadEnvConfig } from '../../core/config/env';
 import { fakeGcsServerBinary, startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 
@@ -177,5 +178,10 @@ maybe('GcsStore on fake-gcs-server', () => {
     await storeFor(uri).writeAtomic(uri, 'routed');
     expect(Buffer.from(await storeFor(uri).readAll(uri)).toString()).toBe('routed');
     expect(storeFor(uri)).toBeInstanceOf(GcsStore);
+    const cfgUri = `${root}/config/env.json`;
+    await storeFor(cfgUri).writeAtomic(cfgUri, JSON.stringify({ region: 'us-central1', bigquery_benchmarking_table: 'p-123456.d.t' }));
+    const cfg = await loadEnvConfig(cfgUri);
+    expect(cfg.benchmark_sink).toEqual({ kind: 'bigquery', table: 'p-123456.d.t' });
+    await expect(loadEnvConfig(`${root}/config/missing.json`)).rejects.toBeInstanceOf(NotFoundError);
   });
 });
