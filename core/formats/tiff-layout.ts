@@ -65,6 +65,11 @@ function extraIfdLevels(pages: TiffPage[], start: number, n: number): TiffPage[]
   return groups;
 }
 
+/** Resolution tags are rationals (e.g. 1/0.65 stored as 1538461/1000000); 10 significant digits undo the round trip. */
+function tidy(um: number): number {
+  return Number(um.toPrecision(10));
+}
+
 function tiffResolution(xres: number | undefined, yres: number | undefined, unit: number, ijUnit: string | undefined, warnings: string[]): { x?: number; y?: number } {
   if (!xres || !yres || !Number.isFinite(xres) || !Number.isFinite(yres)) return {};
   if (ijUnit !== undefined) {
@@ -75,7 +80,7 @@ function tiffResolution(xres: number | undefined, yres: number | undefined, unit
       if (!/^pixels?$/i.test(normal)) warnings.push(`ImageJ unit '${ijUnit}' is not a length unit`);
       return {};
     }
-    return { x: perUnit / xres, y: perUnit / yres };
+    return { x: tidy(perUnit / xres), y: tidy(perUnit / yres) };
   }
   if (unit === ResolutionUnit.None) return {};
   const perUnit = unit === ResolutionUnit.Centimeter ? 1e4 : 25400;
@@ -83,7 +88,7 @@ function tiffResolution(xres: number | undefined, yres: number | undefined, unit
     warnings.push(`resolution ${xres} dpi looks like a writer's screen/print default, not a microscope calibration; ignored`);
     return {};
   }
-  return { x: perUnit / xres, y: perUnit / yres };
+  return { x: tidy(perUnit / xres), y: tidy(perUnit / yres) };
 }
 
 function parseImageJ(desc: string): Record<string, string> | undefined {
