@@ -64,8 +64,8 @@ describe('encodeOmeTiff read by tifffile', () => {
     ['float32', 'deflate', 32],
   ] as const)('%s, %s, tile %s', async (dtype, compression, tileSize) => {
     const w = 150, h = 90, names = ['DAPI', 'CD3 & <CD4>', 'Ki-67 µ'];
-    const ctor = { uint16: Uint16Array, uint8: Uint8Array, float32: Float32Array }[dtype];
-    const channels = names.map((_, c) => ({ data: ctor.from({ length: w * h }, (_, i) => ((i * (c + 3)) % 251) + (dtype === 'float32' ? 0.25 : 0)), width: w, height: h }));
+    const make = (values: number[]) => (dtype === 'uint16' ? Uint16Array.from(values) : dtype === 'uint8' ? Uint8Array.from(values) : Float32Array.from(values));
+    const channels = names.map((_, c) => ({ data: make(Array.from({ length: w * h }, (_, i) => ((i * (c + 3)) % 251) + (dtype === 'float32' ? 0.25 : 0))), width: w, height: h }));
     const path = join(dir, `img-${dtype}.ome.tiff`);
     await writeOmeTiff(path, { channels, channelNames: names, physicalSizeX: 0.325, physicalSizeY: 0.65, compression, tileSize });
     expect(readdirSync(dir).filter((f) => f.startsWith('.tessel-tmp'))).toEqual([]);
