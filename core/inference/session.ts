@@ -87,6 +87,8 @@ async function createSession(model: InferenceModel, opts: SessionOptions & { dev
     session = await ort.InferenceSession.create(model.onnx, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
+      // A missing CUDA provider is reported once, as our own error, not also as a native log line.
+      ...(opts.device === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
       executionMode: (opts.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
       ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
       ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
