@@ -46,7 +46,13 @@ export class TraceScratch {
   original = new Uint8Array(0);
   piece = new Int32Array(0);
   stack = new Int32Array(0);
-  ensure(vertices: number, pixels: number): void {
+  rowMin = new Int32Array(0);
+  rowMax = new Int32Array(0);
+  ensure(vertices: number, pixels: number, rows = 0): void {
+    if (this.rowMin.length < rows) {
+      this.rowMin = new Int32Array(Math.max(rows, this.rowMin.length * 2));
+      this.rowMax = new Int32Array(this.rowMin.length);
+    }
     if (this.remaining.length < vertices) {
       this.remaining = new Uint8Array(Math.max(vertices, this.remaining.length * 2));
       this.original = new Uint8Array(this.remaining.length);
@@ -70,7 +76,8 @@ export function traceRegion(
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
   const vw = w + 1; // vertex grid is (w+1) × (h+1)
   const nv = vw * (h + 1);
-  scratch.ensure(nv, w * h);
+  scratch.ensure(nv, w * h, h);
+  const rowMin = scratch.rowMin, rowMax = scratch.rowMax;
   const rem = scratch.remaining, orig = scratch.original;
   rem.fill(0, 0, nv);
   const pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
@@ -78,8 +85,11 @@ export function traceRegion(
   let area = 0, length = 0;
   for (let r = y0; r <= y1; r++) {
     const row = r * width;
+    let first = -1, last = -1;
     for (let c = x0; c <= x1; c++) {
       if (mask[row + c] !== label) continue;
+      if (first < 0) first = c;
+      last = c;
       area++;
       const v = (r - y0) * vw + (c - x0); // top-left vertex of this pixel
       if (r === 0 || mask[row - width + c] !== label) { rem[v + 1] |= L; length++; }
@@ -87,11 +97,12 @@ export function traceRegion(
       if (c === 0 || mask[row + c - 1] !== label) { rem[v] |= D; length++; }
       if (c === width - 1 || mask[row + c + 1] !== label) { rem[v + vw + 1] |= U; length++; }
     }
+    rowMin[r - y0] = first;
+    rowMax[r - y0] = last;
   }
   orig.set(rem.subarray(0, nv));
 
   let exteriorArea = 0, exteriorLength = 0;
-  const exteriorPts: number[] = [];
   const rings: { exterior: boolean; coords: number[] }[] | undefined = keepRings ? [] : undefined;
   for (let v0 = 0; v0 < nv; v0++) {
     while (rem[v0] !== 0) {
@@ -127,12 +138,24 @@ export function traceRegion(
       if (exterior) {
         exteriorArea = -twiceArea / 2;
         exteriorLength = edges;
-        for (let i = 0; i < coords.length; i++) exteriorPts.push(coords[i]);
       }
       if (rings) rings.push({ exterior, coords: reverseRing(coords) });
     }
   }
-  const hull = convexHull(exteriorPts);
+  // Hull candidates: on each vertex row, the leftmost and rightmost pixel corners (of the pixel rows
+  // above and below it). Only these can be hull vertices, and they come out sorted by (y, x).
+  const candidates: number[] = [];
+  for (let ly = 0; ly <= h; ly++) {
+    let lo = Infinity, hi = -Infinity;
+    for (const k of [ly - 1, ly]) {
+      if (k < 0 || k >= h || rowMin[k] < 0) continue;
+      if (rowMin[k] < lo) lo = rowMin[k];
+      if (rowMax[k] + 1 > hi) hi = rowMax[k] + 1;
+    }
+    if (lo === Infinity) continue;
+    candidates.push(lo, ly + y0, hi, ly + y0);
+  }
+  const hull = convexHull(candidates, true);
   return {
     area, length, pieces, exteriorArea, exteriorLength,
     convexArea: Math.abs(polygonArea(hull)),

@@ -6,13 +6,14 @@
 /**
  * Convex hull by Andrew's monotone chain (A. M. Andrew, "Another efficient algorithm for convex hulls
  * in two dimensions", Inf. Process. Lett. 9(5), 1979, doi:10.1016/0020-0190(79)90072-3).
- * Collinear points are dropped. Returns the hull counter-clockwise (in x-right, y-up terms) as a flat array.
+ * Collinear points are dropped. `presorted`: the points are already in (y, x) or (x, y) order. Returns the hull counter-clockwise (in x-right, y-up terms) as a flat array.
  */
-export function convexHull(points: ArrayLike<number>): Float64Array {
+export function convexHull(points: ArrayLike<number>, presorted = false): Float64Array {
   const n = points.length >> 1;
   const order = new Array<number>(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => points[2 * a] - points[2 * b] || points[2 * a + 1] - points[2 * b + 1]);
+  // Any lexicographic order works for the monotone chain; callers with points already sorted by (y, x) skip the sort.
+  if (!presorted) order.sort((a, b) => points[2 * a] - points[2 * b] || points[2 * a + 1] - points[2 * b + 1]);
   if (n < 3) {
     const out = new Float64Array(2 * n);
     order.forEach((p, i) => { out[2 * i] = points[2 * p]; out[2 * i + 1] = points[2 * p + 1]; });

@@ -97,24 +97,42 @@ export function measureChannel(
   const buf = scratch && scratch.length >= pixels.maxLength ? scratch : new Float64Array(Math.max(1, pixels.maxLength));
   const nCells = pixels.cellStart.length - 1;
   const data = channel as ArrayLike<number>;
+  const copy = new Float64Array(buf.length);
   for (let c = 0; c < nCells; c++) {
-    if (out.cytoplasm) summarise(data, pixels.cellPixels, pixels.cellStart[c], pixels.cytoEnd[c], buf, out.cytoplasm, c);
-    if (out.cell) summarise(data, pixels.cellPixels, pixels.cellStart[c], pixels.cellStart[c + 1], buf, out.cell, c);
-    if (out.nucleus) summarise(data, pixels.nucleusPixels, pixels.nucleusStart[c], pixels.nucleusStart[c + 1], buf, out.nucleus, c);
-    if (out.membrane) summarise(data, pixels.membranePixels, pixels.membraneStart[c], pixels.membraneStart[c + 1], buf, out.membrane, c);
+    if (out.cytoplasm || out.cell) {
+      // One gather serves both: the cell's list holds its cytoplasm first, then its nucleus.
+      const from = pixels.cellStart[c], to = pixels.cellStart[c + 1], cyto = pixels.cytoEnd[c] - from;
+      gather(data, pixels.cellPixels, from, to, buf);
+      if (out.cytoplasm) {
+        copy.set(buf.subarray(0, cyto));
+        summarise(copy, cyto, out.cytoplasm, c);
+      }
+      if (out.cell) summarise(buf, to - from, out.cell, c);
+    }
+    if (out.nucleus) {
+      gather(data, pixels.nucleusPixels, pixels.nucleusStart[c], pixels.nucleusStart[c + 1], buf);
+      summarise(buf, pixels.nucleusStart[c + 1] - pixels.nucleusStart[c], out.nucleus, c);
+    }
+    if (out.membrane) {
+      gather(data, pixels.membranePixels, pixels.membraneStart[c], pixels.membraneStart[c + 1], buf);
+      summarise(buf, pixels.membraneStart[c + 1] - pixels.membraneStart[c], out.membrane, c);
+    }
   }
 }
 
-function summarise(data: ArrayLike<number>, index: Uint32Array, from: number, to: number, buf: Float64Array, out: StatColumns, row: number): void {
-  const n = to - from;
+function gather(data: ArrayLike<number>, index: Uint32Array, from: number, to: number, buf: Float64Array): void {
+  for (let p = from, j = 0; p < to; p++, j++) buf[j] = data[index[p]];
+}
+
+/** Statistics of buf[0..n) (reorders it for the median). */
+function summarise(buf: Float64Array, n: number, out: StatColumns, row: number): void {
   if (n === 0) {
     for (const k in out) out[k as Stat]![row] = NaN;
     return;
   }
   let sum = 0, min = Infinity, max = -Infinity;
-  for (let p = from, j = 0; p < to; p++, j++) {
-    const v = data[index[p]];
-    buf[j] = v;
+  for (let j = 0; j < n; j++) {
+    const v = buf[j];
     sum += v;
     if (v < min) min = v;
     if (v > max) max = v;
@@ -124,6 +142,7 @@ function summarise(data: ArrayLike<number>, index: Uint32Array, from: number, to
   if (out.min) out.min[row] = min;
   if (out.max) out.max[row] = max;
   if (out.std) {
+    // Two-pass (centred) sum of squares: exact enough for float images, unlike sum(v²) − n·mean².
     let ss = 0;
     for (let j = 0; j < n; j++) { const d = buf[j] - mean; ss += d * d; }
     out.std[row] = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
