@@ -114,15 +114,16 @@ export function decodePackBits(src: Uint8Array, expected: number): Uint8Array {
 }
 
 /** Inflates zlib data synchronously. */
-export function inflateZlib(src: Uint8Array): Uint8Array {
-  const b = inflateSync(src);
+export function inflateZlib(src: Uint8Array, expected = 0): Uint8Array {
+  // One output chunk of the expected size avoids zlib's 16 KiB pieces and the concat after them.
+  const b = inflateSync(src, { chunkSize: Math.max(64, expected) });
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Inflates zlib data on the libuv thread pool, so many tiles decompress in parallel. */
-export function inflateZlibAsync(src: Uint8Array): Promise<Uint8Array> {
+export function inflateZlibAsync(src: Uint8Array, expected = 0): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    inflate(src, (err, b) => (err ? reject(err) : resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))));
+    inflate(src, { chunkSize: Math.max(64, expected) }, (err, b) => (err ? reject(err) : resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))));
   });
 }
 

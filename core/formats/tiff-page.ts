@@ -127,20 +127,19 @@ export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTab
   return table;
 }
 
-/** Decompresses one chunk into host-order bytes with the predictor undone. */
-async function decodeChunk(tf: TiffFile, page: TiffPage, table: ChunkTable, index: number, rowsInChunk: number): Promise<Uint8Array> {
+/** Decompresses one chunk (its raw bytes already read) into host-order bytes with the predictor undone. */
+async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index: number, rowsInChunk: number): Promise<Uint8Array> {
   const bps = page.bitsPerSample / 8;
   const samples = page.planar === 2 ? 1 : page.samplesPerPixel;
   const rowSamples = page.chunkWidth * samples;
   const expected = rowSamples * rowsInChunk * bps;
-  const count = table.counts[index];
+  const count = raw.length;
   if (count === 0) return new Uint8Array(expected); // sparse chunk: never written, reads as zeros (GDAL convention)
-  const raw = await tf.bytes(table.offsets[index], count, `${page.tiled ? 'tile' : 'strip'} ${index}`);
   let buf: Uint8Array;
   try {
     switch (page.compressionName) {
       case 'none': buf = raw.byteOffset % bps === 0 ? raw : raw.slice(); break;
-      case 'deflate': buf = count > 16384 ? await inflateZlibAsync(raw) : inflateZlib(raw); break;
+      case 'deflate': buf = ASYNC_INFLATE && count > 16384 ? await inflateZlibAsync(raw, expected) : inflateZlib(raw, expected); break;
       case 'lzw': buf = decodeLzw(raw, expected); break;
       case 'packbits': buf = decodePackBits(raw, expected); break;
       case 'zstd': buf = decodeZstd(raw, expected); break;
@@ -169,8 +168,17 @@ export interface Region {
   height: number;
 }
 
-/** How many chunks are decoded at once (deflate runs on the libuv thread pool). */
-const CONCURRENCY = 8;
+/** How many read batches are in flight at once. */
+const CONCURRENCY = 4;
+/** Adjacent chunks closer than this are read together… */
+const MAX_READ_GAP = 64 * 1024;
+/** …into reads of at most this size. */
+const MAX_READ = 8 * 1024 * 1024;
+/**
+ * Inflate large Deflate chunks on the libuv thread pool (parallel across cores) instead of inline.
+ * Off unless TESSEL_ASYNC_INFLATE=1: on small or busy machines the hand-off costs more than it gains.
+ */
+const ASYNC_INFLATE = process.env.TESSEL_ASYNC_INFLATE === '1';
 
 /**
  * Reads one sample plane of a region, decoding only the chunks it touches.
@@ -219,13 +227,40 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
       for (let k = 0; k < n; k++, s += spp) dst[d++] = src[s];
     }
   };
+  // Chunks stored back to back are fetched in one read (fewer round trips locally and on GCS).
+  jobs.sort((a, b) => table.offsets[a.index] - table.offsets[b.index]);
+  const batches: (typeof jobs)[] = [];
+  let batchStart = 0;
+  let batchEnd = 0;
+  for (const job of jobs) {
+    const at = table.offsets[job.index];
+    const end = at + table.counts[job.index];
+    const last = batches[batches.length - 1];
+    const sparse = table.counts[job.index] === 0;
+    if (last && !sparse && table.counts[last[0].index] > 0 && at >= batchEnd && at - batchEnd <= MAX_READ_GAP && end - batchStart <= MAX_READ) {
+      last.push(job);
+      batchEnd = end;
+    } else {
+      batches.push([job]);
+      batchStart = at;
+      batchEnd = end;
+    }
+  }
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next++];
-      place(job, await decodeChunk(tf, page, table, job.index, job.rows));
+    while (next < batches.length) {
+      const batch = batches[next++];
+      const start = table.offsets[batch[0].index];
+      const end = Math.max(...batch.map((j) => table.offsets[j.index] + table.counts[j.index]));
+      const bytes = table.counts[batch[0].index] === 0 ? new Uint8Array(0)
+        : await tf.bytes(start, end - start, `${page.tiled ? 'tiles' : 'strips'} ${batch[0].index}…${batch[batch.length - 1].index}`);
+      for (const job of batch) {
+        const from = table.offsets[job.index] - start;
+        const raw = table.counts[job.index] === 0 ? new Uint8Array(0) : bytes.subarray(from, from + table.counts[job.index]);
+        place(job, await decodeChunk(tf, page, raw, job.index, job.rows));
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batches.length) }, worker));
   return out;
 }

@@ -190,5 +190,13 @@ describe('CLI: one line, non-zero exit, no output left behind', () => {
     const sidecar = JSON.parse(readFileSync(join(dir, 'ok', 'good.json'), 'utf8'));
     expect(sidecar).toMatchObject({ source: join(dir, 'good.ome.tif'), combine: 'max', umPerPixel: null });
     expect(readdirSync(join(dir, 'ok')).sort()).toEqual(['good.json', 'good.npz']);
+    // numpy + tifffile compute the same thing independently: nuclear = DAPI, membrane = max(DAPI, CD45).
+    expect(runPython(`
+import numpy as np, tifffile, sys
+z = np.load(sys.argv[1]); img = tifffile.imread(sys.argv[2]).astype(np.float32)
+a = z['input_channels']
+want = np.stack([img[0], np.maximum(img[0], img[1])], axis=-1)
+print(z.files, a.dtype, a.shape, bool(np.array_equal(a, want)))
+`, [out, join(dir, 'good.ome.tif')]).trim()).toBe("['input_channels'] float32 (200, 300, 2) True");
   });
 });
