@@ -1,0 +1,60 @@
+-- Views over the Tessel benchmark table (schema: infra/bigquery/schema.json).
+-- Replace `PROJECT.DATASET.TABLE` (e.g. with sed) and run with:  bq query --use_legacy_sql=false < infra/bigquery/views.sql
+-- Views are created beside the table, in the same dataset.
+
+-- One row per run: images, successes, failures, pixels, cells, wall time and estimated cost.
+CREATE OR REPLACE VIEW `PROJECT.DATASET.run_summary` AS
+SELECT
+  run_id,
+  MIN(benchmark_datetime_utc) AS first_row_utc,
+  MAX(benchmark_datetime_utc) AS last_row_utc,
+  COUNT(*) AS images,
+  COUNTIF(success) AS succeeded,
+  COUNTIF(NOT success OR success IS NULL) AS failed,
+  SUM(pixels) AS pixels,
+  SUM(cells) AS cells,
+  SUM(total_time_s) AS image_seconds,
+  DATETIME_DIFF(MAX(benchmark_datetime_utc), MIN(benchmark_datetime_utc), SECOND) AS span_s,
+  SAFE_DIVIDE(SUM(pixels) / 1e6, SUM(total_time_s)) AS megapixels_per_image_second,
+  SUM(estimated_cost_usd) AS estimated_cost_usd,
+  SAFE_DIVIDE(SUM(estimated_cost_usd), SUM(pixels) / 1e9) AS usd_per_gigapixel,
+  ARRAY_AGG(DISTINCT failed_stage IGNORE NULLS) AS failed_stages
+FROM `PROJECT.DATASET.TABLE`
+GROUP BY run_id;
+
+-- Per run and stage: p50/p95/max of compute time, input load, output write, queue wait and peak memory,
+-- over successful images. Stages are unpivoted from the wide deepcell-imaging-style columns.
+CREATE OR REPLACE VIEW `PROJECT.DATASET.stage_percentiles` AS
+WITH stages AS (
+  SELECT run_id, 'convert' AS stage, preprocessing_time_s AS time_s, preprocessing_input_load_time_s AS load_s,
+         preprocessing_output_write_time_s AS write_s, conversion_queue_wait_s AS queue_wait_s,
+         preprocessing_peak_memory_gb AS peak_memory_gb, pixels
+  FROM `PROJECT.DATASET.TABLE` WHERE preprocessing_success
+  UNION ALL
+  SELECT run_id, 'predict', prediction_time_s, prediction_input_load_time_s, prediction_output_write_time_s,
+         prediction_queue_wait_s, prediction_peak_memory_gb, pixels
+  FROM `PROJECT.DATASET.TABLE` WHERE prediction_success
+  UNION ALL
+  SELECT run_id, 'postprocess', postprocessing_time_s, postprocessing_input_load_time_s, postprocessing_output_write_time_s,
+         postprocessing_queue_wait_s, postprocessing_peak_memory_gb, pixels
+  FROM `PROJECT.DATASET.TABLE` WHERE postprocessing_success
+  UNION ALL
+  SELECT run_id, 'quantify', quantification_time_s, NULL, NULL, quantification_queue_wait_s, NULL, pixels
+  FROM `PROJECT.DATASET.TABLE` WHERE quantification_time_s IS NOT NULL
+)
+SELECT
+  run_id,
+  stage,
+  COUNT(*) AS images,
+  APPROX_QUANTILES(time_s, 100)[OFFSET(50)] AS time_s_p50,
+  APPROX_QUANTILES(time_s, 100)[OFFSET(95)] AS time_s_p95,
+  MAX(time_s) AS time_s_max,
+  APPROX_QUANTILES(load_s, 100)[OFFSET(50)] AS input_load_s_p50,
+  APPROX_QUANTILES(write_s, 100)[OFFSET(50)] AS output_write_s_p50,
+  APPROX_QUANTILES(queue_wait_s, 100)[OFFSET(50)] AS queue_wait_s_p50,
+  APPROX_QUANTILES(queue_wait_s, 100)[OFFSET(95)] AS queue_wait_s_p95,
+  APPROX_QUANTILES(peak_memory_gb, 100)[OFFSET(95)] AS peak_memory_gb_p95,
+  -- seconds per megapixel, comparable across image sizes
+  APPROX_QUANTILES(SAFE_DIVIDE(time_s, pixels / 1e6), 100)[OFFSET(50)] AS s_per_megapixel_p50
+FROM stages
+GROUP BY run_id, stage;
