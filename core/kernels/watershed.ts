@@ -1,4 +1,6 @@
 import type { Plane } from '../formats/ndarray';
+import { BucketQueue } from './bucket-queue';
+import { denseRanks } from './rank';
 
 /** Options of {@link watershedFromMarkers}. */
 export interface WatershedOptions {
@@ -20,106 +22,45 @@ export interface WatershedOptions {
  *
  * @see F. Meyer, "Topographic distance and watershed lines", Signal Processing 38:113–125, 1994.
  * @see R. Barnes, C. Lehman, D. Mulla, "Priority-flood", Computers & Geosciences 62:117–127, 2014.
+ *
+ * Implementation: surface values become dense ranks (radix sort), and the priority queue is a bucket
+ * queue over ranks with a FIFO per bucket — the same (value, age) order as a heap, at O(1)-ish cost
+ * per pixel instead of a heap's O(log n) cache-missing sifts.
  */
 export function watershedFromMarkers(surface: Plane<Float32Array>, markers: Int32Array, opts: WatershedOptions = {}): Int32Array {
   const { data, width, height } = surface;
   if (markers.length !== data.length) throw new RangeError('markers and surface differ in size');
   const mask = opts.mask;
+  const { ranks, distinct } = denseRanks(data, mask);
   const pw = width + 2;
-  // Padded with a 0 border in `open` and `labels`, so neighbours never leave the buffer.
-  const open = new Uint8Array(pw * (height + 2));
+  // Padded by one pixel: rank −1 (outside the mask or the image) stops the flood without bounds checks.
+  const rank = new Int32Array(pw * (height + 2)).fill(-1);
   const labels = new Int32Array(pw * (height + 2));
-  const heap = new MinHeap(Math.max(1024, width * 4));
+  for (let y = 0; y < height; y++) rank.set(ranks.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
+  const queue = new BucketQueue(distinct, rank.length);
   for (let y = 0; y < height; y++) {
     const row = y * width;
     let p = (y + 1) * pw + 1;
     for (let x = 0; x < width; x++, p++) {
-      const i = row + x;
-      if (mask !== undefined && mask[i] === 0) continue;
-      open[p] = 1;
-      const m = markers[i];
-      if (m !== 0) labels[p] = m;
+      const m = markers[row + x];
+      if (m !== 0 && rank[p] >= 0) { labels[p] = m; queue.push(p, rank[p]); }
     }
   }
-  for (let p = 0; p < labels.length; p++) if (labels[p] !== 0) heap.push(valueAt(data, p, pw, width), p);
-  const offsets = [-pw, -1, 1, pw];
-  while (heap.size > 0) {
-    const p = heap.pop();
+  const up = -pw, down = pw;
+  while (queue.size > 0) {
+    const p = queue.pop();
     const l = labels[p];
-    for (let k = 0; k < 4; k++) {
-      const q = p + offsets[k];
-      if (open[q] === 0 || labels[q] !== 0) continue;
-      labels[q] = l;
-      heap.push(valueAt(data, q, pw, width), q);
-    }
+    // Up, left, right, down: scikit-image's neighbour order, which fixes the ages of equal values.
+    let q = p + up;
+    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
+    q = p - 1;
+    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
+    q = p + 1;
+    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
+    q = p + down;
+    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
   }
   const out = new Int32Array(data.length);
   for (let y = 0; y < height; y++) out.set(labels.subarray((y + 1) * pw + 1, (y + 1) * pw + 1 + width), y * width);
   return out;
-}
-
-function valueAt(data: Float32Array, p: number, pw: number, width: number): number {
-  const y = ((p / pw) | 0) - 1;
-  return data[y * width + (p - (y + 1) * pw - 1)];
-}
-
-/**
- * Binary min-heap on (value, age) with age assigned at insertion, so equal values leave in FIFO
- * order. Three parallel typed arrays; grows by doubling.
- */
-class MinHeap {
-  private values: Float64Array;
-  private ages: Float64Array;
-  private items: Int32Array;
-  private nextAge = 0;
-  size = 0;
-
-  constructor(capacity: number) {
-    this.values = new Float64Array(capacity);
-    this.ages = new Float64Array(capacity);
-    this.items = new Int32Array(capacity);
-  }
-
-  push(value: number, item: number): void {
-    if (this.size === this.items.length) this.grow();
-    const values = this.values, ages = this.ages, items = this.items;
-    const age = this.nextAge++;
-    let i = this.size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const pv = values[parent];
-      if (pv < value || (pv === value && ages[parent] < age)) break;
-      values[i] = pv; ages[i] = ages[parent]; items[i] = items[parent];
-      i = parent;
-    }
-    values[i] = value; ages[i] = age; items[i] = item;
-  }
-
-  pop(): number {
-    const values = this.values, ages = this.ages, items = this.items;
-    const top = items[0];
-    const n = --this.size;
-    if (n === 0) return top;
-    const value = values[n], age = ages[n], item = items[n];
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      const r = c + 1;
-      if (r < n && (values[r] < values[c] || (values[r] === values[c] && ages[r] < ages[c]))) c = r;
-      const cv = values[c];
-      if (value < cv || (value === cv && age < ages[c])) break;
-      values[i] = cv; ages[i] = ages[c]; items[i] = items[c];
-      i = c;
-    }
-    values[i] = value; ages[i] = age; items[i] = item;
-    return top;
-  }
-
-  private grow(): void {
-    const cap = this.items.length * 2;
-    const v = new Float64Array(cap); v.set(this.values); this.values = v;
-    const a = new Float64Array(cap); a.set(this.ages); this.ages = a;
-    const it = new Int32Array(cap); it.set(this.items); this.items = it;
-  }
 }
