@@ -1,6 +1,6 @@
 import type { Plane } from '../formats/ndarray';
-import { BucketQueue } from './bucket-queue';
-import { denseRanks } from './rank';
+import { FloodQueue } from './flood-queue';
+import { sortByValue } from './sort-by-value';
 
 /** Options of {@link watershedFromMarkers}. */
 export interface WatershedOptions {
@@ -23,44 +23,47 @@ export interface WatershedOptions {
  * @see F. Meyer, "Topographic distance and watershed lines", Signal Processing 38:113–125, 1994.
  * @see R. Barnes, C. Lehman, D. Mulla, "Priority-flood", Computers & Geosciences 62:117–127, 2014.
  *
- * Implementation: surface values become dense ranks (radix sort), and the priority queue is a bucket
- * queue over ranks with a FIFO per bucket — the same (value, age) order as a heap, at O(1)-ish cost
- * per pixel instead of a heap's O(log n) cache-missing sifts.
+ * Implementation: the masked pixels are radix-sorted by value once, and the queue is a bitmap over
+ * sorted positions with a FIFO per group of equal values ({@link FloodQueue}) — the same
+ * (value, age) order as a heap, without a heap's O(log n) cache-missing sifts.
  */
 export function watershedFromMarkers(surface: Plane<Float32Array>, markers: Int32Array, opts: WatershedOptions = {}): Int32Array {
   const { data, width, height } = surface;
   if (markers.length !== data.length) throw new RangeError('markers and surface differ in size');
-  const mask = opts.mask;
-  const { ranks, distinct } = denseRanks(data, mask);
   const pw = width + 2;
-  // Padded by one pixel: rank −1 (outside the mask or the image) stops the flood without bounds checks.
-  const rank = new Int32Array(pw * (height + 2)).fill(-1);
-  const labels = new Int32Array(pw * (height + 2));
-  for (let y = 0; y < height; y++) rank.set(ranks.subarray(y * width, (y + 1) * width), (y + 1) * pw + 1);
-  const queue = new BucketQueue(distinct, rank.length);
+  const ids = pw * (height + 2);
+  // Per pixel of a buffer padded by one pixel, interleaved so a neighbour costs one cache line:
+  // state[2p] = label (−1: padding or masked out, 0: not reached yet), state[2p + 1] = queue place.
+  const state = new Int32Array(2 * ids).fill(-1);
+  const queue = new FloodQueue(sortByValue(data, opts.mask), (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => {
+    state[2 * id] = 0;
+    state[2 * id + 1] = place;
+  });
   for (let y = 0; y < height; y++) {
     const row = y * width;
     let p = (y + 1) * pw + 1;
     for (let x = 0; x < width; x++, p++) {
       const m = markers[row + x];
-      if (m !== 0 && rank[p] >= 0) { labels[p] = m; queue.push(p, rank[p]); }
+      if (m !== 0 && state[2 * p] === 0) { state[2 * p] = m; queue.push(p, state[2 * p + 1]); }
     }
   }
-  const up = -pw, down = pw;
   while (queue.size > 0) {
     const p = queue.pop();
-    const l = labels[p];
+    const l = state[2 * p];
     // Up, left, right, down: scikit-image's neighbour order, which fixes the ages of equal values.
-    let q = p + up;
-    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
-    q = p - 1;
-    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
-    q = p + 1;
-    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
-    q = p + down;
-    if (rank[q] >= 0 && labels[q] === 0) { labels[q] = l; queue.push(q, rank[q]); }
+    let q = 2 * (p - pw);
+    if (state[q] === 0) { state[q] = l; queue.push(q >> 1, state[q + 1]); }
+    q = 2 * (p - 1);
+    if (state[q] === 0) { state[q] = l; queue.push(q >> 1, state[q + 1]); }
+    q = 2 * (p + 1);
+    if (state[q] === 0) { state[q] = l; queue.push(q >> 1, state[q + 1]); }
+    q = 2 * (p + pw);
+    if (state[q] === 0) { state[q] = l; queue.push(q >> 1, state[q + 1]); }
   }
   const out = new Int32Array(data.length);
-  for (let y = 0; y < height; y++) out.set(labels.subarray((y + 1) * pw + 1, (y + 1) * pw + 1 + width), y * width);
+  for (let y = 0; y < height; y++) {
+    let p = 2 * ((y + 1) * pw + 1);
+    for (let x = 0, i = y * width; x < width; x++, i++, p += 2) { const l = state[p]; out[i] = l > 0 ? l : 0; }
+  }
   return out;
 }

@@ -1,27 +1,34 @@
+/** Result of {@link sortByValue}. */
+export interface ValueOrder {
+  /** Indices of the included entries, by increasing value; equal values keep index order (stable). */
+  order: Int32Array;
+  /** The order-preserving uint32 key of each sorted entry (equal keys ⇔ equal values). */
+  keys: Uint32Array;
+}
+
 /**
- * Dense ranks of float32 values: equal values share a rank, smaller values get smaller ranks
- * (−0 and +0 are equal, as comparisons say; NaN is not supported). Only entries with `include[i] ≠ 0`
- * are ranked; the others get −1. Returns the ranks and the number of distinct values.
+ * Stable sort of the entries of a float32 array by value (only those with `include[i] ≠ 0` when given).
+ * −0 and +0 compare equal, as in float comparisons; NaN is not supported.
  *
- * LSD radix sort of order-preserving uint32 keys (three passes of 11 bits), then one sweep.
+ * LSD radix sort of order-preserving uint32 keys: three passes of 11 bits.
  *
  * @see P. M. McIlroy, K. Bostic, M. D. McIlroy, "Engineering radix sort", Computing Systems 6(1), 1993.
  */
-export function denseRanks(values: Float32Array, include?: Uint8Array): { ranks: Int32Array; distinct: number } {
+export function sortByValue(values: Float32Array, include?: Uint8Array): ValueOrder {
   const n = values.length;
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
   let m = 0;
   for (let i = 0; i < n; i++) if (include === undefined || include[i] !== 0) m++;
   let keys = new Uint32Array(m);
-  let idx = new Int32Array(m);
+  let order = new Int32Array(m);
   for (let i = 0, j = 0; i < n; i++) {
     if (include !== undefined && include[i] === 0) continue;
-    const b = bits[i] === 0x80000000 ? 0 : bits[i]; // −0 sorts with +0
+    const b = bits[i] === 0x80000000 ? 0 : bits[i];
     keys[j] = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
-    idx[j++] = i;
+    order[j++] = i;
   }
   let keys2 = new Uint32Array(m);
-  let idx2 = new Int32Array(m);
+  let order2 = new Int32Array(m);
   const count = new Int32Array(2048);
   for (let shift = 0; shift < 32; shift += 11) {
     count.fill(0);
@@ -32,16 +39,10 @@ export function denseRanks(values: Float32Array, include?: Uint8Array): { ranks:
       const k = keys[j];
       const d = count[(k >>> shift) & 2047]++;
       keys2[d] = k;
-      idx2[d] = idx[j];
+      order2[d] = order[j];
     }
     [keys, keys2] = [keys2, keys];
-    [idx, idx2] = [idx2, idx];
+    [order, order2] = [order2, order];
   }
-  const ranks = new Int32Array(n).fill(-1);
-  let distinct = 0;
-  for (let j = 0; j < m; j++) {
-    if (j > 0 && keys[j] !== keys[j - 1]) distinct++;
-    ranks[idx[j]] = distinct;
-  }
-  return { ranks, distinct: m === 0 ? 0 : distinct + 1 };
+  return { order, keys };
 }
