@@ -30,18 +30,6 @@ export function diskFootprint(radius: number): Footprint {
   return { dy: Int32Array.from(dy), dx: Int32Array.from(dx), reach: radius };
 }
 
-/**
- * The square (Chebyshev) neighbourhood: connectivity 2 in 2-D is `squareFootprint(1)`, the 8 neighbours.
- */
-export function squareFootprint(halfWidth: number): Footprint {
-  const dy: number[] = [];
-  const dx: number[] = [];
-  for (let y = -halfWidth; y <= halfWidth; y++) {
-    for (let x = -halfWidth; x <= halfWidth; x++) if (x !== 0 || y !== 0) { dy.push(y); dx.push(x); }
-  }
-  return { dy: Int32Array.from(dy), dx: Int32Array.from(dx), reach: halfWidth };
-}
-
 /** Flat-index offsets of a footprint's neighbours in a row-major buffer `paddedWidth` wide. */
 export function flatOffsets(fp: Footprint, paddedWidth: number): Int32Array {
   const out = new Int32Array(fp.dy.length);

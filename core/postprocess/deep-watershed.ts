@@ -38,10 +38,7 @@ export interface WatershedMaps {
  * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
  */
 export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams): Int32Array {
-  const parsed = DeepWatershedParams.safeParse(params);
-  if (!parsed.success) throw new ConfigError(`invalid deep-watershed parameters: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const p = parsed.data;
-  if (p.maximaThreshold === 0) throw new ConfigError('maximaThreshold must be > 0 (h-maxima with h = 0 is ambiguous)');
+  const p = validateParams(params);
   const { width, height } = maps;
   const n = width * height;
   if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
@@ -60,6 +57,17 @@ export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams):
   if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold);
   if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold);
   return relabelSequential(labels).labels;
+}
+
+/**
+ * Checks parameters against the schema, plus h > 0 (h-maxima with h = 0 is ambiguous).
+ * @throws ConfigError naming `what` and every failing field.
+ */
+export function validateParams(params: unknown, what = 'deep-watershed'): DeepWatershedParams {
+  const r = DeepWatershedParams.safeParse(params);
+  if (!r.success) throw new ConfigError(`${what} parameters: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (r.data.maximaThreshold === 0) throw new ConfigError(`${what} parameters: maximaThreshold must be > 0 (h-maxima with h = 0 is ambiguous)`);
+  return r.data;
 }
 
 /** Mesmer's four heads by name (`arr_0`..`arr_3`), as `readNpz` returns them. */

@@ -1,11 +1,10 @@
-import { ConfigError } from '../errors';
 import { maxLabel } from '../kernels/remove-small-objects';
 import { readNpz } from '../formats/npz';
 import { writeLabelMask } from '../formats/tiff-write';
 import { runInWorker } from '../parallel/run-in-worker';
 import { joinUri } from '../storage/types';
-import { compartmentMaps, mesmerDefaults, type WatershedMaps } from './deep-watershed';
-import { type Compartment, type CompartmentSelection, DeepWatershedParams } from './params';
+import { compartmentMaps, mesmerDefaults, validateParams, type WatershedMaps } from './deep-watershed';
+import type { Compartment, CompartmentSelection, DeepWatershedParams } from './params';
 
 export interface PostprocessOptions {
   /** `raw_predictions.npz` with Mesmer's four heads `arr_0`..`arr_3` (local path or gs://). */
@@ -39,10 +38,7 @@ const MASK_SUFFIX: Record<Compartment, string> = { 'whole-cell': 'WholeCellMask'
 /** The effective parameters of a compartment: Mesmer's defaults, then the overrides, validated. */
 export function resolveParams(compartment: Compartment, overrides: Partial<DeepWatershedParams> = {}): DeepWatershedParams {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const r = DeepWatershedParams.safeParse({ ...mesmerDefaults(compartment), ...defined });
-  if (!r.success) throw new ConfigError(`${compartment} parameters: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  if (r.data.maximaThreshold === 0) throw new ConfigError(`${compartment} parameters: maximaThreshold must be > 0`);
-  return r.data;
+  return validateParams({ ...mesmerDefaults(compartment), ...defined }, compartment);
 }
 
 /**

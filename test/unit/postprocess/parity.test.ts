@@ -76,4 +76,11 @@ print(w.dtype, n.dtype, int(w.max()), int(n.max()), bool((w == e['whole']).all()
     await expect(postprocessPredictions({ predictionsUri: bad, outDir: join(dir, 'x'), name: 'bad', compartment: 'whole-cell' }))
       .rejects.toMatchObject({ code: 'INVALID_ARRAY', message: expect.stringContaining(`${bad}: array 'arr_1' has shape (1,512,256,6), expected (1,H,W,3)`) });
   });
+
+  test('invalid parameter overrides are refused before any work', async () => {
+    await expect(postprocessPredictions({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'nuclear', nuclear: { maximaThreshold: 0 } }))
+      .rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('nuclear parameters: maximaThreshold must be > 0') });
+    await expect(postprocessPredictions({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'whole-cell', wholeCell: { radius: 1.5 } }))
+      .rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('radius') });
+  });
 });
