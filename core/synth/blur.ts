@@ -1,3 +1,5 @@
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
 /**
  * Separable gaussian blur for the synthetic generator's point-spread function and textures. Kept here
  * rather than in `core/kernels/` because it only needs to look plausible (edges clamp to the nearest
@@ -6,11 +8,11 @@
 
 /** Normalised 1-D gaussian taps for σ (pixels), radius ⌈3σ⌉. */
 export function gaussianTaps(sigma: number): Float32Array {
-  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const radius = math.max(1, math.ceil(3 * sigma));
   const taps = new Float32Array(2 * radius + 1);
   let sum = 0;
   for (let i = -radius; i <= radius; i++) {
-    const w = Math.exp(-(i * i) / (2 * sigma * sigma));
+    const w = math.exp(-(i * i) / (2 * sigma * sigma));
     taps[i + radius] = w;
     sum += w;
   }
@@ -23,11 +25,11 @@ export function blurInPlace(img: Float32Array, width: number, height: number, si
   if (sigma <= 0) return;
   const taps = gaussianTaps(sigma);
   const r = (taps.length - 1) >> 1;
-  const line = new Float32Array(Math.max(width, height) + 2 * r);
+  const line = new Float32Array(math.max(width, height) + 2 * r);
   // Rows.
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let i = 0; i < width + 2 * r; i++) line[i] = img[row + Math.min(width - 1, Math.max(0, i - r))];
+    for (let i = 0; i < width + 2 * r; i++) line[i] = img[row + math.min(width - 1, math.max(0, i - r))];
     for (let x = 0; x < width; x++) {
       let acc = 0;
       for (let k = 0; k < taps.length; k++) acc += taps[k] * line[x + k];
@@ -36,7 +38,7 @@ export function blurInPlace(img: Float32Array, width: number, height: number, si
   }
   // Columns.
   for (let x = 0; x < width; x++) {
-    for (let i = 0; i < height + 2 * r; i++) line[i] = img[Math.min(height - 1, Math.max(0, i - r)) * width + x];
+    for (let i = 0; i < height + 2 * r; i++) line[i] = img[math.min(height - 1, math.max(0, i - r)) * width + x];
     for (let y = 0; y < height; y++) {
       let acc = 0;
       for (let k = 0; k < taps.length; k++) acc += taps[k] * line[y + k];

@@ -1,5 +1,8 @@
 import { Random } from './random';
 
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
+
 /**
  * Cell and nucleus layout of a synthetic tissue: label masks only, no intensities.
  *
@@ -46,16 +49,16 @@ export function layoutTissue(opts: LayoutOptions): TissueLayout {
   // Weighted Voronoi assignment, each seed only touching its bounding box.
   for (let s = 0; s < seeds.length; s++) {
     const seed = seeds[s];
-    const reach = Math.ceil(seed.radius * seed.sqrtAspect) + 1;
-    const x0 = Math.max(0, Math.floor(seed.x) - reach), x1 = Math.min(width - 1, Math.ceil(seed.x) + reach);
-    const y0 = Math.max(0, Math.floor(seed.y) - reach), y1 = Math.min(height - 1, Math.ceil(seed.y) + reach);
+    const reach = math.ceil(seed.radius * seed.sqrtAspect) + 1;
+    const x0 = math.max(0, math.floor(seed.x) - reach), x1 = math.min(width - 1, math.ceil(seed.x) + reach);
+    const y0 = math.max(0, math.floor(seed.y) - reach), y1 = math.min(height - 1, math.ceil(seed.y) + reach);
     for (let y = y0; y <= y1; y++) {
       const dy = y - seed.y;
       for (let x = x0; x <= x1; x++) {
         const dx = x - seed.x;
         const u = (dx * seed.cos + dy * seed.sin) / seed.sqrtAspect;
         const v = (-dx * seed.sin + dy * seed.cos) * seed.sqrtAspect;
-        const e = Math.sqrt(u * u + v * v) / seed.radius;
+        const e = math.sqrt(u * u + v * v) / seed.radius;
         if (e >= 1) continue;
         const score = (e - 1) * seed.radius;
         const i = y * width + x;
@@ -76,14 +79,14 @@ export function layoutTissue(opts: LayoutOptions): TissueLayout {
     const id = s + 1;
     if (area[id] < MIN_CELL_PIXELS) continue;
     const seed = seeds[s];
-    const cellRadius = Math.sqrt(area[id] / Math.PI);
+    const cellRadius = math.sqrt(area[id] / math.PI);
     const r = random.uniform(0.4, 0.6) * cellRadius;
-    const aspect = random.uniform(1, 1.5), sq = Math.sqrt(aspect);
-    const theta = random.uniform(0, Math.PI), c = Math.cos(theta), sn = Math.sin(theta);
+    const aspect = random.uniform(1, 1.5), sq = math.sqrt(aspect);
+    const theta = random.uniform(0, math.PI), c = math.cos(theta), sn = math.sin(theta);
     const cx = seed.x + random.uniform(-1, 1), cy = seed.y + random.uniform(-1, 1);
-    const reach = Math.ceil(r * sq) + 1;
-    const x0 = Math.max(2, Math.floor(cx) - reach), x1 = Math.min(width - 3, Math.ceil(cx) + reach);
-    const y0 = Math.max(2, Math.floor(cy) - reach), y1 = Math.min(height - 3, Math.ceil(cy) + reach);
+    const reach = math.ceil(r * sq) + 1;
+    const x0 = math.max(2, math.floor(cx) - reach), x1 = math.min(width - 3, math.ceil(cx) + reach);
+    const y0 = math.max(2, math.floor(cy) - reach), y1 = math.min(height - 3, math.ceil(cy) + reach);
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         const i = y * width + x;
@@ -115,10 +118,10 @@ export function layoutTissue(opts: LayoutOptions): TissueLayout {
 
 function placeSeeds(width: number, height: number, umPerPixel: number, random: Random): Seed[] {
   const spacing = SEED_SPACING_UM / umPerPixel;
-  const rowStep = spacing * Math.sqrt(3) / 2;
+  const rowStep = spacing * math.sqrt(3) / 2;
   // Lumens / stroma: a few empty discs so the image has background regions, about one per 400×400 px.
   const lumens: { x: number; y: number; r: number }[] = [];
-  const lumenCount = Math.round(random.uniform(0.5, 1.5) * (width * height) / (800 / umPerPixel) ** 2 * 4);
+  const lumenCount = math.round(random.uniform(0.5, 1.5) * (width * height) / (800 / umPerPixel) ** 2 * 4);
   for (let k = 0; k < lumenCount; k++) {
     lumens.push({ x: random.uniform(0, width), y: random.uniform(0, height), r: random.uniform(15, 35) / umPerPixel });
   }
@@ -129,11 +132,11 @@ function placeSeeds(width: number, height: number, umPerPixel: number, random: R
       const sy = y + random.uniform(-0.3, 0.3) * spacing;
       const radius = random.uniform(MIN_RADIUS_UM, MAX_RADIUS_UM) / umPerPixel;
       const aspect = random.uniform(1, 1.4);
-      const theta = random.uniform(0, Math.PI);
+      const theta = random.uniform(0, math.PI);
       if (random.chance(DROPPED_SEED_FRACTION)) continue;
       if (sx < 0 || sy < 0 || sx > width - 1 || sy > height - 1) continue;
       if (lumens.some((l) => (sx - l.x) ** 2 + (sy - l.y) ** 2 < l.r * l.r)) continue;
-      seeds.push({ x: sx, y: sy, radius, cos: Math.cos(theta), sin: Math.sin(theta), sqrtAspect: Math.sqrt(aspect) });
+      seeds.push({ x: sx, y: sy, radius, cos: math.cos(theta), sin: math.sin(theta), sqrtAspect: math.sqrt(aspect) });
     }
   }
   return seeds;
@@ -155,7 +158,7 @@ function keepSeedComponents(label: Int32Array, width: number, height: number, se
   const queue = new Int32Array(label.length);
   for (let s = 0; s < seeds.length; s++) {
     const id = s + 1;
-    const start = Math.round(seeds[s].y) * width + Math.round(seeds[s].x);
+    const start = math.round(seeds[s].y) * width + math.round(seeds[s].x);
     if (label[start] !== id) continue;
     let head = 0, tail = 0;
     queue[tail++] = start;

@@ -1,3 +1,5 @@
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
 /**
  * Seeded pseudo-random numbers for the synthetic tissue generator and the reference model's fit.
  * mulberry32 (Tommy Ettinger, public domain) is tiny, fast and good enough for simulation; the same
@@ -9,14 +11,14 @@ export class Random {
 
   constructor(seed: number) {
     // Mix the seed once so that nearby seeds (0, 1, 2…) do not start on correlated sequences.
-    this.state = (Math.imul(seed >>> 0 ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0;
+    this.state = (math.imul(seed >>> 0 ^ 0x9e3779b9, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0;
   }
 
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
@@ -27,7 +29,7 @@ export class Random {
 
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return math.floor(this.next() * n);
   }
 
   /** True with probability p. */
@@ -45,9 +47,9 @@ export class Random {
     let u = 0;
     while (u === 0) u = this.next();
     const v = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spareNormal = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    const r = math.sqrt(-2 * math.log(u));
+    this.spareNormal = r * math.sin(2 * math.PI * v);
+    return r * math.cos(2 * math.PI * v);
   }
 
   /**
@@ -56,8 +58,8 @@ export class Random {
    */
   poisson(lambda: number): number {
     if (lambda <= 0) return 0;
-    if (lambda > 30) return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * this.normal()));
-    const limit = Math.exp(-lambda);
+    if (lambda > 30) return math.max(0, math.round(lambda + math.sqrt(lambda) * this.normal()));
+    const limit = math.exp(-lambda);
     let k = 0;
     let p = this.next();
     while (p > limit) {

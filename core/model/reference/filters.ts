@@ -1,3 +1,5 @@
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
 /**
  * The reference model's fixed first layer: a Gaussian derivative filter bank ("N-jet", Koenderink &
  * van Doorn 1987, doi:10.1007/BF00318371) applied to both input channels at several scales. For each
@@ -23,7 +25,7 @@ export function featureIndex(s: number, c: number, jx: number, iy: number): numb
 
 /** Radius of the taps for σ. */
 export function tapRadius(sigma: number): number {
-  return Math.ceil(3 * sigma);
+  return math.ceil(3 * sigma);
 }
 
 /** 1-D taps of the scale-normalised Gaussian derivative of `order` (0, 1, 2), as float32, length 2r+1. */
@@ -32,7 +34,7 @@ export function derivativeTaps(sigma: number, order: number): Float32Array {
   const g: number[] = [];
   let sum = 0;
   for (let t = -r; t <= r; t++) {
-    const v = Math.exp(-(t * t) / (2 * sigma * sigma));
+    const v = math.exp(-(t * t) / (2 * sigma * sigma));
     g.push(v);
     sum += v;
   }
@@ -47,7 +49,7 @@ export function derivativeTaps(sigma: number, order: number): Float32Array {
     let mean = 0;
     for (const v of out) mean += v;
     mean /= out.length;
-    for (let k = 0; k < out.length; k++) out[k] = Math.fround(out[k] - mean);
+    for (let k = 0; k < out.length; k++) out[k] = math.fround(out[k] - mean);
   }
   return out;
 }
@@ -58,7 +60,7 @@ function correlateRows(src: Float32Array, width: number, height: number, taps: F
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {
-      const k0 = Math.max(0, r - x), k1 = Math.min(taps.length, width - x + r);
+      const k0 = math.max(0, r - x), k1 = math.min(taps.length, width - x + r);
       let acc = 0;
       for (let k = k0; k < k1; k++) acc += taps[k] * src[row + x + k - r];
       dst[row + x] = acc;
@@ -71,7 +73,7 @@ function correlateColumns(src: Float32Array, width: number, height: number, taps
   const r = (taps.length - 1) >> 1;
   dst.fill(0);
   for (let y = 0; y < height; y++) {
-    const k0 = Math.max(0, r - y), k1 = Math.min(taps.length, height - y + r);
+    const k0 = math.max(0, r - y), k1 = math.min(taps.length, height - y + r);
     const out = y * width;
     for (let k = k0; k < k1; k++) {
       const w = taps[k], inRow = (y + k - r) * width;

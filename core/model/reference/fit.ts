@@ -2,6 +2,9 @@ import { Random } from '../../synth/random';
 import { FEATURE_COUNT } from './filters';
 import { activate, HEADS, OUTPUT_ROWS, type ReferenceWeights } from './network';
 
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
+
 /**
  * Training pixels: `features` is count × FEATURE_COUNT, `targets` count × OUTPUT_ROWS holding
  * [whole-cell inner distance, whole-cell one-hot ×3, nuclear inner distance, nuclear one-hot ×3].
@@ -36,7 +39,7 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
   for (let i = 0; i < N; i++) for (let f = 0; f < F; f++) mean[f] += data.features[i * F + f];
   for (let f = 0; f < F; f++) mean[f] /= N;
   for (let i = 0; i < N; i++) for (let f = 0; f < F; f++) std[f] += (data.features[i * F + f] - mean[f]) ** 2;
-  for (let f = 0; f < F; f++) std[f] = Math.sqrt(std[f] / N) || 1;
+  for (let f = 0; f < F; f++) std[f] = math.sqrt(std[f] / N) || 1;
   const x = new Float32Array(N * F);
   for (let i = 0; i < N; i++) for (let f = 0; f < F; f++) x[i * F + f] = (data.features[i * F + f] - mean[f]) / std[f];
 
@@ -45,8 +48,8 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
   const total = sizes.reduce((a, b) => a + b, 0);
   const p = new Float64Array(total);
   const W1 = 0, B1 = H * F, W2 = B1 + H, B2 = W2 + O * H;
-  for (let k = 0; k < H * F; k++) p[W1 + k] = rng.normal() * Math.sqrt(2 / F);
-  for (let k = 0; k < O * H; k++) p[W2 + k] = rng.normal() * Math.sqrt(1 / H);
+  for (let k = 0; k < H * F; k++) p[W1 + k] = rng.normal() * math.sqrt(2 / F);
+  for (let k = 0; k < O * H; k++) p[W2 + k] = rng.normal() * math.sqrt(1 / H);
   const m = new Float64Array(total), v = new Float64Array(total), g = new Float64Array(total);
   const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   let step = 0;
@@ -56,7 +59,7 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
   const hidden = new Float64Array(H), out = new Float64Array(O), dOut = new Float64Array(O), dHidden = new Float64Array(H);
   const isSigmoid = HEADS.flatMap((h) => Array<boolean>(h.channels).fill(h.activation === 'sigmoid'));
   const rowWeight = HEADS.flatMap((h) => Array<number>(h.channels).fill(h.activation === 'sigmoid' ? opts.distanceWeight : 1));
-  const stepsPerEpoch = Math.ceil(N / opts.batchSize);
+  const stepsPerEpoch = math.ceil(N / opts.batchSize);
   const totalSteps = stepsPerEpoch * opts.epochs;
 
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
@@ -66,7 +69,7 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
     }
     let epochLoss = 0;
     for (let start = 0; start < N; start += opts.batchSize) {
-      const end = Math.min(N, start + opts.batchSize);
+      const end = math.min(N, start + opts.batchSize);
       g.fill(0);
       for (let b = start; b < end; b++) {
         const i = order[b], xi = i * F;
@@ -87,8 +90,8 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
         for (let o = 0; o < O; o++) {
           const t = data.targets[i * O + o];
           dOut[o] = rowWeight[o] * (out[o] - t);
-          if (t > 0) epochLoss -= rowWeight[o] * t * Math.log(Math.max(out[o], 1e-7));
-          if (isSigmoid[o] && t < 1) epochLoss -= rowWeight[o] * (1 - t) * Math.log(Math.max(1 - out[o], 1e-7));
+          if (t > 0) epochLoss -= rowWeight[o] * t * math.log(math.max(out[o], 1e-7));
+          if (isSigmoid[o] && t < 1) epochLoss -= rowWeight[o] * (1 - t) * math.log(math.max(1 - out[o], 1e-7));
         }
         dHidden.fill(0);
         for (let o = 0; o < O; o++) {
@@ -108,14 +111,14 @@ export function fitPerceptron(data: TrainingSet, opts: FitOptions): ReferenceWei
       }
       // Adam with cosine-decayed step size.
       step++;
-      const lr = opts.learningRate * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps));
+      const lr = opts.learningRate * 0.5 * (1 + math.cos(math.PI * step / totalSteps));
       const scale = 1 / (end - start);
       const c1 = 1 - beta1 ** step, c2 = 1 - beta2 ** step;
       for (let k = 0; k < total; k++) {
         const gk = g[k] * scale;
         m[k] = beta1 * m[k] + (1 - beta1) * gk;
         v[k] = beta2 * v[k] + (1 - beta2) * gk * gk;
-        p[k] -= lr * (m[k] / c1) / (Math.sqrt(v[k] / c2) + eps);
+        p[k] -= lr * (m[k] / c1) / (math.sqrt(v[k] / c2) + eps);
       }
     }
     opts.onEpoch?.(epoch + 1, epochLoss / N);

@@ -1,5 +1,8 @@
 import { FEATURE_COUNT, filterBank, INPUT_CHANNELS } from './filters';
 
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
+
 /**
  * The reference model's fitted part: a per-pixel two-layer perceptron over the filter-bank features
  * (a 1×1 conv + ReLU, then 1×1 convs per head), with feature standardisation folded into the first
@@ -29,12 +32,12 @@ export const HEADS: readonly { row: number; channels: number; activation: 'sigmo
 export function activate(logits: Float64Array | Float32Array): void {
   for (const h of HEADS) {
     if (h.activation === 'sigmoid') {
-      logits[h.row] = 1 / (1 + Math.exp(-logits[h.row]));
+      logits[h.row] = 1 / (1 + math.exp(-logits[h.row]));
     } else {
       let max = -Infinity;
-      for (let k = 0; k < h.channels; k++) max = Math.max(max, logits[h.row + k]);
+      for (let k = 0; k < h.channels; k++) max = math.max(max, logits[h.row + k]);
       let sum = 0;
-      for (let k = 0; k < h.channels; k++) sum += (logits[h.row + k] = Math.exp(logits[h.row + k] - max));
+      for (let k = 0; k < h.channels; k++) sum += (logits[h.row + k] = math.exp(logits[h.row + k] - max));
       for (let k = 0; k < h.channels; k++) logits[h.row + k] /= sum;
     }
   }

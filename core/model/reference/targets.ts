@@ -1,3 +1,5 @@
+/** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
+const math = Math;
 /**
  * Training targets for Mesmer-style heads, computed from label masks, following deepcell's transforms
  * (deepcell-tf `deepcell/utils/transform_utils.py`):
@@ -16,7 +18,7 @@ export function squaredDistanceTransform(foreground: Uint8Array, width: number, 
   const INF = 1e20;
   const out = new Float64Array(width * height);
   for (let i = 0; i < out.length; i++) out[i] = foreground[i] ? INF : 0;
-  const n = Math.max(width, height);
+  const n = math.max(width, height);
   const f = new Float64Array(n), d = new Float64Array(n), z = new Float64Array(n + 1);
   const v = new Int32Array(n);
   const pass = (len: number, get: (k: number) => number, set: (k: number, val: number) => void) => {
@@ -75,7 +77,7 @@ export function innerDistanceTarget(labels: Int32Array, width: number, height: n
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
       if (!eroded[i]) continue;
-      const id = labels[i], w = Math.sqrt(d2[i]);
+      const id = labels[i], w = math.sqrt(d2[i]);
       area[id]++; sw[id] += w; sy[id] += w * y; sx[id] += w * x;
     }
   }
@@ -87,7 +89,7 @@ export function innerDistanceTarget(labels: Int32Array, width: number, height: n
       const id = labels[i];
       const cy = sy[id] / sw[id], cx = sx[id] / sw[id];
       const dc2 = (y - cy) ** 2 + (x - cx) ** 2;
-      out[i] = 1 / (1 + dc2 / Math.sqrt(area[id]));
+      out[i] = 1 / (1 + dc2 / math.sqrt(area[id]));
     }
   }
   return out;
