@@ -15,7 +15,7 @@ export async function startEmbedded(opts: { dbFile?: string; port?: number; temp
   let workers: RunningWorkers;
   try {
     workers = await createWorkers({
-      queues: ['workflows', 'cpu', 'gpu'], taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: server.namespace },
+      queues: ['workflows', 'cpu', 'gpu'], logLevel: 'WARN', taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: server.namespace },
     });
   } catch (e) {
     await server.stop();

@@ -4,7 +4,8 @@ import { STAGES, type RunSummary, type Stage } from '../workflows/types';
 export function formatSummary(s: RunSummary, extra: { outputs?: Record<string, string>; uiUrl?: string; wallS?: number; peakMemoryGb?: number } = {}): string {
   const lines: string[] = [];
   lines.push(`Run ${s.runId}: ${s.state}`);
-  lines.push(`  images: ${s.images.done} done, ${s.images.failed} failed, ${s.images.total} total`);
+  const skipped = s.images.skipped ? `, ${s.images.skipped} skipped (outputs already complete; --force redoes them)` : '';
+  lines.push(`  images: ${s.images.done} done, ${s.images.failed} failed${skipped}, ${s.images.total} total`);
   lines.push(`  cells found: ${s.cells}`);
   const perStage = STAGES.filter((st) => st !== 'record').map((st: Stage) => {
     const secs = s.results.map((r) => r.stageSeconds[st]).filter((x): x is number => typeof x === 'number');

