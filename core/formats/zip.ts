@@ -35,6 +35,11 @@ export interface ZipEntryInput {
 export interface WriteZipOptions {
   /** Write ZIP64 records even when not needed (used by tests; numpy does this for every entry). */
   forceZip64?: boolean;
+  /**
+   * Entry timestamps. Default: 1980-01-01 00:00 (the earliest DOS time), so the same arrays always give
+   * the same bytes and a retried or re-run write is byte-identical.
+   */
+  mtime?: Date;
 }
 
 /**
@@ -46,7 +51,7 @@ export function writeZip(entries: ZipEntryInput[], opts: WriteZipOptions = {}): 
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
-  const { time, date } = dosDateTime(new Date());
+  const { time, date } = dosDateTime(opts.mtime ?? new Date(1980, 0, 1));
   for (const entry of entries) {
     if (seen.has(entry.name)) throw new Error(`writeZip: duplicate entry name '${entry.name}'`);
     seen.add(entry.name);

@@ -5,15 +5,19 @@ import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
 
 export const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = join(ROOT, 'cli', 'main.ts');
+/**
+ * `node --import tsx cli/main.ts`: one process, not the tsx wrapper that forks node, so a SIGKILL in a
+ * fault test kills the worker itself rather than orphaning it.
+ */
+const NODE_ARGS = ['--import', 'tsx', CLI];
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs `tessel <args>` as a real process (the same command an operator types). */
 export function tessel(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -30,7 +34,7 @@ export function tessel(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 /** A `tessel worker` process; resolves once it reports ready. */
 export function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess & { output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [CLI, 'worker', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_ARGS, 'worker', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();
