@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { useEnvConfig } from './env-config';
 import { formatCliError } from './output';
 
 /**
@@ -12,8 +13,14 @@ export function buildProgram(): Command {
   const program = new Command('tessel')
     .description('Segment-and-measure for multiplexed tissue images as durable Temporal workflows.')
     .option('--verbose', 'print stack traces and debug output')
+    .option('--env-config <uri>', 'env config JSON (local path or gs://): deepcell-imaging keys plus Tessel\'s (Temporal address,\n' +
+      'namespace, TLS or API key, queue names, benchmark sink, GCS endpoint, price table); also TESSEL_ENV_CONFIG.\n' +
+      'Flags beat environment variables, which beat the file.')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', async (root) => {
+      await useEnvConfig(root.opts<{ envConfig?: string }>().envConfig);
+    });
   const dir = join(__dirname, 'commands');
   const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts')).sort();
   const seen = new Set<string>();

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../workers/connection';
+import type { EnvConfig } from '../core/config/env';
 import type { ChannelSpec, Locations, RunInput } from '../workflows/types';
 
 /** deepcell-imaging's workspace folders; each overridable. */
@@ -16,7 +17,7 @@ export const WORKSPACE_DEFAULTS = {
 export function addRunOptions(cmd: Command): Command {
   return cmd
     .option('--image-filter <patterns>', 'only images whose name starts with this prefix, or matches this glob (*, ?, [..]); comma-separated for several', collectList, [])
-    .option('--model <zip>', 'model collection (ZIP); default: the reference model, built on first use')
+    .option('--model <zip>', 'model collection (ZIP, local or gs://); default: the env config\'s segment_model_path, else the reference model, built on first use')
     .option('--nuclear-channels <list>', 'nuclear channel names or 0-based indices, summed (default: a known nuclear stain such as DAPI, else channel 0)')
     .option('--membrane-channels <list>', 'membrane channel names or indices, summed (default: known membrane stains, else channel 1)')
     .addOption(new Option('--combine <how>', 'how several channels combine').choices(['sum', 'max']).default('sum'))
@@ -29,9 +30,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a stage counts as lost (crashed worker) and is retried', toInt, 60)
     .option('--no-geojson', 'skip the QuPath GeoJSON export')
     .option('--legacy-names', 'QuPath < 0.6 measurement names (CD3: Cell: Mean)')
-    .addOption(new Option('--benchmark-sink <sink>', 'where benchmark rows go').choices(['duckdb', 'bigquery', 'none']).default('duckdb'))
-    .option('--bigquery-table <table>', 'project.dataset.table for --benchmark-sink bigquery')
-    .option('--cloud-region <region>', 'recorded in benchmark rows')
+    .addOption(new Option('--benchmark-sink <sink>', 'where benchmark rows go (default: the env config\'s benchmark_sink, else duckdb)').choices(['duckdb', 'bigquery', 'none']))
+    .option('--bigquery-table <table>', 'project.dataset.table for --benchmark-sink bigquery (default: the env config\'s)')
+    .option('--cloud-region <region>', 'recorded in benchmark rows (default: the env config\'s region)')
     .option('--run-id <id>', 'run id (the parent workflow id); default: tessel-<time>-<random>')
     .option('--detach', 'start the run and print its id as the last line, without waiting')
     .option('--json', 'print the final summary as JSON')
@@ -93,12 +94,19 @@ export function newRunId(now = new Date()): string {
 export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
-  maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink: 'duckdb' | 'bigquery' | 'none';
+  maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink?: 'duckdb' | 'bigquery' | 'none';
   bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
 }
 
-export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput {
-  if (o.benchmarkSink === 'bigquery' && !o.bigqueryTable) throw new ConfigError('--benchmark-sink bigquery needs --bigquery-table');
+/** Run settings from the flags, then the env config (if any), then defaults. */
+export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvConfig): RunInput {
+  const cfgSink = cfg?.benchmark_sink;
+  const sink = o.benchmarkSink ?? cfgSink?.kind ?? 'duckdb';
+  const bigqueryTable = o.bigqueryTable ?? (cfgSink?.kind === 'bigquery' ? cfgSink.table : cfg?.bigquery_benchmarking_table) ?? undefined;
+  if (sink === 'bigquery' && !bigqueryTable) {
+    throw new ConfigError('--benchmark-sink bigquery needs --bigquery-table (or bigquery_benchmarking_table in the env config)');
+  }
+  const duckdbPath = cfgSink?.kind === 'duckdb' && cfgSink.path && !o.benchmarkSink ? absoluteUri(cfgSink.path) : joinUri(locations.benchmarks, 'benchmarks.duckdb');
   return {
     runId: o.runId ?? newRunId(),
     locations,
@@ -116,8 +124,8 @@ export function buildRunInput(locations: Locations, o: RunCliOptions): RunInput 
       postprocess: { compartment: o.compartment },
       quantify: { geojson: o.geojson, legacyNames: Boolean(o.legacyNames) },
       benchmark: {
-        sink: o.benchmarkSink, duckdbPath: joinUri(locations.benchmarks, 'benchmarks.duckdb'), bigqueryTable: o.bigqueryTable,
-        cloudRegion: o.cloudRegion,
+        sink, duckdbPath, bigqueryTable: sink === 'bigquery' ? bigqueryTable : undefined,
+        cloudRegion: o.cloudRegion ?? (cfg?.region || undefined),
       },
     },
   };

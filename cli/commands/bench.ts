@@ -3,23 +3,28 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../../core/errors';
 import { openSink } from '../../core/bench/sinks';
 import { BENCHMARK_COLUMNS, type BenchmarkRow } from '../../core/bench/schema';
+import { activeEnvConfig } from '../env-config';
 import { toInt } from '../run-input';
 
-interface SinkOpts { workspace: string; duckdb?: string; sink: 'duckdb' | 'bigquery'; bigqueryTable?: string; runId?: string; limit?: number }
+interface SinkOpts { workspace: string; duckdb?: string; sink?: 'duckdb' | 'bigquery'; bigqueryTable?: string; runId?: string; limit?: number }
 
 function sinkOptions(cmd: Command): Command {
   return cmd
     .option('--workspace <root>', 'workspace whose BENCHMARKS/benchmarks.duckdb to read', '.')
     .option('--duckdb <file>', 'DuckDB file to read (overrides --workspace)')
-    .addOption(new Option('--sink <sink>', 'where the rows are').choices(['duckdb', 'bigquery']).default('duckdb'))
+    .addOption(new Option('--sink <sink>', 'where the rows are (default: the env config\'s benchmark sink, else duckdb)').choices(['duckdb', 'bigquery']))
     .option('--bigquery-table <table>', 'project.dataset.table for --sink bigquery')
     .option('--run-id <id>', 'only this run')
     .option('--limit <n>', 'at most this many rows', toInt);
 }
 
 async function readRows(o: SinkOpts): Promise<BenchmarkRow[]> {
-  if (o.sink === 'bigquery' && !o.bigqueryTable) throw new ConfigError('--sink bigquery needs --bigquery-table');
-  const sink = (await openSink({ sink: o.sink, duckdbPath: o.duckdb ? resolve(o.duckdb) : join(resolve(o.workspace), 'BENCHMARKS', 'benchmarks.duckdb'), bigqueryTable: o.bigqueryTable }))!;
+  const cfg = activeEnvConfig()?.benchmark_sink;
+  const kind = o.sink ?? (cfg?.kind === 'bigquery' ? 'bigquery' : 'duckdb');
+  const table = o.bigqueryTable ?? (cfg?.kind === 'bigquery' ? cfg.table : undefined);
+  if (kind === 'bigquery' && !table) throw new ConfigError('--sink bigquery needs --bigquery-table (or a BigQuery benchmark_sink in the env config)');
+  const duckdbPath = o.duckdb ? resolve(o.duckdb) : join(resolve(o.workspace), 'BENCHMARKS', 'benchmarks.duckdb');
+  const sink = (await openSink({ sink: kind, duckdbPath, bigqueryTable: table }))!;
   try {
     return await sink.list({ runId: o.runId, limit: o.limit });
   } finally {

@@ -1,11 +1,15 @@
 import { Command } from 'commander';
+import { createHash } from 'node:crypto';
+import { ConfigError } from '../../core/errors';
+import { storeFor } from '../../core/storage';
+import { activeEnvConfig } from '../env-config';
 import { planImages } from '../../activities/discover';
 import { ensureReferenceModel } from '../../core/model/reference';
 import { connectClient } from '../client';
 import { startEmbedded } from '../embedded';
 import { printJson } from '../output';
 import { followRun } from '../progress';
-import { addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
+import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
 import { formatSummary } from '../summary';
 import { taskQueuesFromEnv } from '../../workers/connection';
 import type { RunInput, RunSummary } from '../../workflows/types';
@@ -47,10 +51,30 @@ export function register(program: Command): void {
 }
 
 async function runCommand(locations: RunInput['locations'], o: Opts): Promise<number> {
-  const model = o.model ?? (await ensureReferenceModel({ onProgress: (m: string) => process.stderr.write(`${m}\n`) }));
-  const input = buildRunInput(locations, { ...o, model });
+  const cfg = activeEnvConfig();
+  const model = o.model ?? (cfg?.segment_model_path || undefined)
+    ?? (await ensureReferenceModel({ onProgress: (m: string) => process.stderr.write(`${m}\n`) }));
+  if (cfg?.segment_model_hash) await checkModelHash(model, cfg.segment_model_hash);
+  const input = buildRunInput(locations, { ...o, model }, cfg);
   if (o.dryRun) return dryRun(input);
   return executeRun(input, { embedded: o.embedded, detach: o.detach, json: o.json });
+}
+
+/** deepcell-imaging's segment_model_hash: the collection's bytes must match (SHA-256, or MD5 as GCS reports it). */
+async function checkModelHash(uri: string, want: string): Promise<void> {
+  const algo = want.length === 32 ? 'md5' : 'sha256';
+  const h = createHash(algo);
+  const reader = await storeFor(absoluteUri(uri)).openRange(absoluteUri(uri));
+  try {
+    const size = await reader.size();
+    for (let off = 0; off < size; off += 8 << 20) h.update(await reader.read(off, Math.min(8 << 20, size - off)));
+  } finally {
+    await reader.close();
+  }
+  const got = h.digest('hex');
+  if (got !== want.toLowerCase()) {
+    throw new ConfigError(`model collection ${algo} is ${got}, but the env config's segment_model_hash says ${want.toLowerCase()}`, { file: uri });
+  }
 }
 
 /** Lists each matching image (name, plan, action, URI) without running anything. */

@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { runWorkerProcess } from '../../workers/process';
 import type { QueueKind } from '../../workers/create';
+import { activeEnvConfig } from '../env-config';
 import { toInt } from '../run-input';
 
 export function register(program: Command): void {
   program.command('worker')
     .description('Run Temporal workers until interrupted. Honours TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (and TEMPORAL_API_KEY or\n' +
-      'TEMPORAL_TLS_CERT/KEY), TESSEL_QUEUE_WORKFLOWS/_CPU/_GPU. A GPU worker holds its ONNX sessions for its lifetime.')
+      'TEMPORAL_TLS_CERT/KEY), TESSEL_QUEUE_WORKFLOWS/_CPU/_GPU, TESSEL_INSTANCE_TYPE (priced by the env config\'s price_table), or --env-config. A GPU worker holds its ONNX sessions for its lifetime.')
     .addOption(new Option('--queue <queue>', 'which task queue(s) to serve').choices(['workflows', 'cpu', 'gpu', 'all']).default('all'))
     .option('--cpu-slots <n>', 'concurrent CPU activities (default: number of cores)', toInt)
     .option('--gpu-slots <n>', 'concurrent predictions (default: from --gpu-memory-gb, else 1)', toInt)
@@ -19,7 +20,7 @@ export function register(program: Command): void {
       if (gpuSlots === undefined && o.gpuMemoryGb && o.predictionMemoryGb) gpuSlots = Math.max(1, Math.floor(o.gpuMemoryGb / o.predictionMemoryGb));
       await runWorkerProcess({
         queues, cpuSlots: o.cpuSlots, gpuSlots,
-        deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb },
+        deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb, priceTable: activeEnvConfig()?.price_table },
         onReady: (i) => process.stderr.write(`worker ready: ${i.queues.join(', ')} on ${i.address} (namespace ${i.namespace})${gpuSlots ? `, ${gpuSlots} prediction slot(s)` : ''}\n`),
       });
     });

@@ -149,6 +149,21 @@ it('reports the same through `tessel status --json`', async () => {
   expect(st.failures.find((f) => f.name === 'broken')?.error).toMatch(/broken\.ome\.tiff/);
 });
 
+it('finds the server through --env-config when the environment does not say', async () => {
+  const cfgFile = join(ws, 'env-config.json');
+  writeFileSync(cfgFile, JSON.stringify({ region: 'local', temporal: { address: env.TEMPORAL_ADDRESS, namespace: 'default' } }));
+  const res = await tessel(['--env-config', cfgFile, 'status', runId, '--json'], { TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '' });
+  expect(res.stderr).toBe('');
+  expect((JSON.parse(res.stdout) as RunProgress).images).toMatchObject({ done: 2, failed: 2, total: 4 });
+  const bad = await tessel(['--env-config', cfgFile.replace('env-config', 'missing'), 'status', runId]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/missing\.json/);
+  writeFileSync(cfgFile, JSON.stringify({ temporal: { address: 'no-port' } }));
+  const invalid = await tessel(['--env-config', cfgFile, 'status', runId]);
+  expect(invalid.code).toBe(1);
+  expect(invalid.stderr).toMatch(/env-config\.json.*temporal\.address: expected 'host:port'/);
+});
+
 it('replays the recorded histories without non-determinism', async () => {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
   const client = new Client({ connection });
