@@ -1,11 +1,13 @@
-import { isTesselError } from '../core/errors';
-
 /** One clear line for the user (`tessel: <code>: <message>`); the stack only with --verbose. */
 export function formatCliError(e: unknown, verbose: boolean): string {
   const err = e instanceof Error ? e : new Error(String(e));
-  const head = isTesselError(err) ? `tessel: ${err.message}` : `tessel: ${err.message}`;
+  // Temporal wraps the real reason (WorkflowFailedError → ApplicationFailure → …): show the whole chain.
+  const chain: Error[] = [err];
+  for (let c = err.cause; c instanceof Error && chain.length < 6; c = c.cause) chain.push(c);
+  const messages = chain.map((c) => c.message).filter((m, i, all) => m && all.indexOf(m) === i);
+  const head = `tessel: ${messages.join(': ')}`;
   if (!verbose) return head;
-  return `${head}\n${err.stack ?? ''}${err.cause ? `\ncaused by: ${(err.cause as Error).stack ?? String(err.cause)}` : ''}`;
+  return `${head}\n${chain.map((c) => c.stack ?? c.message).join('\ncaused by: ')}`;
 }
 
 /** Print a JSON value to stdout, two-space indented. */

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { DUCKDB_NEEDS_LOCAL_FILE } from '../core/bench/sinks';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../workers/connection';
@@ -107,6 +108,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     throw new ConfigError('--benchmark-sink bigquery needs --bigquery-table (or bigquery_benchmarking_table in the env config)');
   }
   const duckdbPath = cfgSink?.kind === 'duckdb' && cfgSink.path && !o.benchmarkSink ? absoluteUri(cfgSink.path) : joinUri(locations.benchmarks, 'benchmarks.duckdb');
+  if (sink === 'duckdb' && isGcsUri(duckdbPath)) throw new ConfigError(DUCKDB_NEEDS_LOCAL_FILE);
   return {
     runId: o.runId ?? newRunId(),
     locations,

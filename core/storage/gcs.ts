@@ -67,7 +67,9 @@ export class GcsStore implements Store {
     if (this.client) return this.client;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const gcs = require('@google-cloud/storage') as typeof import('@google-cloud/storage');
-    const endpoint = this.opts.apiEndpoint ?? process.env.STORAGE_EMULATOR_HOST;
+    const envHost = process.env.STORAGE_EMULATOR_HOST;
+    const endpoint = this.opts.apiEndpoint
+      ?? (envHost ? (/^https?:\/\//.test(envHost) ? envHost : `http://${envHost}`).replace(/\/(storage\/v1\/?)?$/, '') : undefined);
     const loopback = endpoint !== undefined && /^(https?:\/\/)?(127\.|localhost|\[::1\])/.test(endpoint);
     const options: StorageOptions = {
       projectId: this.opts.projectId ?? (loopback ? 'tessel-emulator' : undefined),
@@ -81,11 +83,19 @@ export class GcsStore implements Store {
         idempotencyStrategy: gcs.IdempotencyStrategy.RetryAlways,
       },
     };
-    if (this.opts.apiEndpoint) {
-      options.apiEndpoint = this.opts.apiEndpoint;
+    if (endpoint) {
+      options.apiEndpoint = endpoint;
       options.useAuthWithCustomEndpoint = this.opts.useAuthWithCustomEndpoint ?? !loopback;
     }
-    this.client = new gcs.Storage(options);
+    // The client reads STORAGE_EMULATOR_HOST itself, but then sends JSON API calls to <host>/b/… (no
+    // /storage/v1) while uploads go to <host>/upload/storage/v1/…: no emulator serves both. The endpoint is
+    // passed explicitly instead, with the variable hidden while the client is built (the only place it reads it).
+    if (envHost !== undefined) delete process.env.STORAGE_EMULATOR_HOST;
+    try {
+      this.client = new gcs.Storage(options);
+    } finally {
+      if (envHost !== undefined) process.env.STORAGE_EMULATOR_HOST = envHost;
+    }
     return this.client;
   }
 
