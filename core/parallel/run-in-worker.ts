@@ -8,8 +8,11 @@ import { join } from 'node:path';
  * heartbeats and cancellation. Arguments and results are structured-cloned; typed arrays whose
  * buffers are listed in `transfer` move without a copy. The function may be async.
  *
- * Works from compiled JS and from TypeScript sources (tsx or ts-jest): a `.ts` entry is loaded through
- * tsx's CommonJS hook. An `AbortSignal` terminates the thread.
+ * Threads are pooled: one runs one call at a time, then waits idle (not keeping the process alive)
+ * for the next call, and exits after {@link IDLE_MS} unused. Starting a thread and loading the kernels
+ * costs ~0.1–0.5 s, more than a small image's whole watershed. An `AbortSignal` terminates the thread
+ * (it is not reused). Works from compiled JS and from TypeScript sources (tsx or ts-jest): a `.ts` entry
+ * is loaded through tsx's CommonJS hook.
  */
 export function runInWorker<R>(
   modulePath: string,
@@ -17,44 +20,93 @@ export function runInWorker<R>(
   args: unknown[],
   opts: { transfer?: ArrayBuffer[]; signal?: AbortSignal; onMessage?: (msg: unknown) => void } = {},
 ): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(opts.signal.reason ?? new Error('aborted'));
+    const thread = takeThread();
+    const id = ++lastJobId;
+    const { worker } = thread;
+    const detach = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    const onMessage = (msg: { id?: number; kind: 'result' | 'error' | 'progress'; value?: unknown; error?: SerializedError }) => {
+      if (msg.kind === 'progress') return opts.onMessage?.(msg.value);
+      if (msg.id !== id) return;
+      detach();
+      releaseThread(thread);
+      if (msg.kind === 'result') resolve(msg.value as R);
+      else reject(deserializeError(msg.error!));
+    };
+    const onError = (err: Error) => {
+      detach();
+      discardThread(thread);
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      detach();
+      discardThread(thread);
+      reject(new Error(`worker thread for ${exportName} exited with code ${code}`));
+    };
+    const onAbort = () => {
+      detach();
+      discardThread(thread);
+      reject(opts.signal?.reason ?? new Error('aborted'));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      worker.postMessage({ id, modulePath, exportName, args }, opts.transfer ?? []);
+    } catch (e) {
+      detach();
+      releaseThread(thread);
+      reject(e as Error);
+    }
+  });
+}
+
+/** How long an idle pooled thread waits for work before it exits. */
+export const IDLE_MS = 30_000;
+
+interface PooledThread { worker: Worker; idleTimer?: NodeJS.Timeout }
+const idleThreads: PooledThread[] = [];
+let lastJobId = 0;
+
+function takeThread(): PooledThread {
+  const t = idleThreads.pop();
+  if (t) {
+    clearTimeout(t.idleTimer);
+    t.worker.ref();
+    return t;
+  }
   const jsEntry = join(__dirname, 'worker-entry.js');
   const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
   const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
-  return new Promise<R>((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(opts.signal.reason ?? new Error('aborted'));
-    const worker = new Worker(entry, {
-      workerData: { modulePath, exportName, args },
-      transferList: opts.transfer,
-      execArgv,
-    });
-    let settled = false;
-    const onAbort = () => {
-      settled = true;
-      void worker.terminate();
-      reject(opts.signal?.reason ?? new Error('aborted'));
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (msg: { kind: 'result' | 'error' | 'progress'; value?: unknown; error?: SerializedError }) => {
-      if (msg.kind === 'progress') return opts.onMessage?.(msg.value);
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (msg.kind === 'result') resolve(msg.value as R);
-      else reject(deserializeError(msg.error!));
-      void worker.terminate();
-    });
-    worker.on('error', (err) => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      reject(err);
-    });
-    worker.on('exit', (code) => {
-      if (!settled) {
-        opts.signal?.removeEventListener('abort', onAbort);
-        reject(new Error(`worker thread for ${exportName} exited with code ${code}`));
-      }
-    });
-  });
+  return { worker: new Worker(entry, { execArgv }) };
+}
+
+function releaseThread(t: PooledThread): void {
+  t.worker.unref();
+  t.idleTimer = setTimeout(() => {
+    const i = idleThreads.indexOf(t);
+    if (i >= 0) idleThreads.splice(i, 1);
+    void t.worker.terminate();
+  }, IDLE_MS);
+  t.idleTimer.unref();
+  idleThreads.push(t);
+}
+
+function discardThread(t: PooledThread): void {
+  clearTimeout(t.idleTimer);
+  void t.worker.terminate();
+}
+
+/** Threads now idle in the pool (for tests). */
+export function idleThreadCount(): number {
+  return idleThreads.length;
 }
 
 export interface SerializedError {

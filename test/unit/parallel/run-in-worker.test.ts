@@ -1,0 +1,51 @@
+import { threadId } from 'node:worker_threads';
+import { join } from 'node:path';
+import { idleThreadCount, runInWorker } from '../../../core/parallel/run-in-worker';
+import { TesselError } from '../../../core/errors';
+
+const JOBS = join(__dirname, '..', '..', 'fixtures', 'parallel', 'jobs');
+
+it('runs off the main thread and reuses an idle thread for the next call', async () => {
+  const first = await runInWorker<number>(JOBS, 'whoAmI', []);
+  expect(first).not.toBe(threadId);
+  expect(idleThreadCount()).toBeGreaterThanOrEqual(1);
+  expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toBe(first);
+});
+
+it('runs concurrent calls on separate threads', async () => {
+  const ids = await Promise.all([1, 2, 3].map(() => runInWorker<number>(JOBS, 'whoAmI', [])));
+  expect(new Set(ids).size).toBe(3);
+});
+
+it('moves transferred buffers and returns typed arrays', async () => {
+  const a = new Float64Array([1, 2, 3]);
+  const out = await runInWorker<Float64Array>(JOBS, 'double', [a], { transfer: [a.buffer] });
+  expect(Array.from(out)).toEqual([2, 4, 6]);
+  expect(a.byteLength).toBe(0); // moved, not copied
+});
+
+it('keeps TesselError codes and the file across the thread boundary, and the thread stays usable', async () => {
+  const err = await runInWorker(JOBS, 'fail', []).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(TesselError);
+  expect(err).toMatchObject({ code: 'INVALID_CONFIG', file: 'x.json', message: expect.stringContaining('bad setting') });
+  expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toEqual(expect.any(Number));
+});
+
+it('forwards progress messages to the caller', async () => {
+  const seen: unknown[] = [];
+  await runInWorker(JOBS, 'report', [4], { onMessage: (m) => seen.push(m) });
+  expect(seen).toEqual([0.25, 0.5, 0.75, 1]);
+});
+
+it('terminates the thread on abort, within the call, and does not reuse it', async () => {
+  await runInWorker<number>(JOBS, 'whoAmI', []);
+  const idleBefore = idleThreadCount();
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const p = runInWorker(JOBS, 'spin', [20_000], { signal: ac.signal });
+  setTimeout(() => ac.abort(new Error('cancelled')), 200);
+  await expect(p).rejects.toThrow('cancelled');
+  expect(Date.now() - t0).toBeLessThan(5_000);
+  expect(idleThreadCount()).toBe(idleBefore - 1); // the aborted thread never comes back to the pool
+  expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toEqual(expect.any(Number));
+});
