@@ -8,7 +8,7 @@
  *   npx tsx bench/scale.ts [--images 500] [--size 64]
  */
 import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSink } from '../core/bench/duckdb';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
   const workers = await createWorkers({
     queues: ['workflows', 'cpu', 'gpu'], taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: 'default' },
-    cpuSlots: 1, gpuSlots: 1,
+    cpuSlots: 1, gpuSlots: 1, logLevel: 'WARN',
   });
   const running = workers.run();
   const connection = await Connection.connect({ address: server.address });
@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     gpuS += n(r.prediction_input_load_time_s) + n(r.prediction_time_s) + n(r.prediction_output_write_time_s);
   }
   const byType = new Map<string, number>();
-  const perQueue = await activitySecondsPerQueue(client, [input.runId, ...summary.results.map((r) => `${input.runId}--${r.name}`)], byType);
+  // Child ids from the workspace, not summary.results: a run past one history segment keeps only the last segment's results.
+  const names = readdirSync(join(dir, 'ws', 'OMETIFF')).map((f) => f.split('.')[0]);
+  const perQueue = await activitySecondsPerQueue(client, [input.runId, ...names.map((n) => `${input.runId}--${n}`)], byType);
   const queues = taskQueuesFromEnv();
   const cpuQ = perQueue.get(queues.cpu) ?? 0;
   const gpuQ = perQueue.get(queues.gpu) ?? 0;

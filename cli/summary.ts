@@ -9,8 +9,8 @@ export function formatSummary(s: RunSummary, extra: { outputs?: Record<string, s
   lines.push(`  cells found: ${s.cells}`);
   const perStage = STAGES.filter((st) => st !== 'record').map((st: Stage) => {
     const secs = s.results.map((r) => r.stageSeconds[st]).filter((x): x is number => typeof x === 'number');
-    const total = secs.reduce((a, b) => a + b, 0);
-    return `${st} ${total.toFixed(1)} s${secs.length ? ` (mean ${(total / secs.length).toFixed(2)} s)` : ''}`;
+    const { seconds: total, images } = s.stageTotals?.[st] ?? { seconds: secs.reduce((a, b) => a + b, 0), images: secs.length };
+    return `${st} ${total.toFixed(1)} s${images ? ` (mean ${(total / images).toFixed(2)} s)` : ''}`;
   });
   lines.push(`  time per stage (sum over images): ${perStage.join(', ')}`);
   if (extra.wallS !== undefined) lines.push(`  wall time: ${extra.wallS.toFixed(1)} s`);
@@ -18,6 +18,7 @@ export function formatSummary(s: RunSummary, extra: { outputs?: Record<string, s
   if (s.failures.length) {
     lines.push('  failed images:');
     for (const f of s.failures) lines.push(`    ${f.name} (${f.imageUri}) at ${f.stage ?? '?'}: ${f.error}`);
+    if (s.failuresOmitted) lines.push(`    … and ${s.failuresOmitted} more (each in jobs/manifests/<name>.json and its benchmark row)`);
   }
   const warned = s.results.filter((r) => r.warnings?.length);
   for (const r of warned) lines.push(`  warning ${r.name}: ${r.warnings!.join('; ')}`);

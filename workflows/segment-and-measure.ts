@@ -11,6 +11,8 @@ import {
 
 /** Full per-image results are kept (and returned) for runs up to this size; larger runs keep counts and failures. */
 const FULL_RESULTS_LIMIT = 200;
+/** Failures listed in progress and summary; past this they are only counted, so the carried state stays small. */
+const FAILURES_LIMIT = 500;
 /** Images fetched from the discovered list per activity call (the list itself lives in storage). */
 const PAGE = 200;
 
@@ -26,6 +28,10 @@ export interface RunCarry {
   failures: RunProgress['failures'];
   results: ImageResult[];
   stageCounts: Record<Stage, StageCounts>;
+  /** Seconds per stage summed over images (kept for runs of any size, unlike `results`). */
+  stageTotals?: RunProgress['stageTotals'];
+  /** Failures beyond {@link FAILURES_LIMIT}, counted but not listed (each is in its manifest and benchmark row). */
+  failuresOmitted?: number;
 }
 
 const emptyCounts = (): Record<Stage, StageCounts> =>
@@ -73,6 +79,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       images: { total: state.total, done, failed, running, pending: Math.max(0, remaining - running), skipped },
       stages: state.stageCounts,
       failures: state.failures,
+      failuresOmitted: state.failuresOmitted || undefined,
+      stageTotals: state.stageTotals,
       cells,
       startedAtMs: state.startedAtMs,
       throughputPerMin,
@@ -87,7 +95,15 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
     } else if (r.status === 'skipped') state.counts.skipped++;
     else {
       state.counts.failed++;
-      state.failures.push({ name: r.name, imageUri: r.imageUri, stage: r.failedStage, error: r.error ?? 'unknown error', errorType: r.errorType });
+      if (state.failures.length < FAILURES_LIMIT) {
+        state.failures.push({ name: r.name, imageUri: r.imageUri, stage: r.failedStage, error: r.error ?? 'unknown error', errorType: r.errorType });
+      } else state.failuresOmitted = (state.failuresOmitted ?? 0) + 1;
+    }
+    for (const [stage, secs] of Object.entries(r.stageSeconds) as [Stage, number][]) {
+      state.stageTotals ??= {};
+      const t = (state.stageTotals[stage] ??= { seconds: 0, images: 0 });
+      t.seconds += secs;
+      t.images++;
     }
     if (state.total <= FULL_RESULTS_LIMIT) state.results.push(r);
   };

@@ -171,6 +171,10 @@ export interface RunProgress {
   images: { total: number; done: number; failed: number; running: number; pending: number; skipped: number };
   stages: Record<Stage, StageCounts>;
   failures: { name: string; imageUri: string; stage?: Stage; error: string; errorType?: string }[];
+  /** Failures not listed in `failures` (very large runs list the first 500). */
+  failuresOmitted?: number;
+  /** Seconds per stage summed over the images that ran it. */
+  stageTotals?: Partial<Record<Stage, { seconds: number; images: number }>>;
   cells: number;
   startedAtMs: number;
   /** Images per minute over finished images, and an ETA in seconds, when enough is known. */

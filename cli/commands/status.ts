@@ -51,5 +51,6 @@ export function formatStatus(p: RunProgress): string {
     `  cells: ${p.cells}`];
   if (p.throughputPerMin) lines.push(`  throughput: ${p.throughputPerMin.toFixed(1)} images/min${p.etaS ? `, ETA ${Math.round(p.etaS)} s` : ''}`);
   for (const f of p.failures) lines.push(`  failed ${f.name} (${f.imageUri}) at ${f.stage ?? '?'}: ${f.error}`);
+  if (p.failuresOmitted) lines.push(`  … and ${p.failuresOmitted} more failures (see jobs/manifests/ and the benchmark rows)`);
   return lines.join('\n');
 }

@@ -32,6 +32,9 @@ it('continues as new across segments and completes every image once', async () =
   const summary = JSON.parse(res.stdout) as RunSummary;
   expect(summary.images).toMatchObject({ total: 7, done: 7, failed: 0, skipped: 0 });
   expect(summary.stages.quantify.done).toBe(7);
+  // Per-stage time totals survive continue-as-new (large runs keep no per-image results).
+  expect(summary.stageTotals?.quantify?.images).toBe(7);
+  expect(summary.stageTotals?.predict?.seconds).toBeGreaterThan(0);
   expect(summary.results.map((r) => r.name).sort()).toHaveLength(7);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
   const client = new Client({ connection });
