@@ -3,6 +3,7 @@ import { ConfigError } from '../errors';
 import { blurInPlace } from './blur';
 import { layoutTissue } from './layout';
 import { Random } from './random';
+import { innerBoundary } from '../kernels/boundary';
 
 /** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
 const math = Math;
@@ -114,7 +115,7 @@ export function generateTissue(opts: TissueOptions): SyntheticTissue {
     });
   }
 
-  const membrane = membranePixels(cell, width, height);
+  const membrane = innerBoundary(cell, width, height); // QuPath's membrane: cell pixels touching another label
   const background = smoothField(width, height, rng);
 
   // DAPI: chromatin texture is blurred white noise, so nuclei are bright but not flat.
@@ -171,21 +172,6 @@ export function generateTissue(opts: TissueOptions): SyntheticTissue {
     umPerPixel,
     cellCount,
   };
-}
-
-/** 1 where a cell pixel has a 4-neighbour with another label (including background); QuPath's membrane. */
-function membranePixels(cell: Int32Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(cell.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const id = cell[i];
-      if (!id) continue;
-      if ((x > 0 && cell[i - 1] !== id) || (x < width - 1 && cell[i + 1] !== id)
-        || (y > 0 && cell[i - width] !== id) || (y < height - 1 && cell[i + width] !== id)) out[i] = 1;
-    }
-  }
-  return out;
 }
 
 /** A smooth positive field around 1 (uneven illumination), a sum of a few random low-frequency waves. */

@@ -1,3 +1,5 @@
+import { innerBoundary } from '../../kernels/boundary';
+
 /** Module-local alias: a global lookup per call is slow in hot loops inside Jest's vm sandbox. */
 const math = Math;
 /**
@@ -43,21 +45,6 @@ export function squaredDistanceTransform(foreground: Uint8Array, width: number, 
   };
   for (let x = 0; x < width; x++) pass(height, (y) => out[y * width + x], (y, val) => { out[y * width + x] = val; });
   for (let y = 0; y < height; y++) pass(width, (x) => out[y * width + x], (x, val) => { out[y * width + x] = val; });
-  return out;
-}
-
-/** 1 where a labelled pixel has a 4-neighbour with another label or background (the image edge is not a neighbour). */
-export function innerBoundary(labels: Int32Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(labels.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const id = labels[i];
-      if (!id) continue;
-      if ((x > 0 && labels[i - 1] !== id) || (x < width - 1 && labels[i + 1] !== id)
-        || (y > 0 && labels[i - width] !== id) || (y < height - 1 && labels[i + width] !== id)) out[i] = 1;
-    }
-  }
   return out;
 }
 
