@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { createHash } from 'node:crypto';
 import { ConfigError } from '../../core/errors';
-import { storeFor } from '../../core/storage';
+import { digestObject } from '../../core/workspace/manifest';
 import { activeEnvConfig } from '../env-config';
 import { planImages } from '../../activities/discover';
 import { ensureReferenceModel } from '../../core/model/reference';
@@ -63,15 +62,7 @@ async function runCommand(locations: RunInput['locations'], o: Opts): Promise<nu
 /** deepcell-imaging's segment_model_hash: the collection's bytes must match (SHA-256, or MD5 as GCS reports it). */
 async function checkModelHash(uri: string, want: string): Promise<void> {
   const algo = want.length === 32 ? 'md5' : 'sha256';
-  const h = createHash(algo);
-  const reader = await storeFor(absoluteUri(uri)).openRange(absoluteUri(uri));
-  try {
-    const size = await reader.size();
-    for (let off = 0; off < size; off += 8 << 20) h.update(await reader.read(off, Math.min(8 << 20, size - off)));
-  } finally {
-    await reader.close();
-  }
-  const got = h.digest('hex');
+  const { hex: got } = await digestObject(absoluteUri(uri), algo);
   if (got !== want.toLowerCase()) {
     throw new ConfigError(`model collection ${algo} is ${got}, but the env config's segment_model_hash says ${want.toLowerCase()}`, { file: uri });
   }

@@ -28,13 +28,19 @@ export function manifestUri(jobsUri: string, name: string): string {
 }
 
 /** SHA-256 of an object's bytes, read in ranges so large images never sit whole in memory. */
-export async function hashObject(uri: string, chunk = 8 << 20): Promise<{ sha256: string; size: number }> {
+export async function hashObject(uri: string): Promise<{ sha256: string; size: number }> {
+  const { hex, size } = await digestObject(uri, 'sha256');
+  return { sha256: hex, size };
+}
+
+/** Hex digest of an object's bytes with any node:crypto algorithm, read in 8 MiB ranges. */
+export async function digestObject(uri: string, algorithm: string, chunk = 8 << 20): Promise<{ hex: string; size: number }> {
   const reader = await storeFor(uri).openRange(uri);
   try {
     const size = await reader.size();
-    const h = createHash('sha256');
+    const h = createHash(algorithm);
     for (let off = 0; off < size; off += chunk) h.update(await reader.read(off, Math.min(chunk, size - off)));
-    return { sha256: h.digest('hex'), size };
+    return { hex: h.digest('hex'), size };
   } finally {
     await reader.close();
   }

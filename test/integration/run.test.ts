@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPython } from '../helpers/python';
@@ -158,6 +159,15 @@ it('finds the server through --env-config when the environment does not say', as
   const bad = await tessel(['--env-config', cfgFile.replace('env-config', 'missing'), 'status', runId]);
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(/missing\.json/);
+  // deepcell-imaging's segment_model_hash guards the model collection before anything runs.
+  const model = join(ROOT, '.tessel', 'models', 'tessel-reference-v1.zip');
+  const sha = createHash('sha256').update(readFileSync(model)).digest('hex');
+  writeFileSync(cfgFile, JSON.stringify({ segment_model_path: model, segment_model_hash: sha }));
+  expect((await tessel(['--env-config', cfgFile, 'run', 'workspace', ws, '--dry-run'])).code).toBe(0);
+  writeFileSync(cfgFile, JSON.stringify({ segment_model_path: model, segment_model_hash: '0'.repeat(64) }));
+  const wrong = await tessel(['--env-config', cfgFile, 'run', 'workspace', ws, '--dry-run']);
+  expect(wrong.code).toBe(1);
+  expect(wrong.stderr).toContain(`model collection sha256 is ${sha}, but the env config's segment_model_hash says ${'0'.repeat(64)}`);
   writeFileSync(cfgFile, JSON.stringify({ temporal: { address: 'no-port' } }));
   const invalid = await tessel(['--env-config', cfgFile, 'status', runId]);
   expect(invalid.code).toBe(1);
