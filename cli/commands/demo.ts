@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { matchObjects } from '../../core/eval/match';
+import { readLabelMask } from '../../core/formats/image';
 import { ensureReferenceModel } from '../../core/model/reference';
 import { writeSyntheticWorkspace } from '../../core/synth';
 import { REPO_ROOT } from '../../infra/temporal/dev-server';
@@ -39,6 +41,19 @@ export function register(program: Command): void {
         maxAttempts: 5, geojson: true, benchmarkSink: 'duckdb', force: !o.skipDone,
       });
       process.exitCode = await executeRun(input, { embedded: true, json: o.json });
-      if (!o.json) log(`ground truth for comparison: ${join(root, 'GROUND_TRUTH')}`);
+      if (!o.json) await reportAgainstTruth(root, log);
     });
+}
+
+/** Object-level F1 (IoU > 0.5) of each image's masks against the generator's ground truth. */
+async function reportAgainstTruth(root: string, log: (m: string) => void): Promise<void> {
+  const truthDir = join(root, 'GROUND_TRUTH');
+  if (!existsSync(truthDir)) return;
+  log(`agreement with the ground truth in ${truthDir} (object F1 at IoU > 0.5):`);
+  for (const f of readdirSync(truthDir).filter((n) => n.endsWith('Mask.tiff')).sort()) {
+    const pred = join(root, 'SEGMASK', f);
+    if (!existsSync(pred)) continue;
+    const m = matchObjects((await readLabelMask(join(truthDir, f))).data, (await readLabelMask(pred)).data);
+    log(`  ${f.replace(/\.tiff$/, '').padEnd(28)} F1 ${m.f1.toFixed(3)}  precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  mean IoU ${m.meanMatchedIoU.toFixed(3)}`);
+  }
 }
