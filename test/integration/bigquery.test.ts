@@ -14,6 +14,8 @@ import { crucibleAvailable, startBqEmulator, type BqEmulator } from '../helpers/
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 
 jest.mock('teeny-request', () => jest.requireActual('../helpers/bq-emulator').teenyRequestForJest());
+// No GCE metadata server here: without this, google-auth probes it and warns on every client.
+process.env.METADATA_SERVER_DETECTION = 'none';
 
 const avail = crucibleAvailable();
 if (!avail.ok && !process.env.CI) console.warn(`SKIPPING bigquery integration tests: ${avail.reason}`);
