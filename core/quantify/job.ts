@@ -1,5 +1,5 @@
 import { createWriteStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort } from 'node:worker_threads';
@@ -7,7 +7,9 @@ import { InvalidImageError } from '../errors';
 import type { DType, Plane } from '../formats/ndarray';
 import { basename, storeFor } from '../storage';
 import { formatGeoJson } from './geojson';
-import { CellMeasurer, type Compartment, type Stat } from './measure';
+import { runInWorker } from '../parallel/run-in-worker';
+import type { ChannelShareJob } from './channel-job';
+import { CellMeasurer, type ChannelColumns, type Compartment, type Stat } from './measure';
 import { upsertProjectEntry } from './qpproj';
 import { formatQuPathTsv } from './tsv';
 
@@ -26,6 +28,8 @@ export interface QuantifyJobOptions {
   legacyNames?: boolean;
   compartments?: string[];
   stats?: string[];
+  /** Threads measuring channels (this one included). @default TESSEL_QUANTIFY_THREADS, else min(cores, 4) */
+  threads?: number;
 }
 
 export interface QuantifyResult {
@@ -60,7 +64,10 @@ interface ImageModule {
  * parent thread as `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
  */
 export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fraction: number) => void): Promise<QuantifyResult> {
+  let reported = 0;
   const progress = (f: number) => {
+    if (f <= reported) return; // monotone, whichever thread finishes a channel first
+    reported = f;
     if (onProgress) onProgress(f);
     else if (!isMainThread && parentPort) parentPort.postMessage({ kind: 'progress', value: f });
   };
@@ -96,10 +103,30 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
     });
     progress(0.2);
     const names = info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`));
-    for (let i = 0; i < names.length; i++) {
-      const plane = await source.readChannel(i);
-      measurer.addChannel({ name: names[i], plane });
-      progress(0.2 + (0.7 * (i + 1)) / names.length);
+    // Channels are independent: helper threads measure the later ones over a copy of the pixel lists
+    // while this thread measures the first share; columns are appended in channel order.
+    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), names.length));
+    const share = Math.ceil(names.length / threads);
+    let measured = 0;
+    const channelDone = () => progress(0.2 + (0.7 * ++measured) / names.length);
+    const helpers: Promise<ChannelColumns[]>[] = [];
+    const stopHelpers = new AbortController();
+    for (let t = 1; t < threads; t++) {
+      const channels = names.map((name, index) => ({ index, name })).slice(t * share, (t + 1) * share);
+      if (channels.length === 0) break;
+      const { width, height, compartments, stats } = measurer.table;
+      const job: ChannelShareJob = { imageUri: opts.imageUri, channels, pixels: measurer.compartmentPixels, table: { width, height, compartments, stats } };
+      helpers.push(runInWorker<ChannelColumns[]>(join(__dirname, 'channel-job'), 'measureChannelShare', [job], { onMessage: channelDone, signal: stopHelpers.signal }));
+    }
+    helpers.forEach((h) => h.catch(() => undefined)); // awaited below; a failure here must not go unhandled meanwhile
+    try {
+      for (let i = 0; i < Math.min(share, names.length); i++) {
+        measurer.addChannel({ name: names[i], plane: await source.readChannel(i) });
+        channelDone();
+      }
+      for (const h of helpers) for (const columns of await h) measurer.addMeasuredChannel(columns);
+    } finally {
+      stopHelpers.abort(); // no-op once they are done; stops them when this share failed
     }
     const table = measurer.table;
     const imageName = opts.imageName ?? basename(opts.imageUri);
@@ -115,6 +142,11 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
   } finally {
     await source.close();
   }
+}
+
+function defaultThreads(): number {
+  const env = Number(process.env.TESSEL_QUANTIFY_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 4);
 }
 
 /** Streams text chunks to a local temporary file, then hands it to the store (atomic rename or upload). */

@@ -135,22 +135,45 @@ export class CellMeasurer {
     this.table = table;
   }
 
+  /** The per-cell pixel lists every channel is measured over (plain typed arrays: they can go to another thread). */
+  get compartmentPixels(): CompartmentPixels {
+    return this.pixels;
+  }
+
   /** Measures one channel (any integer or float dtype) and appends its columns to the table. */
   addChannel(channel: { name: string; plane: Plane }): void {
-    const { plane } = channel;
-    if (plane.width !== this.table.width || plane.height !== this.table.height) {
-      throw new InvalidArrayError(channel.name, `channel is ${plane.width}×${plane.height} but the masks are ${this.table.width}×${this.table.height}`);
-    }
-    const n = this.table.labels.length;
-    const compartments: Partial<Record<Compartment, StatColumns>> = {};
-    for (const comp of this.table.compartments) {
-      const cols: StatColumns = {};
-      for (const s of this.table.stats) cols[s] = new Float32Array(n);
-      compartments[comp] = cols;
-    }
-    measureChannel(this.pixels, plane.data, compartments, this.scratch);
-    this.table.channels.push({ name: channel.name, compartments });
+    const { table } = this;
+    const compartments = measureChannelColumns(this.pixels, channel, table, this.scratch);
+    table.channels.push({ name: channel.name, compartments });
   }
+
+  /** Appends columns measured elsewhere (another thread, see {@link measureChannelColumns}), in channel order. */
+  addMeasuredChannel(columns: ChannelColumns): void {
+    this.table.channels.push(columns);
+  }
+}
+
+/**
+ * One channel's intensity columns over `pixels` for the table's compartments and statistics. Pure, so a
+ * helper thread holding a copy of the pixel lists can measure some channels while the owner measures others.
+ */
+export function measureChannelColumns(
+  pixels: CompartmentPixels, channel: { name: string; plane: Plane },
+  table: Pick<CellTable, 'width' | 'height' | 'compartments' | 'stats'>, scratch?: Float64Array,
+): Partial<Record<Compartment, StatColumns>> {
+  const { plane } = channel;
+  if (plane.width !== table.width || plane.height !== table.height) {
+    throw new InvalidArrayError(channel.name, `channel is ${plane.width}×${plane.height} but the masks are ${table.width}×${table.height}`);
+  }
+  const n = pixels.cellStart.length - 1;
+  const compartments: Partial<Record<Compartment, StatColumns>> = {};
+  for (const comp of table.compartments) {
+    const cols: StatColumns = {};
+    for (const s of table.stats) cols[s] = new Float32Array(n);
+    compartments[comp] = cols;
+  }
+  measureChannel(pixels, plane.data, compartments, scratch);
+  return compartments;
 }
 
 /** Convenience: measure masks and a list of channels in one call. */

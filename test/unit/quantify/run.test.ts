@@ -57,6 +57,18 @@ describe('quantifyImage (worker thread, files in and out)', () => {
     expect(proj.images[0].serverBuilder.uri).toBe(`file://${f('image.ome.tiff')}`);
   });
 
+  test('channels measured on helper threads give the same table, in channel order, as one thread', async () => {
+    const base = { imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), imageName: 'img' };
+    const one = await quantifyImage({ ...base, outTsvUri: f('t1.tsv'), threads: 1 });
+    const progress: number[] = [];
+    const three = await quantifyImage({ ...base, outTsvUri: f('t3.tsv'), threads: 3, onProgress: (p) => progress.push(p) });
+    expect(three.channels).toEqual(one.channels);
+    expect(one.channels.length).toBe(3);
+    expect(readFileSync(f('t3.tsv'), 'utf8')).toBe(readFileSync(f('t1.tsv'), 'utf8'));
+    expect(progress.at(-1)).toBe(1);
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress); // monotone, whichever thread finishes first
+  });
+
   test('uncalibrated image → px columns and one warning', async () => {
     const r = await quantifyImage({ imageUri: f('image_uncal.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('px.tsv') });
     expect(r.calibrated).toBe(false);
