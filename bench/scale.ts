@@ -64,7 +64,14 @@ async function main(): Promise<void> {
   const cpuQ = perQueue.get(queues.cpu) ?? 0;
   const gpuQ = perQueue.get(queues.gpu) ?? 0;
   const busiest = Math.max(cpuQ, gpuQ);
-  console.log(JSON.stringify({ images, size, done: summary.images.done, failed: summary.images.failed, wallS: +wallS.toFixed(2),
+  // Bounded history: every run in the parent's continue-as-new chain, with its event count.
+  const segments: { status: string; events: number }[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) {
+    const h = await client.workflow.getHandle(input.runId, wf.runId).fetchHistory();
+    segments.push({ status: wf.status.name, events: h.events?.length ?? 0 });
+  }
+  console.log(JSON.stringify({ images, size, done: summary.images.done, parentSegments: segments.length,
+    maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed, wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpuQ.toFixed(2), gpuQueueActivityS: +gpuQ.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),
     activitySecondsByType: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
     stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) } }));
