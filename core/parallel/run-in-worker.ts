@@ -85,16 +85,19 @@ function takeThread(): PooledThread {
   const jsEntry = join(__dirname, 'worker-entry.js');
   const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
   const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
-  return { worker: new Worker(entry, { execArgv }) };
+  const thread: PooledThread = { worker: new Worker(entry, { execArgv }) };
+  // A thread that dies while idle (out of memory, say) must never be handed a job.
+  thread.worker.once('exit', () => {
+    clearTimeout(thread.idleTimer);
+    const i = idleThreads.indexOf(thread);
+    if (i >= 0) idleThreads.splice(i, 1);
+  });
+  return thread;
 }
 
 function releaseThread(t: PooledThread): void {
   t.worker.unref();
-  t.idleTimer = setTimeout(() => {
-    const i = idleThreads.indexOf(t);
-    if (i >= 0) idleThreads.splice(i, 1);
-    void t.worker.terminate();
-  }, IDLE_MS);
+  t.idleTimer = setTimeout(() => void t.worker.terminate(), IDLE_MS); // the exit handler unlists it
   t.idleTimer.unref();
   idleThreads.push(t);
 }

@@ -49,3 +49,11 @@ it('terminates the thread on abort, within the call, and does not reuse it', asy
   expect(idleThreadCount()).toBe(idleBefore - 1); // the aborted thread never comes back to the pool
   expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toEqual(expect.any(Number));
 });
+
+it('drops a thread that dies while idle, and the next call still runs', async () => {
+  expect(await runInWorker<string>(JOBS, 'exitSoon', [])).toBe('ok');
+  const idle = idleThreadCount();
+  await new Promise((r) => setTimeout(r, 500));
+  expect(idleThreadCount()).toBe(idle - 1);
+  expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toEqual(expect.any(Number));
+});
