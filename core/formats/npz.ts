@@ -46,10 +46,14 @@ export function dtypeSize(dtype: DType): number {
   return BY_CODE[DESCR[dtype].slice(1)].size;
 }
 
-/** Allocates a zeroed typed array of the dtype. */
-export function allocTyped(dtype: DType, length: number): TypedArray {
+/**
+ * Allocates a typed array of the dtype: zeroed, or with `uninitialized` left as the allocator found it
+ * (for a caller that writes every element; skips zero-filling, and faulting in, a plane twice).
+ */
+export function allocTyped(dtype: DType, length: number, uninitialized = false): TypedArray {
   const spec = BY_CODE[DESCR[dtype].slice(1)];
-  return spec.make(new ArrayBuffer(length * spec.size), length);
+  const bytes = length * spec.size;
+  return spec.make(uninitialized ? Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer : new ArrayBuffer(bytes), length);
 }
 
 /**

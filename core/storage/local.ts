@@ -48,8 +48,8 @@ export class LocalStore implements Store {
     return {
       uri,
       size: async () => st.size,
-      async read(offset: number, length: number) {
-        const buf = Buffer.allocUnsafe(length);
+      async read(offset: number, length: number, into?: Uint8Array) {
+        const buf = into && into.length >= length ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
           const { bytesRead } = await fh.read(buf, got, length - got, offset + got);

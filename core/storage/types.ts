@@ -15,7 +15,11 @@ export interface ObjectInfo {
 export interface RangeReader {
   readonly uri: string;
   size(): Promise<number>;
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads `length` bytes at `offset` (fewer at the end of the object). A store may read into `into`
+   * (when it is large enough) and return a view of it, so callers can reuse one buffer.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
