@@ -1,5 +1,6 @@
 /**
- * Quantification benchmark: `tessel quantify` (whole process, spawned) against the MCQuant recipe in
+ * Quantification benchmark: `tessel quantify` (whole process, spawned, from the compiled CLI as
+ * deployed; also from sources through tsx, for reference) against the MCQuant recipe in
  * Python (tifffile read, scikit-image `regionprops_table` morphology once with MCQuant's columns, plus
  * the mean intensity per channel, CSV out), on the same seeded synthetic image, timed in the same run.
  *
@@ -10,9 +11,10 @@
  * channel, traced polygons) than the recipe's single mean per channel.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { buildCompiledCli } from '../infra/build-cli';
 
 const ROOT = resolve(__dirname, '..');
 const PY = join(ROOT, '.venv', 'bin', 'python');
@@ -103,19 +105,24 @@ function main(): void {
   const size = Number(arg('size', '4096')), cells = Number(arg('cells', '33000')), nch = Number(arg('channels', '8'));
   const keep = process.argv.includes('--keep') ? arg('keep', '') : undefined;
   const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'tessel-bench-quant-'));
+  mkdirSync(dir, { recursive: true });
   try {
     process.stderr.write(`generating ${size}×${size}, ${nch} channels, ~${cells} cells in ${dir} …\n`);
     const made = Number(execFileSync(PY, ['-c', MAKE, dir, String(size), String(cells), String(nch)], { encoding: 'utf8' }).trim());
     const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
+    // As deployed: the compiled CLI (what `npm run build` makes), built here into .bench-out/.
+    const compiled = buildCompiledCli(join(ROOT, '.bench-out', 'cli-build'));
     const tesselArgs = ['quantify', '--image', join(dir, 'image.ome.tiff'), '--whole-cell-mask', join(dir, 'wholecell.tiff'),
       '--nucleus-mask', join(dir, 'nucleus.tiff'), '--out', join(dir, 'image_QUANT.tsv')];
-    const tessel = timed([tsx, cliEntry(dir), ...tesselArgs], ROOT);
+    const tessel = timed([process.execPath, compiled, ...tesselArgs], ROOT);
+    const fromSources = timed([tsx, cliEntry(dir), ...tesselArgs], ROOT);
     const mcquant = timed([PY, '-c', MCQUANT_RECIPE, dir], ROOT);
     const ratio = mcquant.seconds / tessel.seconds;
     const row = (name: string, r: { seconds: number; peakRssMb: number }) =>
       `${name.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(made / r.seconds).toString().padStart(8)} cells/s  peak RSS ${Math.round(r.peakRssMb)} MB`;
     console.log(`image ${size}×${size}, ${nch} channels uint16, ${made} cells`);
     console.log(row('tessel quantify (all columns)', tessel));
+    console.log(row('  same, from sources through tsx', fromSources));
     console.log(row('MCQuant recipe (skimage, means)', mcquant));
     console.log(`speed-up vs MCQuant recipe: ${ratio.toFixed(2)}× (goal ≥ 5×)`);
     console.log(`tessel: ${tessel.stdout.trim()}`);

@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { ConfigError, TesselError } from '../../core/errors';
+import { PACKAGE_ROOT } from '../../core/package-root';
 
-/** Repository root (infra/temporal/ → ../..). */
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+/** Tessel's folder (sources or `dist/` alike): home of `.venv` and `.tessel/`. */
+export const REPO_ROOT = PACKAGE_ROOT;
 
 /**
  * Finds the Temporal CLI, in this order: an explicit path (flag or `TESSEL_TEMPORAL_BIN`), `temporal` on

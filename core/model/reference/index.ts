@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../package-root';
 import { MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from '../../postprocess/params';
 import { storeFor } from '../../storage';
 import { encodeModelCollection, loadModelCollection } from '../collection';
@@ -103,14 +104,9 @@ export interface EnsureReferenceModelOptions extends BuildProgress {
   force?: boolean;
 }
 
-/** `<repo>/.tessel/models`, found from this file whether run from sources or `dist/`. */
+/** `<repo>/.tessel/models`. */
 export function defaultModelCacheDir(): string {
-  let dir = resolve(__dirname);
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, '.tessel', 'models');
-    dir = resolve(dir, '..');
-  }
-  return resolve('.tessel', 'models');
+  return join(PACKAGE_ROOT, '.tessel', 'models');
 }
 
 /**

@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCompiledCli } from '../../../infra/build-cli';
+
+const root = join(__dirname, '..', '..', '..');
+// Inside the checkout (git-ignored), so the compiled code finds Tessel's package.json above it as dist/ does.
+const out = join(root, '.tessel', 'build-check');
+let runner = '';
+
+/** Runs the compiled CLI (what `npm run build` makes and bin/tessel.js runs) in a fresh process. */
+function tessel(...args: string[]) {
+  return spawnSync(process.execPath, [runner, ...args], { encoding: 'utf8' });
+}
+
+describe('the compiled build', () => {
+  let dir: string;
+  beforeAll(() => {
+    runner = buildCompiledCli(out);
+    dir = mkdtempSync(join(tmpdir(), 'tessel-build-'));
+  }, 180_000);
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds its package.json from dist/ (version)', () => {
+    const r = tessel('--version');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  it('synthesises an image and quantifies it on worker threads from compiled JS', () => {
+    const synth = tessel('synth', dir, '--images', '1', '--size', '192');
+    expect(synth.status).toBe(0);
+    const cells = Number(/\((\d+) cells\)/.exec(synth.stdout)?.[1]);
+    expect(cells).toBeGreaterThan(10);
+    const q = tessel('quantify', '--image', join(dir, 'OMETIFF', 'tissue_000.ome.tiff'),
+      '--whole-cell-mask', join(dir, 'GROUND_TRUTH', 'tissue_000_WholeCellMask.tiff'),
+      '--nucleus-mask', join(dir, 'GROUND_TRUTH', 'tissue_000_NucleusMask.tiff'), '--out', join(dir, 'q.tsv'));
+    expect(q.stderr).toBe('');
+    expect(q.status).toBe(0);
+    const lines = readFileSync(join(dir, 'q.tsv'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(cells + 1);
+    expect(lines[0].split('\t')).toEqual(expect.arrayContaining(['Object ID', 'Name', 'Centroid X µm']));
+  });
+});
