@@ -4,7 +4,12 @@
  * Python (tifffile read, scikit-image `regionprops_table` morphology once with MCQuant's columns, plus
  * the mean intensity per channel, CSV out), on the same seeded synthetic image, timed in the same run.
  *
- *   npx tsx bench/quantify.ts [--size 4096] [--cells 33000] [--channels 8] [--keep DIR]
+ *   npx tsx bench/quantify.ts [--size 4096] [--cells 33000] [--channels 8] [--keep DIR] [--skip-recipe]
+ *
+ * --skip-recipe times only the compiled CLI (no tsx run, no MCQuant recipe).
+ *
+ * The memory check of a million cells × 40 channels (peak RSS, no reference: the recipe would take ~15 min):
+ *   npx tsx bench/quantify.ts --size 8192 --cells 1000000 --channels 40 --skip-recipe
  *
  * Prints wall time, cells/s and peak RSS (ru_maxrss of the process tree's largest process) for both,
  * and the speed ratio (goal ≥ 5×). Tessel computes far more (4 compartments × 5 statistics per
@@ -104,6 +109,7 @@ p.parseAsync(process.argv).catch((e) => { console.error('tessel: ' + e.message);
 function main(): void {
   const size = Number(arg('size', '4096')), cells = Number(arg('cells', '33000')), nch = Number(arg('channels', '8'));
   const keep = process.argv.includes('--keep') ? arg('keep', '') : undefined;
+  const skipRecipe = process.argv.includes('--skip-recipe');
   const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'tessel-bench-quant-'));
   mkdirSync(dir, { recursive: true });
   try {
@@ -115,16 +121,17 @@ function main(): void {
     const tesselArgs = ['quantify', '--image', join(dir, 'image.ome.tiff'), '--whole-cell-mask', join(dir, 'wholecell.tiff'),
       '--nucleus-mask', join(dir, 'nucleus.tiff'), '--out', join(dir, 'image_QUANT.tsv')];
     const tessel = timed([process.execPath, compiled, ...tesselArgs], ROOT);
-    const fromSources = timed([tsx, cliEntry(dir), ...tesselArgs], ROOT);
-    const mcquant = timed([PY, '-c', MCQUANT_RECIPE, dir], ROOT);
-    const ratio = mcquant.seconds / tessel.seconds;
+    const fromSources = skipRecipe ? undefined : timed([tsx, cliEntry(dir), ...tesselArgs], ROOT);
     const row = (name: string, r: { seconds: number; peakRssMb: number }) =>
       `${name.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(made / r.seconds).toString().padStart(8)} cells/s  peak RSS ${Math.round(r.peakRssMb)} MB`;
     console.log(`image ${size}×${size}, ${nch} channels uint16, ${made} cells`);
     console.log(row('tessel quantify (all columns)', tessel));
-    console.log(row('  same, from sources through tsx', fromSources));
-    console.log(row('MCQuant recipe (skimage, means)', mcquant));
-    console.log(`speed-up vs MCQuant recipe: ${ratio.toFixed(2)}× (goal ≥ 5×)`);
+    if (fromSources) console.log(row('  same, from sources through tsx', fromSources));
+    if (!skipRecipe) {
+      const mcquant = timed([PY, '-c', MCQUANT_RECIPE, dir], ROOT);
+      console.log(row('MCQuant recipe (skimage, means)', mcquant));
+      console.log(`speed-up vs MCQuant recipe: ${(mcquant.seconds / tessel.seconds).toFixed(2)}× (goal ≥ 5×)`);
+    }
     console.log(`tessel: ${tessel.stdout.trim()}`);
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });

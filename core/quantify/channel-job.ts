@@ -3,7 +3,7 @@ import type { Plane } from '../formats/ndarray';
 import type { CompartmentPixels } from './intensity';
 import { measureChannelColumns, type CellTable, type ChannelColumns } from './measure';
 
-/** A share of an image's channels, measured on a helper thread over a copy of the owner's pixel lists. */
+/** A share of an image's channels, measured on a helper thread over the owner's pixel lists (shared memory). */
 export interface ChannelShareJob {
   imageUri: string;
   channels: { index: number; name: string }[];

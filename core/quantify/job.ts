@@ -28,7 +28,10 @@ export interface QuantifyJobOptions {
   legacyNames?: boolean;
   compartments?: string[];
   stats?: string[];
-  /** Threads measuring channels (this one included). @default TESSEL_QUANTIFY_THREADS, else min(cores, 4) */
+  /**
+   * Helper threads measuring channels while this one traces shapes; 1 = everything on this thread.
+   * @default TESSEL_QUANTIFY_THREADS, else min(cores, 4)
+   */
   threads?: number;
 }
 
@@ -58,8 +61,9 @@ interface ImageModule {
 
 /**
  * The whole quantification of one image, meant to run on a worker thread (see `quantifyImage` in
- * `run.ts`): reads both masks, measures shapes, then reads and measures the image one channel at a
- * time (memory: masks' pixel indices + one channel + the output columns), and writes the TSV (and
+ * `run.ts`): reads both masks and indexes their pixels, then traces shapes while helper threads read
+ * and measure the image's channels, one at a time each (memory: masks' pixel indices, shared, + one
+ * channel per helper + the output columns), and writes the TSV (and
  * GeoJSON, and the QuPath project entry) atomically through the storage layer. Progress goes to the
  * parent thread as `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
  */
@@ -96,37 +100,42 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
       warnings.push(`${opts.imageUri}: no physical pixel size in the image metadata; measurements are in pixels (px)`);
     }
     progress(0.02);
+    const names = info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`));
+    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), names.length));
     const measurer = new CellMeasurer({
       wholeCell, nucleus, umPerPixel, withGeometry: !!opts.geojsonUri,
       compartments: opts.compartments as Compartment[] | undefined, stats: opts.stats as Stat[] | undefined,
-      wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri,
+      wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri, deferShapes: threads > 1,
     });
     progress(0.2);
-    const names = info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`));
-    // Channels are independent: helper threads measure the later ones over a copy of the pixel lists
-    // while this thread measures the first share; columns are appended in channel order.
-    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), names.length));
-    const share = Math.ceil(names.length / threads);
     let measured = 0;
     const channelDone = () => progress(0.2 + (0.7 * ++measured) / names.length);
-    const helpers: Promise<ChannelColumns[]>[] = [];
-    const stopHelpers = new AbortController();
-    for (let t = 1; t < threads; t++) {
-      const channels = names.map((name, index) => ({ index, name })).slice(t * share, (t + 1) * share);
-      if (channels.length === 0) break;
-      const { width, height, compartments, stats } = measurer.table;
-      const job: ChannelShareJob = { imageUri: opts.imageUri, channels, pixels: measurer.compartmentPixels, table: { width, height, compartments, stats } };
-      helpers.push(runInWorker<ChannelColumns[]>(join(__dirname, 'channel-job'), 'measureChannelShare', [job], { onMessage: channelDone, signal: stopHelpers.signal }));
-    }
-    helpers.forEach((h) => h.catch(() => undefined)); // awaited below; a failure here must not go unhandled meanwhile
-    try {
-      for (let i = 0; i < Math.min(share, names.length); i++) {
+    if (threads === 1) {
+      for (let i = 0; i < names.length; i++) {
         measurer.addChannel({ name: names[i], plane: await source.readChannel(i) });
         channelDone();
       }
-      for (const h of helpers) for (const columns of await h) measurer.addMeasuredChannel(columns);
-    } finally {
-      stopHelpers.abort(); // no-op once they are done; stops them when this share failed
+    } else {
+      // Channels are independent: `threads` helper threads measure a contiguous share each, reading the
+      // pixel lists in shared memory, while this thread traces the cell and nucleus shapes. Columns are
+      // appended in channel order.
+      const share = Math.ceil(names.length / threads);
+      const helpers: Promise<ChannelColumns[]>[] = [];
+      const stopHelpers = new AbortController();
+      const { width, height, compartments, stats } = measurer.table;
+      for (let t = 0; t < threads; t++) {
+        const channels = names.map((name, index) => ({ index, name })).slice(t * share, (t + 1) * share);
+        if (channels.length === 0) break;
+        const job: ChannelShareJob = { imageUri: opts.imageUri, channels, pixels: measurer.compartmentPixels, table: { width, height, compartments, stats } };
+        helpers.push(runInWorker<ChannelColumns[]>(join(__dirname, 'channel-job'), 'measureChannelShare', [job], { onMessage: channelDone, signal: stopHelpers.signal }));
+      }
+      helpers.forEach((h) => h.catch(() => undefined)); // awaited below; a failure here must not go unhandled meanwhile
+      try {
+        measurer.measureShapes();
+        for (const h of helpers) for (const columns of await h) measurer.addMeasuredChannel(columns);
+      } finally {
+        stopHelpers.abort(); // no-op once they are done; stops them when shapes or a share failed
+      }
     }
     const table = measurer.table;
     const imageName = opts.imageName ?? basename(opts.imageUri);

@@ -3,7 +3,7 @@ import type { Plane } from '../formats/ndarray';
 import { traceRegion, TraceScratch } from './contour';
 import { ALL_COMPARTMENTS, ALL_STATS, indexCompartments, measureChannel } from './intensity';
 import type { Compartment, CompartmentPixels, Stat, StatColumns } from './intensity';
-import { indexLabels, pairNuclei } from './labels';
+import { indexLabels, pairNuclei, type LabelIndex, type NucleusPairing } from './labels';
 
 export type { Compartment, Stat } from './intensity';
 
@@ -64,6 +64,11 @@ export interface MeasureOptions {
   /** Names for error messages. */
   wholeCellFile?: string;
   nucleusFile?: string;
+  /**
+   * Leave shape columns (polygons, areas, diameters…) to a later {@link CellMeasurer.measureShapes}
+   * call, so a caller can trace them while helper threads measure channels. @default false
+   */
+  deferShapes?: boolean;
 }
 
 /**
@@ -81,6 +86,8 @@ export class CellMeasurer {
   readonly table: CellTable;
   private readonly pixels: CompartmentPixels;
   private scratch: Float64Array;
+  /** What {@link measureShapes} still needs (the label indexes hold the masks); dropped once it ran. */
+  private pendingShapes?: { cells: LabelIndex; nuclei: LabelIndex; pairing: NucleusPairing; scale: number; withGeometry: boolean };
 
   constructor(opts: MeasureOptions) {
     const { wholeCell, nucleus } = opts;
@@ -108,31 +115,48 @@ export class CellMeasurer {
       unpairedNuclei: pairing.unpairedNuclei, cellsWithoutNucleus: pairing.cellsWithoutNucleus,
       geometry: opts.withGeometry ? { cell: new Array(n), nucleus: new Array(n) } : undefined,
     };
-    const trace = new TraceScratch();
     for (let c = 0; c < n; c++) {
       table.centroidX[c] = ((cells.sumX[c] + 0.5 * cells.count[c]) / cells.count[c]) * scale;
       table.centroidY[c] = ((cells.sumY[c] + 0.5 * cells.count[c]) / cells.count[c]) * scale;
-      const cellShape = traceRegion(cells.data, cells.width, cells.height, cells.values[c],
-        cells.minX[c], cells.minY[c], cells.maxX[c], cells.maxY[c], trace, !!opts.withGeometry);
-      putShape(table.cell, c, cellShape, scale);
-      if (table.geometry) table.geometry.cell[c] = toPolygons(cellShape.rings!);
       const nr = pairing.nucleusOfCell[c];
-      if (nr < 0) {
-        table.nucleusLabels[c] = 0;
-        for (const col of Object.values(table.nucleus) as Float64Array[]) col[c] = NaN;
-        table.nucleusCellAreaRatio[c] = NaN;
-        continue;
-      }
-      table.nucleusLabels[c] = nuclei.ids[nr];
-      const nucShape = traceRegion(nuclei.data, nuclei.width, nuclei.height, nuclei.values[nr],
-        nuclei.minX[nr], nuclei.minY[nr], nuclei.maxX[nr], nuclei.maxY[nr], trace, !!opts.withGeometry);
-      putShape(table.nucleus, c, nucShape, scale);
-      if (table.geometry) table.geometry.nucleus[c] = toPolygons(nucShape.rings!);
-      table.nucleusCellAreaRatio[c] = Math.min(1, Math.max(0, nucShape.area / cellShape.area));
+      table.nucleusLabels[c] = nr < 0 ? 0 : nuclei.ids[nr];
     }
     this.pixels = indexCompartments(cells, nuclei, pairing, compartments.includes('membrane'));
     this.scratch = new Float64Array(Math.max(1, this.pixels.maxLength));
     this.table = table;
+    this.pendingShapes = { cells, nuclei, pairing, scale, withGeometry: !!opts.withGeometry };
+    if (!opts.deferShapes) this.measureShapes();
+  }
+
+  /**
+   * Fills the shape columns (and outlines, with `withGeometry`) from polygons traced along pixel edges.
+   * Runs once; the constructor calls it unless `deferShapes` was set.
+   */
+  measureShapes(): void {
+    const pending = this.pendingShapes;
+    if (!pending) return;
+    this.pendingShapes = undefined;
+    const { cells, nuclei, pairing, scale, withGeometry } = pending;
+    const { table } = this;
+    const n = cells.ids.length;
+    const trace = new TraceScratch();
+    for (let c = 0; c < n; c++) {
+      const cellShape = traceRegion(cells.data, cells.width, cells.height, cells.values[c],
+        cells.minX[c], cells.minY[c], cells.maxX[c], cells.maxY[c], trace, withGeometry);
+      putShape(table.cell, c, cellShape, scale);
+      if (table.geometry) table.geometry.cell[c] = toPolygons(cellShape.rings!);
+      const nr = pairing.nucleusOfCell[c];
+      if (nr < 0) {
+        for (const col of Object.values(table.nucleus) as Float64Array[]) col[c] = NaN;
+        table.nucleusCellAreaRatio[c] = NaN;
+        continue;
+      }
+      const nucShape = traceRegion(nuclei.data, nuclei.width, nuclei.height, nuclei.values[nr],
+        nuclei.minX[nr], nuclei.minY[nr], nuclei.maxX[nr], nuclei.maxY[nr], trace, withGeometry);
+      putShape(table.nucleus, c, nucShape, scale);
+      if (table.geometry) table.geometry.nucleus[c] = toPolygons(nucShape.rings!);
+      table.nucleusCellAreaRatio[c] = Math.min(1, Math.max(0, nucShape.area / cellShape.area));
+    }
   }
 
   /** The per-cell pixel lists every channel is measured over (plain typed arrays: they can go to another thread). */

@@ -5,6 +5,7 @@ import { decodeNpy } from '../../../core/formats/npz';
 import type { Plane } from '../../../core/formats/ndarray';
 import { measurementColumns } from '../../../core/quantify/columns';
 import { formatGeoJson } from '../../../core/quantify/geojson';
+import { median } from '../../../core/quantify/intensity';
 import { measureCells, type CellTable } from '../../../core/quantify/measure';
 import { runPython } from '../../helpers/python';
 
@@ -149,5 +150,20 @@ for f in fc['features']:
 print(bad, len(fc['features']))
 `, [dir]);
     expect(out.trim()).toBe(`0 ${table.labels.length}`);
+  });
+});
+
+describe('median', () => {
+  test('equals the sorted middle (mean of the two middles for even counts) at every size, with and without ties', () => {
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 1000; trial++) {
+      const n = 1 + Math.floor(rand() ** 2 * 5000); // many small, some past 600 where sampling starts
+      const range = [1, 3, 100, 1e9][trial % 4];
+      const values = Float64Array.from({ length: n }, () => Math.floor(rand() * range) + (trial % 5 === 0 ? rand() : 0));
+      const sorted = Float64Array.from(values).sort();
+      const want = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+      expect(median(values, n)).toBe(want);
+    }
   });
 });
