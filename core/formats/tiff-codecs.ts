@@ -136,7 +136,7 @@ let reusable: ReusableInflate | null | undefined;
 
 /**
  * Drives Node's zlib binding directly (`_handle.writeSync` and `_writeState`, the calls Node's own
- * `inflateSync` makes, and what minizlib uses), so one handle inflates every tile into a caller's buffer.
+ * `inflateSync` makes), so one handle inflates every tile into a caller's buffer.
  * Returns the bytes written, or undefined where this Node's zlib stream lacks those internals.
  * @throws the zlib error (corrupt or truncated data); the handle is then dropped and a new one made.
  */
