@@ -107,6 +107,30 @@ function discardThread(t: PooledThread): void {
   void t.worker.terminate();
 }
 
+/**
+ * The buffers a result can give away instead of having them copied: those of typed arrays that span
+ * their whole (non-shared) ArrayBuffer, found up to {@link TRANSFER_DEPTH} levels into objects and arrays
+ * of objects (arrays of numbers are not walked). Quantification returns its float32 columns four levels
+ * down; copying them doubled a million-cell job's peak memory.
+ */
+export function collectTransferables(value: unknown): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const visit = (v: unknown, depth: number): void => {
+    if (ArrayBuffer.isView(v)) {
+      const b = v.buffer;
+      if (Object.prototype.toString.call(b) === '[object ArrayBuffer]' && v.byteOffset === 0 && v.byteLength === b.byteLength) out.add(b as ArrayBuffer);
+    } else if (Array.isArray(v)) {
+      if (depth < TRANSFER_DEPTH && v.length > 0 && typeof v[0] === 'object') for (const x of v) visit(x, depth + 1);
+    } else if (v && typeof v === 'object' && depth < TRANSFER_DEPTH) {
+      for (const x of Object.values(v)) visit(x, depth + 1);
+    }
+  };
+  visit(value, 0);
+  return [...out];
+}
+
+const TRANSFER_DEPTH = 6;
+
 /** Threads now idle in the pool (for tests). */
 export function idleThreadCount(): number {
   return idleThreads.length;

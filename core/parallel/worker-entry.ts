@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import type { SerializedError } from './run-in-worker';
+import { collectTransferables, type SerializedError } from './run-in-worker';
 
 /**
  * Thread entry for {@link runInWorker}: a pooled thread runs one call per message, in order, posting
@@ -19,17 +19,6 @@ async function runJob(job: { id: number; modulePath: string; exportName: string;
     const error: SerializedError = { name: err.name, message: err.message, stack: err.stack, code: err.code, file: err.file, retryable: err.retryable };
     parentPort!.postMessage({ id, kind: 'error', error });
   }
-}
-
-/** Buffers of typed arrays found at the top level or one level down in the result are transferred, not copied. */
-function collectTransferables(value: unknown): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  const visit = (v: unknown, depth: number) => {
-    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
-    else if (v && typeof v === 'object' && depth < 2) for (const x of Object.values(v)) visit(x, depth + 1);
-  };
-  visit(value, 0);
-  return [...out];
 }
 
 parentPort!.on('message', (job: Parameters<typeof runJob>[0]) => void runJob(job));

@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import { join } from 'node:path';
-import { idleThreadCount, runInWorker } from '../../../core/parallel/run-in-worker';
+import { collectTransferables, idleThreadCount, runInWorker } from '../../../core/parallel/run-in-worker';
 import { TesselError } from '../../../core/errors';
 
 const JOBS = join(__dirname, '..', '..', 'fixtures', 'parallel', 'jobs');
@@ -22,6 +22,20 @@ it('moves transferred buffers and returns typed arrays', async () => {
   const out = await runInWorker<Float64Array>(JOBS, 'double', [a], { transfer: [a.buffer] });
   expect(Array.from(out)).toEqual([2, 4, 6]);
   expect(a.byteLength).toBe(0); // moved, not copied
+});
+
+it('results give their typed arrays away instead of copying them, however deep', async () => {
+  const out = await runInWorker<{ compartments: { cell: { mean: Float32Array } } }[]>(JOBS, 'nestedColumns', []);
+  expect(out[0].compartments.cell.mean).toHaveLength(1000);
+  expect(await runInWorker<number>(JOBS, 'keptByteLength', [])).toBe(0); // detached in the worker: moved
+});
+
+it('collects whole, unshared buffers only, and does not walk arrays of numbers', () => {
+  const whole = new Float64Array(4), part = new Uint8Array(new ArrayBuffer(16), 4, 8), shared = new Int32Array(new SharedArrayBuffer(8));
+  const found = collectTransferables({ a: [{ b: { c: { d: whole } } }], part, shared, numbers: [1, 2, 3], text: 'x' });
+  expect(found).toHaveLength(1);
+  expect(found[0] === whole.buffer).toBe(true);
+  expect(collectTransferables([whole, whole])).toHaveLength(1);
 });
 
 it('keeps TesselError codes and the file across the thread boundary, and the thread stays usable', async () => {
