@@ -64,7 +64,7 @@ step(withTest ? 'venv-test' : 'venv', reqs.concat(existsSync(py) ? [] : ['no-ven
 });
 
 // ImageJ 1.x from Maven Central, so a test can check that ImageJ opens Tessel's masks. Optional: only
-// where Maven is installed (CI has it); without it that test is skipped outside CI.
+// where Maven is installed (CI has it); without the jar that test is skipped, with a note.
 const IMAGEJ = 'net.imagej:ij:1.54p';
 const ijJar = join(stampDir, 'java', 'ij.jar');
 if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {

@@ -10,7 +10,7 @@ const SQL_TYPES: Record<ColumnType, string> = {
 };
 
 /** An open file kept for a moment after its last use, so a burst of writes opens it once. */
-interface OpenFile { instance: DuckDBInstance; conn: DuckDBConnection; timer?: NodeJS.Timeout }
+interface OpenFile { instance: DuckDBInstance; conn: DuckDBConnection; timer?: NodeJS.Timeout; ensured: Set<string> }
 const openFiles = new Map<string, OpenFile>();
 /** How long an unused file stays open (and locked against other processes, which retry). */
 const LINGER_MS = 1000;
@@ -71,11 +71,15 @@ export class DuckDbSink implements BenchmarkSink {
       mkdirSync(dirname(this.path), { recursive: true });
       const instance = await DuckDBInstance.create(this.path);
       const conn = await instance.connect();
-      file = { instance, conn };
+      file = { instance, conn, ensured: new Set() };
       openFiles.set(this.path, file);
     }
     try {
-      await this.ensureTable(file.conn);
+      // The table is checked (created, columns added) once per opening, not on every call.
+      if (!file.ensured.has(this.table)) {
+        await this.ensureTable(file.conn);
+        file.ensured.add(this.table);
+      }
       const result = await fn(file.conn);
       file.timer = setTimeout(() => closeFile(this.path), LINGER_MS);
       file.timer.unref();

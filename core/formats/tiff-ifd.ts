@@ -69,8 +69,10 @@ export class TiffFile {
     return new TiffFile(reader, uri, size, le, big, first);
   }
 
-  /** Reads `length` bytes at `offset`, failing clearly when that range is not in the file. */
-  /** Reads a byte range (into `into` when given and large enough: see {@link RangeReader.read}). */
+  /**
+   * Reads `length` bytes at `offset`, failing clearly when that range is not in the file; into `into`
+   * when given and large enough (see {@link RangeReader.read}).
+   */
   async bytes(offset: number, length: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new InvalidImageError(this.uri, `${what} (offset ${offset}, ${length} bytes) runs past the end of the file (${this.size} bytes; truncated or corrupt)`);
@@ -78,7 +80,7 @@ export class TiffFile {
     const block = Math.floor(offset / BLOCK);
     if (length <= SMALL_READ && Math.floor((offset + length - 1) / BLOCK) === block) {
       // Tags and IFDs are many small reads close together: serve them from cached 64 KiB blocks
-      // (48 reads → 8 to open an 8-channel OME-TIFF; on gs:// each read is an HTTP request).
+      // (48 reads → 10 to open an 8-channel OME-TIFF; on gs:// each read is an HTTP request).
       const data = await this.block(block);
       const from = offset - block * BLOCK;
       if (from + length > data.length) throw new InvalidImageError(this.uri, `${what}: short read at offset ${offset} (file truncated?)`);

@@ -159,7 +159,7 @@ export class CellMeasurer {
     }
   }
 
-  /** The per-cell pixel lists every channel is measured over (plain typed arrays: they can go to another thread). */
+  /** The per-cell pixel lists every channel is measured over (shared memory: they go to other threads without a copy). */
   get compartmentPixels(): CompartmentPixels {
     return this.pixels;
   }
