@@ -67,10 +67,11 @@ export async function runStage<T extends object>(
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
     heartbeat({ stage, fraction });
   };
+  // The first heartbeat goes out after 2 s, not at once: a stage that ends sooner (tiny images) costs
+  // the server no heartbeat write, and 2 s is far inside any heartbeat timeout.
   const interval = setInterval(tick, 2000);
   const timer = new PhaseTimer();
   try {
-    tick();
     const out = await fn({
       signal: ctx.cancellationSignal,
       progress: (f) => {

@@ -2,6 +2,7 @@ import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeConvert } from './convert';
 import { discoverImages, readImageList } from './discover';
 import { finalizeRun } from './finalize';
+import { makeFinishImage } from './finish';
 import { makePostprocess } from './postprocess';
 import { makePredict } from './predict';
 import { makeQuantify } from './quantify';
@@ -28,12 +29,14 @@ export function createActivities(deps: ActivityDeps = {}) {
     quantifyImage: makeQuantify(env),
     recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
     finalizeRun,
+    // Kept for children started before `finishImage` existed (they replay and finish with these two).
     writeManifest,
+    finishImage: makeFinishImage({ priceTable: deps.priceTable }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest'] as const;
+export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage'] as const;
 export const GPU_ACTIVITIES = ['predictImage'] as const;

@@ -8,7 +8,7 @@
  *   npx tsx bench/scale.ts [--images 500] [--size 64]
  */
 import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSink } from '../core/bench/duckdb';
@@ -44,10 +44,15 @@ async function main(): Promise<void> {
     imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 16,
     maxAttempts: 3, geojson: false, benchmarkSink: 'duckdb',
   });
+  const cpu0 = { server: serverCpuS(server.process.pid), workers: process.cpuUsage() };
   const t0 = performance.now();
   const handle = await client.workflow.start('segmentAndMeasure', { taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input] });
   const summary = (await handle.result()) as RunSummary;
   const wallS = (performance.now() - t0) / 1000;
+  // Where the machine's CPU went during the run: the Temporal server (Go, SQLite) vs this process
+  // (workers: activities, workflow tasks, the SDK's native core).
+  const w = process.cpuUsage(cpu0.workers);
+  const cpuSeconds = { server: +(serverCpuS(server.process.pid) - cpu0.server).toFixed(1), workers: +((w.user + w.system) / 1e6).toFixed(1) };
   const rows = await new DuckDbSink(join(dir, 'ws', 'BENCHMARKS', 'benchmarks.duckdb')).list({ runId: input.runId });
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
   let cpuS = 0;
@@ -57,9 +62,12 @@ async function main(): Promise<void> {
     gpuS += n(r.prediction_input_load_time_s) + n(r.prediction_time_s) + n(r.prediction_output_write_time_s);
   }
   const byType = new Map<string, number>();
-  // Child ids from the workspace, not summary.results: a run past one history segment keeps only the last segment's results.
+  // Every run of the parent's continue-as-new chain (discover is in the first, finalize in the last), and
+  // child ids from the workspace, not summary.results: a run past one segment keeps only the last one's results.
+  const parentRuns: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) parentRuns.push(wf.runId);
   const names = readdirSync(join(dir, 'ws', 'OMETIFF')).map((f) => f.split('.')[0]);
-  const perQueue = await activitySecondsPerQueue(client, [input.runId, ...names.map((n) => `${input.runId}--${n}`)], byType);
+  const perQueue = await activitySecondsPerQueue(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))], byType);
   const queues = taskQueuesFromEnv();
   const cpuQ = perQueue.get(queues.cpu) ?? 0;
   const gpuQ = perQueue.get(queues.gpu) ?? 0;
@@ -74,20 +82,30 @@ async function main(): Promise<void> {
     maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed, wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpuQ.toFixed(2), gpuQueueActivityS: +gpuQ.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),
     activitySecondsByType: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
-    stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) } }));
+    stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds }));
   await connection.close();
   await workers.shutdown();
   await running;
   await server.stop();
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN where there is none. */
+function serverCpuS(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Sum of started → completed/failed/timed-out spans of every activity, by task queue, from the histories. */
-async function activitySecondsPerQueue(client: Client, workflowIds: string[], byType = new Map<string, number>()): Promise<Map<string, number>> {
+async function activitySecondsPerQueue(client: Client, workflows: { id: string; runId?: string }[], byType = new Map<string, number>()): Promise<Map<string, number>> {
   const totals = new Map<string, number>();
   const typeOf = new Map<string, string>();
   const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-  for (const id of workflowIds) {
-    const history = await client.workflow.getHandle(id).fetchHistory();
+  for (const { id, runId } of workflows) {
+    const history = await client.workflow.getHandle(id, runId).fetchHistory();
     const queueOf = new Map<string, string>();
     const startedAt = new Map<string, { queue: string; type: string; t: number }>();
     for (const e of history.events ?? []) {

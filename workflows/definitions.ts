@@ -3,8 +3,8 @@ import type { RunProgress, StageEvent } from './types';
 
 /** The run's live progress (parent workflow). */
 export const progressQuery = defineQuery<RunProgress>('progress');
-/** A child reports a stage transition. */
-export const stageEventSignal = defineSignal<[StageEvent]>('stageEvent');
+/** A child reports stage transitions: a batch of them, or one (children started before the batching patch). */
+export const stageEventSignal = defineSignal<[StageEvent | StageEvent[]]>('stageEvent');
 
 /** Failure types that retrying cannot fix: bad input, bad model, bad configuration. */
 export const NON_RETRYABLE_TYPES = [

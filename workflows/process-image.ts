@@ -1,6 +1,6 @@
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, isCancellation, proxyActivities,
-  workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, getExternalWorkflowHandle, isCancellation, patched,
+  proxyActivities, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES, stageEventSignal } from './definitions';
@@ -19,6 +19,15 @@ function activitiesFor(taskQueue: string, maxAttempts: number, heartbeatTimeoutS
 }
 
 /**
+ * Patch id of the round-trip diet (2026-11-30): stage events go to the parent in batches, one signal per
+ * stage change, without waiting for the signal's acknowledgement before the next activity is scheduled
+ * (both leave in the same workflow task); manifest and benchmark row are one activity, `finishImage`;
+ * the parent counts the record stage from the child's result instead of a last signal. Children
+ * started before the patch (histories without its marker) replay the old path, unchanged.
+ */
+export const FEWER_ROUND_TRIPS = 'fewer-round-trips-2026-11-30';
+
+/**
  * One image through every stage: convert (cpu) → predict (gpu) → postprocess (cpu) → quantify (cpu)
  * → record (cpu). Only URIs travel between stages. A stage failure ends the image (recorded with its
  * cause), never the run: the child returns a failed result instead of throwing.
@@ -34,16 +43,25 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
   const metrics: { convert?: ConvertResult; predict?: PredictResult; postprocess?: PostprocessResult; quantify?: QuantifyResult } = {};
   const startedAtMs = Date.now();
 
-  const notify = async (ev: Omit<StageEvent, 'name'>) => {
-    if (!input.parentWorkflowId) return;
+  const batched = patched(FEWER_ROUND_TRIPS);
+  const send = async (events: StageEvent[]) => {
+    if (!input.parentWorkflowId || events.length === 0) return;
     try {
-      await getExternalWorkflowHandle(input.parentWorkflowId).signal(stageEventSignal, { name: image.name, ...ev });
+      await getExternalWorkflowHandle(input.parentWorkflowId).signal(stageEventSignal, batched ? events : events[0]);
     } catch {
       // The parent may be gone (cancelled); progress reporting must not fail the image.
     }
   };
+  // Batched: events wait here and leave with the next stage's start, not awaited (send() never rejects).
+  const pending: StageEvent[] = [];
+  const notify = async (ev: Omit<StageEvent, 'name'>) => {
+    if (batched) pending.push({ name: image.name, ...ev });
+    else await send([{ name: image.name, ...ev }]);
+  };
+  const flush = () => void send(pending.splice(0));
   const stage = async <T extends { timeS: number; inputLoadS: number; outputWriteS: number }>(name: Stage, run: () => Promise<T>): Promise<T> => {
     await notify({ stage: name, event: 'started' });
+    flush();
     const out = await run();
     result.stageSeconds[name] = out.inputLoadS + out.timeS + out.outputWriteS;
     return out;
@@ -101,27 +119,49 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
     await notify({ stage: current, event: 'failed', error: result.error, errorType: result.errorType });
   }
 
-  // The manifest goes last: its presence tells a later run that this image is complete (or failed, and why).
+  if (batched) {
+    // Manifest (last: its presence tells a later run this image is complete, or failed and why), then
+    // the benchmark row, in one activity; a sink outage must not lose the image's result.
+    await notify({ stage: 'record', event: 'started' });
+    flush();
+    try {
+      const out = await CancellationScope.nonCancellable(() => record.finishImage({
+        manifest: manifestInput(), benchmark: benchmarkInput(), manifestAttempts: 5,
+      }));
+      result.record = { status: 'done', manifestError: out.manifestError };
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      result.record = { status: 'failed', error: cause instanceof Error ? cause.message : String(cause) };
+    }
+    return result;
+  }
+
+  // Before the patch: manifest and row as two activities, each stage event its own awaited signal.
   try {
-    await CancellationScope.nonCancellable(() => record.writeManifest({
-      runId: input.runId, jobsDir: input.jobsDir, result, settingsHash: input.settingsHash,
-      intermediates: { npzUri: outputs.npzUri, predictionsUri },
-    }));
+    await CancellationScope.nonCancellable(() => record.writeManifest(manifestInput()));
   } catch {
     // Without a manifest the image is simply redone next time.
   }
-
-  // Every image leaves a benchmark row, failed or not; a sink outage must not lose the image's result.
   await notify({ stage: 'record', event: 'started' });
   try {
-    await CancellationScope.nonCancellable(() => record.recordBenchmark({
-      runId: input.runId, workflowId: workflowInfo().workflowId, image, settings, result, metrics,
-      totalTimeS: (Date.now() - startedAtMs) / 1000,
-    }));
+    await CancellationScope.nonCancellable(() => record.recordBenchmark(benchmarkInput()));
     await notify({ stage: 'record', event: 'done' });
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     await notify({ stage: 'record', event: 'failed', error: cause instanceof Error ? cause.message : String(cause) });
   }
   return result;
+
+  function manifestInput() {
+    return {
+      runId: input.runId, jobsDir: input.jobsDir, result, settingsHash: input.settingsHash,
+      intermediates: { npzUri: outputs.npzUri, predictionsUri },
+    };
+  }
+  function benchmarkInput() {
+    return {
+      runId: input.runId, workflowId: workflowInfo().workflowId, image, settings, result, metrics,
+      totalTimeS: (Date.now() - startedAtMs) / 1000,
+    };
+  }
 }

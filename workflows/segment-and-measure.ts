@@ -5,7 +5,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES, progressQuery, stageEventSignal } from './definitions';
 import { processImage } from './process-image';
 import {
-  STAGES, type DiscoveredImage, type ImageInput, type ImageResult, type RunInput, type RunProgress, type RunSummary,
+  STAGES, type DiscoveredImage, type ImageInput, type ImageResult, type RunInput, type RunProgress, type StageEvent, type RunSummary,
   type Stage, type StageCounts,
 } from './types';
 
@@ -56,7 +56,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   let phase: RunProgress['state'] = carry ? 'running' : 'discovering';
   let running = 0;
 
-  setHandler(stageEventSignal, (ev) => {
+  const count = (ev: Pick<StageEvent, 'stage' | 'event'>) => {
     const counts = state.stageCounts[ev.stage];
     if (ev.event === 'started') counts.running++;
     else {
@@ -64,6 +64,9 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       if (ev.event === 'done') counts.done++;
       else counts.failed++;
     }
+  };
+  setHandler(stageEventSignal, (evs) => {
+    for (const ev of Array.isArray(evs) ? evs : [evs]) count(ev);
   });
   setHandler(progressQuery, () => progress());
 
@@ -89,6 +92,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   }
 
   const record = (r: ImageResult) => {
+    // Children since the batching patch report the record stage's end in their result, not by signal.
+    if (r.record) count({ stage: 'record', event: r.record.status });
     if (r.status === 'done') {
       state.counts.done++;
       state.counts.cells += r.cells ?? 0;

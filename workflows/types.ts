@@ -159,6 +159,8 @@ export interface ImageResult {
   /** Seconds per stage (compute + I/O as reported by the activity). */
   stageSeconds: Partial<Record<Stage, number>>;
   warnings?: string[];
+  /** How the last step (manifest + benchmark row) went; the parent counts the record stage from it. */
+  record?: { status: 'done' | 'failed'; error?: string; manifestError?: string };
 }
 
 export type ImageState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';

@@ -2,9 +2,11 @@ import { buildBenchmarkRow, type RowInput } from '../../core/bench/row';
 import { openSink } from '../../core/bench/sinks';
 import { toFailure } from '../common';
 
+export type RecordInput = Omit<RowInput, 'priceTable' | 'now'>;
+
 /** Writes the image's benchmark row to the configured sink (DuckDB by default, or BigQuery). */
 export function makeRecord(opts: { priceTable?: Record<string, number> } = {}) {
-  return async function recordBenchmark(input: Omit<RowInput, 'priceTable' | 'now'>): Promise<void> {
+  return async function recordBenchmark(input: RecordInput): Promise<void> {
     try {
       const sink = await openSink(input.settings.benchmark);
       if (!sink) return;

@@ -54,7 +54,8 @@ export class DuckDbSink implements BenchmarkSink {
         try {
           return await this.connectOnce(fn);
         } catch (e) {
-          if (!/lock/i.test((e as Error).message) || attempt >= 40) throw e;
+          // DuckDB's words for another process holding the file (not any message that mentions a path with "lock" in it).
+          if (!/could not set lock|conflicting lock/i.test((e as Error).message) || attempt >= 40) throw e;
           await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
         }
       }

@@ -84,7 +84,7 @@ export async function isPortOpen(host: string, port: number, timeoutMs = 500): P
 /** The arguments `temporal server start-dev` gets for these options (exported for `tessel server --print`). */
 export function devServerArgs(o: DevServerOptions & { port: number }): string[] {
   const args = ['server', 'start-dev', '--port', String(o.port), '--ip', o.ip ?? '127.0.0.1', '--namespace', o.namespace ?? 'default', '--log-level', 'warn'];
-  if (o.dbFile) args.push('--db-filename', resolve(o.dbFile));
+  if (o.dbFile) args.push('--db-filename', resolve(o.dbFile), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
   return args;

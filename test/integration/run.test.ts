@@ -147,6 +147,9 @@ it('reports the same through `tessel status --json`', async () => {
   expect(st.images).toMatchObject({ done: 2, failed: 2, total: 4 });
   expect(st.stages.quantify.done).toBe(2);
   expect(st.stages.convert.failed).toBe(2);
+  // Every image, failed or not, leaves its manifest and row; children report the record stage's end in their result.
+  expect(st.stages.record).toEqual({ done: 4, failed: 0, running: 0 });
+  for (const s of Object.values(st.stages)) expect(s.running).toBe(0);
   expect(st.failures.find((f) => f.name === 'broken')?.error).toMatch(/broken\.ome\.tiff/);
 });
 

@@ -1,21 +1,42 @@
 /**
  * Replays workflow histories recorded from a real run (test/fixtures/histories, refreshed with
  * `TESSEL_RECORD_HISTORIES=1 npx jest test/integration/run.test.ts`) against today's workflow code:
- * a change that would break runs already in flight fails here, with no server needed.
+ * a change that would break runs already in flight fails here, with no server needed. `v1-*` histories
+ * were recorded before the FEWER_ROUND_TRIPS patch and keep its old branch honest; when a new patch
+ * lands, rename the current files to the next prefix and record afresh.
  */
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installRuntimeLogging } from '../../../workers/create';
+import { FEWER_ROUND_TRIPS } from '../../../workflows/process-image';
 
 installRuntimeLogging('WARN');
 
 const dir = join(__dirname, '..', '..', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
-it('has the parent and both kinds of child history on record', () => {
-  expect(files).toEqual(['processImage-done.json', 'processImage-failed.json', 'segmentAndMeasure.json']);
+it('has the parent and both kinds of child history on record, from today\'s code and from before the last patch', () => {
+  const kinds = ['processImage-done.json', 'processImage-failed.json', 'segmentAndMeasure.json'];
+  expect(files).toEqual([...kinds, ...kinds.map((k) => `v1-${k}`)]);
+});
+
+/** Patch ids recorded in a history's `core_patch` markers. */
+function patchIds(file: string): string[] {
+  const json = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[] };
+  return json.events.flatMap((e) => {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_patch') return [];
+    return Object.values(m.details).flatMap((d) => d.payloads.map((p) => (JSON.parse(Buffer.from(p.data, 'base64').toString('utf8')) as { id: string }).id));
+  });
+}
+
+it('covers both sides of the round-trip patch: children recorded after it carry its marker, v1 children do not', () => {
+  for (const kind of ['processImage-done.json', 'processImage-failed.json']) {
+    expect(patchIds(kind)).toEqual([FEWER_ROUND_TRIPS]);
+    expect(patchIds(`v1-${kind}`)).toEqual([]);
+  }
 });
 
 it.each(files)('replays %s without non-determinism', async (file) => {

@@ -1,0 +1,47 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { manifestUri, readManifest } from '../../core/workspace/manifest';
+import { writeManifest, type ManifestInput } from '../manifest';
+import { makeRecord, type RecordInput } from '../record';
+
+export interface FinishInput {
+  manifest: ManifestInput;
+  benchmark: RecordInput;
+  /** Attempts at a manifest write that fails with a retryable error before the row is written without it. */
+  manifestAttempts: number;
+}
+
+export interface FinishResult {
+  /** Set when the manifest could not be written: the image is then simply redone by a later run. */
+  manifestError?: string;
+}
+
+/**
+ * The image's last step, one activity instead of two (one fewer round trip through the server per
+ * image): the manifest first — its presence tells a later run the image is complete — then the
+ * benchmark row. A retryable manifest failure retries the activity before any row is written, so a
+ * retry never writes a second row for it; once `manifestAttempts` are spent (or on a permanent
+ * failure) the row is still written, since every image leaves one. A retry after a failed row write
+ * does not rewrite a manifest this run already wrote.
+ */
+export function makeFinishImage(opts: { priceTable?: Record<string, number> } = {}) {
+  const recordBenchmark = makeRecord(opts);
+  return async function finishImage(input: FinishInput): Promise<FinishResult> {
+    const { attempt } = Context.current().info;
+    const out: FinishResult = {};
+    const { manifest } = input;
+    const written = attempt > 1
+      ? await readManifest(manifestUri(manifest.jobsDir, manifest.result.name)).then((m) => m?.runId === manifest.runId, () => false)
+      : false;
+    if (!written) {
+      try {
+        await writeManifest(manifest);
+      } catch (e) {
+        const permanent = e instanceof ApplicationFailure && e.nonRetryable;
+        if (!permanent && attempt < input.manifestAttempts) throw e;
+        out.manifestError = e instanceof Error ? e.message : String(e);
+      }
+    }
+    await recordBenchmark(input.benchmark);
+    return out;
+  };
+}
