@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { predictArray } from '../core/inference/predict';
 import { getSession, type InferenceModel } from '../core/inference/session';
 import { ModelMetadata } from '../core/model/metadata';
@@ -81,11 +80,16 @@ async function main(): Promise<void> {
     // Raw session.run on pre-made batches: the same tiles in the same batch sizes (last one partial).
     const batches = Math.ceil(e.tiles / batch);
     const names = model.metadata.outputs.map((o) => o.name);
-    const feedFor = (n: number) => new ort.Tensor('float32', new Float32Array(n * t * t * 2).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), [n, t, t, 2]);
+    const feedFor = (n: number) => ({ data: new Float32Array(n * t * t * 2).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), dims: [n, t, t, 2] });
     const full = feedFor(batch);
     const last = feedFor(e.tiles - (batches - 1) * batch);
     const t1 = performance.now();
-    for (let b = 0; b < batches; b++) await ms.session.run({ [model.metadata.input.name]: b === batches - 1 ? last : full }, names);
+    // The session lives on its own thread; raw runs go there too (the batch copied there, outputs
+    // transferred back, as in the pipeline), one after another with nothing else to do.
+    for (let b = 0; b < batches; b++) {
+      const f = b === batches - 1 ? last : full;
+      await ms.session.run(model.metadata.input.name, f.data, f.dims, names);
+    }
     const rawS = (performance.now() - t1) / 1000;
     const raw = e.tiles / rawS;
     const e2e = e.tiles / e2eS;

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { InvalidArrayError, ModelContractError, NotFoundError } from '../errors';
 import type { NdArray } from '../formats/ndarray';
 import { readNpz, writeNpz } from '../formats/npz';
@@ -9,6 +8,7 @@ import { storeFor } from '../storage';
 import { extractChannel, insertChannel, mesmerNormalize, type MesmerNormalizeOptions } from './normalize';
 import { mesmerResizedShape, resizeBilinear } from './resample';
 import { getSession, type InferenceDevice, type InferenceModel, type ModelSession } from './session';
+import type { HostedOutput } from './session-host';
 import { accumulateTile, extractTile, planTiles, type TileGrid } from './tiles';
 
 export { type InferenceModel } from './session';
@@ -72,7 +72,8 @@ export interface PredictArrayResult {
  * + CLAHE per channel), cut 256-px tiles at stride ratio 0.75, run the ONNX model in batches, blend the
  * tiles back with spline windows and resample the heads to the image's size.
  *
- * Pipelining: while `session.run` works on batch k (onnxruntime runs it off the JS thread), batch k+1 is
+ * Pipelining: while `session.run` works on batch k (on the session's own thread: onnxruntime-node runs it
+ * synchronously, so it must not run on this one), batch k+1 is
  * extracted into a second input buffer; as soon as run k returns, run k+1 starts and the outputs of k are
  * blended in. Two input buffers and at most two batches of outputs are alive, so memory is bounded
  * whatever the image size.
@@ -131,12 +132,12 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
   const batchSize = ms.fixedBatch ?? Math.max(1, Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE));
   const batches = Math.ceil(grid.count / batchSize);
   const tileValues = t * t * inChannels;
-  const buffers = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
+  const buffers: Float32Array[] = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
   const heads = headChannels.map((c) => new Float32Array(grid.width * grid.height * c));
   const inputName = ms.model.metadata.input.name;
   let cpuMs = 0;
 
-  const prepare = (b: number): ort.Tensor => {
+  const prepare = (b: number): { data: Float32Array; dims: number[] } => {
     const c0 = performance.now();
     const buf = buffers[b % 2];
     const first = b * batchSize;
@@ -146,11 +147,17 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
     const rows = ms.fixedBatch ? batchSize : n;
     if (ms.fixedBatch && n < batchSize) buf.fill(0, n * tileValues);
     cpuMs += performance.now() - c0;
-    return new ort.Tensor('float32', rows === batchSize ? buf : buf.subarray(0, rows * tileValues), [rows, t, t, inChannels]);
+    return { data: rows === batchSize ? buf : buf.subarray(0, rows * tileValues), dims: [rows, t, t, inChannels] };
   };
-  const start = (b: number) => ms.session.run({ [inputName]: prepare(b) }, headNames);
+  // The batch's buffer travels to the session thread and back with the outputs, into the same slot.
+  const run = (b: number, input: { data: Float32Array; dims: number[] }) => ms.session.run(inputName, input.data, input.dims, headNames, { transfer: true })
+    .then((r) => {
+      buffers[b % 2] = r.input;
+      return r.outputs;
+    });
+  const start = (b: number) => run(b, prepare(b));
 
-  const blend = (out: ort.InferenceSession.ReturnType, b: number) => {
+  const blend = (out: Record<string, HostedOutput>, b: number) => {
     const c0 = performance.now();
     const first = b * batchSize;
     const n = Math.min(batchSize, grid.count - first);
@@ -161,10 +168,9 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
       if (tensor.type !== 'float32' || dims.length !== 4 || dims[0] < n || dims[1] !== t || dims[2] !== t || dims[3] !== c) {
         throw new ModelContractError(ms.model.uri, `output '${name}' came back as ${tensor.type} [${dims.join(', ')}], expected float32 [${n}, ${t}, ${t}, ${c}]`);
       }
-      const data = tensor.data as Float32Array;
+      const data = tensor.data;
       for (let k = 0; k < n; k++) accumulateTile(data, k * t * t * c, c, grid, first + k, heads[h]);
     });
-    for (const name of Object.keys(out)) out[name].dispose?.();
     cpuMs += performance.now() - c0;
   };
 
@@ -177,7 +183,7 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
       const out = await running;
       if (hasNext) {
         throwIfAborted(opts.signal);
-        running = ms.session.run({ [inputName]: nextInput! }, headNames);
+        running = run(b + 1, nextInput!);
       }
       blend(out, b);
       opts.onProgress?.(Math.min((b + 1) * batchSize, grid.count), grid.count);

@@ -1,6 +1,9 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
+import { join } from 'node:path';
 import { ModelContractError, TesselError } from '../errors';
 import type { ModelMetadata } from '../model/metadata';
+import { DedicatedThread } from '../parallel/run-in-worker';
+import type { HostedOutput, SessionFacts } from './session-host';
 
 /** What inference needs of a loaded model collection (`loadModelCollection` returns a superset). */
 export interface InferenceModel {
@@ -26,9 +29,50 @@ export interface SessionOptions {
   cudaDeviceId?: number;
 }
 
+/**
+ * An onnxruntime session living on a thread of its own (see session-host.ts): `run` sends one batch
+ * there and resolves with the outputs, leaving this thread's event loop free meanwhile. With
+ * `transfer`, the input's buffer moves to the session thread and comes back as `input` (no copies);
+ * without, it is copied and stays usable here.
+ */
+export class HostedSession implements SessionFacts {
+  private static nextKey = 0;
+  private readonly key = ++HostedSession.nextKey;
+  private readonly thread = new DedicatedThread();
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+  inputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
+  outputMetadata: readonly ort.InferenceSession.ValueMetadata[] = [];
+
+  static async create(onnx: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<HostedSession> {
+    const s = new HostedSession();
+    try {
+      Object.assign(s, await s.thread.call<SessionFacts>(HOST, 'hostCreate', [s.key, onnx, options]));
+    } catch (e) {
+      await s.thread.terminate();
+      throw e;
+    }
+    return s;
+  }
+
+  run(inputName: string, input: Float32Array, dims: number[], fetches: string[], opts: { transfer?: boolean } = {}): Promise<{ outputs: Record<string, HostedOutput>; input: Float32Array }> {
+    return this.thread.call(HOST, 'hostRun', [this.key, inputName, input, dims, fetches], opts.transfer ? [input.buffer as ArrayBuffer] : []);
+  }
+
+  async release(): Promise<void> {
+    try {
+      await this.thread.call(HOST, 'hostRelease', [this.key]);
+    } finally {
+      await this.thread.terminate();
+    }
+  }
+}
+
+const HOST = join(__dirname, 'session-host');
+
 /** A validated session and the facts about it inference needs. */
 export interface ModelSession {
-  session: ort.InferenceSession;
+  session: HostedSession;
   model: InferenceModel;
   device: InferenceDevice;
   /** Fixed batch size when the model's batch dimension is static, else undefined. */
@@ -82,9 +126,9 @@ async function createSession(model: InferenceModel, opts: SessionOptions & { dev
   const provider: ort.InferenceSession.ExecutionProviderConfig = opts.device === 'cuda'
     ? { name: 'cuda', deviceId: opts.cudaDeviceId ?? 0 } as ort.InferenceSession.ExecutionProviderConfig
     : 'cpu';
-  let session: ort.InferenceSession;
+  let session: HostedSession;
   try {
-    session = await ort.InferenceSession.create(model.onnx, {
+    session = await HostedSession.create(model.onnx, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
       // A missing CUDA provider is reported once, as our own error, not also as a native log line.
@@ -126,7 +170,7 @@ function numeric(d: Dim): number | undefined {
  * metadata's channel count and tile size; every metadata output present with rank 4 and agreeing
  * channels; metadata self-consistent (pixelwise heads hold their interior channel).
  */
-export function validateContract(session: ort.InferenceSession, model: InferenceModel): Pick<ModelSession, 'fixedBatch' | 'tileSize' | 'inputChannels' | 'outputChannels'> {
+export function validateContract(session: SessionFacts, model: InferenceModel): Pick<ModelSession, 'fixedBatch' | 'tileSize' | 'inputChannels' | 'outputChannels'> {
   const md = model.metadata;
   const fail = (cause: string): never => {
     throw new ModelContractError(model.uri, cause);

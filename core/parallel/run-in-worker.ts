@@ -82,10 +82,7 @@ function takeThread(): PooledThread {
     t.worker.ref();
     return t;
   }
-  const jsEntry = join(__dirname, 'worker-entry.js');
-  const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
-  const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
-  const thread: PooledThread = { worker: new Worker(entry, { execArgv }) };
+  const thread: PooledThread = { worker: spawnWorker() };
   // A thread that dies while idle (out of memory, say) must never be handed a job.
   thread.worker.once('exit', () => {
     clearTimeout(thread.idleTimer);
@@ -93,6 +90,65 @@ function takeThread(): PooledThread {
     if (i >= 0) idleThreads.splice(i, 1);
   });
   return thread;
+}
+
+/** A thread running worker-entry, from compiled JS or, under tsx/ts-jest, from the TypeScript source. */
+function spawnWorker(): Worker {
+  const jsEntry = join(__dirname, 'worker-entry.js');
+  const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
+  const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+  return new Worker(entry, { execArgv });
+}
+
+/**
+ * A thread of its own for state that must stay on one thread (an onnxruntime session: its `run` is
+ * synchronous native code, which would otherwise stop the caller's event loop for the whole batch).
+ * Calls go through the same entry as {@link runInWorker}, so module-level state in the called module
+ * persists between calls; they run in the order sent. The thread keeps the process alive only while a
+ * call is pending. A thread that dies fails its pending calls and every later one.
+ */
+export class DedicatedThread {
+  private readonly worker = spawnWorker();
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private dead?: Error;
+
+  constructor() {
+    this.worker.unref();
+    this.worker.on('message', (msg: { id?: number; kind: string; value?: unknown; error?: SerializedError }) => {
+      const call = msg.id === undefined ? undefined : this.pending.get(msg.id);
+      if (!call) return;
+      this.pending.delete(msg.id!);
+      if (this.pending.size === 0) this.worker.unref();
+      if (msg.kind === 'result') call.resolve(msg.value);
+      else call.reject(deserializeError(msg.error!));
+    });
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      for (const c of this.pending.values()) c.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`dedicated worker thread exited with code ${code}`)));
+  }
+
+  call<R>(modulePath: string, exportName: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<R> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = ++lastJobId;
+    return new Promise<R>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.ref();
+      try {
+        this.worker.postMessage({ id, modulePath, exportName, args }, transfer);
+      } catch (e) {
+        this.pending.delete(id);
+        reject(e as Error);
+      }
+    });
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
 function releaseThread(t: PooledThread): void {

@@ -1,5 +1,6 @@
 /** @jest-environment ./test/unit/inference/ort-environment.js */
 import { writeFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { readNpz, writeNpz } from '../../../core/formats/npz';
 import { mesmerNormalize } from '../../../core/inference/normalize';
@@ -82,6 +83,31 @@ describe('predictArray / predictFile on tiny ONNX models', () => {
     const a = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: false });
     const b = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: true });
     for (let k = 0; k < 4; k++) expect(maxAbsDiff(a.heads[k], b.heads[k])).toBe(0);
+  });
+
+  it('runs the model on its own thread: this event loop turns during session.run, and outputs match onnxruntime here', async () => {
+    const conv = makeTestModel(dir, 'conv', '32', '4');
+    const ms = await getSession(conv);
+    const t = conv.metadata.tileSize;
+    const dims = [8, t, t, 2];
+    const data = Float32Array.from({ length: 8 * t * t * 2 }, (_, i) => ((i * 2654435761) >>> 0) / 2 ** 32);
+    const names = conv.metadata.outputs.map((o) => o.name);
+    let firedAt = Infinity;
+    const t0 = performance.now();
+    setTimeout(() => (firedAt = performance.now()), 5);
+    const hosted = await ms.session.run(conv.metadata.input.name, data, dims, names);
+    const doneAt = performance.now();
+    // A batch this size takes far longer than 5 ms; had it run on this thread, the timer could only fire after it.
+    expect(doneAt - t0).toBeGreaterThan(50);
+    expect(firedAt).toBeLessThan(doneAt - 20);
+    // Sent without transfer: the caller's buffer stays attached, the thread's copy comes back whole.
+    expect(data.byteLength).toBe(8 * t * t * 2 * 4);
+    expect(hosted.input).toHaveLength(data.length);
+    const direct = await (await ort.InferenceSession.create(conv.onnx)).run({ [conv.metadata.input.name]: new ort.Tensor('float32', data, dims) }, names);
+    for (const name of names) {
+      expect(hosted.outputs[name].dims).toEqual(direct[name].dims);
+      expect(maxAbsDiff(hosted.outputs[name].data, direct[name].data as Float32Array)).toBe(0);
+    }
   });
 
   it('refuses a model whose inputs disagree with its metadata', async () => {
