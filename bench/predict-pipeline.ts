@@ -3,7 +3,9 @@
  * blending — everything) ÷ raw `session.run` tiles/s of the same session on pre-made batches of the
  * same size, measured in the same process, alternating, so machine load hits both alike. Goal ≥ 0.9.
  *
- *   npx tsx bench/predict-pipeline.ts [--size 2048] [--batch 8] [--rounds 2] [--threads N] [--model zip]
+ *   npx tsx bench/predict-pipeline.ts [--size 2048] [--batch 8] [--rounds 2] [--threads N] [--model zip] [--device cpu|cuda]
+ *
+ * `--device cuda` needs onnxruntime-node's CUDA build (docs/gpu.md); both paths then run on the GPU.
  *
  * Model: --model, else D's reference model when `core/model/reference` exists, else a small conv net
  * built by test/unit/inference/fixtures/make_test_model.py (3×3 convs, 32 channels, depth 4).
@@ -63,19 +65,21 @@ async function main(): Promise<void> {
   const batch = Number(arg('batch', '8'));
   const rounds = Number(arg('rounds', '2'));
   const threads = arg('threads', '') ? Number(arg('threads', '')) : undefined;
+  const device = arg('device', 'cpu');
+  if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, not '${device}'`);
   const model = await loadModel();
-  const ms = await getSession(model, { intraOpThreads: threads });
+  const ms = await getSession(model, { intraOpThreads: threads, device });
   const t = model.metadata.tileSize;
   const image = tissue(size);
 
   // Warm up both paths once (JIT, onnxruntime arenas), small image.
-  await predictArray({ input: tissue(300), width: 300, height: 300, model, batchSize: batch, intraOpThreads: threads });
+  await predictArray({ input: tissue(300), width: 300, height: 300, model, batchSize: batch, intraOpThreads: threads, device });
 
   const results: { raw: number; e2e: number; timings: unknown }[] = [];
   for (let r = 0; r < rounds; r++) {
     // End to end.
     const t0 = performance.now();
-    const e = await predictArray({ input: image, width: size, height: size, model, batchSize: batch, intraOpThreads: threads });
+    const e = await predictArray({ input: image, width: size, height: size, model, batchSize: batch, intraOpThreads: threads, device });
     const e2eS = (performance.now() - t0) / 1000;
     // Raw session.run on pre-made batches: the same tiles in the same batch sizes (last one partial).
     const batches = Math.ceil(e.tiles / batch);
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
       `raw session.run ${raw.toFixed(2)} tiles/s (${rawS.toFixed(2)} s for the same ${e.tiles} tiles) → efficiency ${(e2e / raw).toFixed(3)}\n`);
   }
   const eff = results.map((r) => r.e2e / r.raw).sort((a, b) => a - b);
-  process.stdout.write(`model ${model.metadata.name}@${model.metadata.version}; median efficiency ${eff[Math.floor(eff.length / 2)].toFixed(3)} (goal ≥ 0.9)\n`);
+  process.stdout.write(`model ${model.metadata.name}@${model.metadata.version} on ${device}; median efficiency ${eff[Math.floor(eff.length / 2)].toFixed(3)} (goal ≥ 0.9)\n`);
 }
 
 void main().catch((e) => {

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
   const cpu0 = { server: serverCpuS(server.process.pid), workers: process.cpuUsage() };
   const t0 = performance.now();
   const handle = await client.workflow.start('segmentAndMeasure', { taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input] });
+  // Watch it meanwhile: TEMPORAL_ADDRESS=<address> npm run -s tessel -- status <run id>
+  process.stderr.write(`run ${input.runId} on ${server.address}\n`);
   const summary = (await handle.result()) as RunSummary;
   const wallS = (performance.now() - t0) / 1000;
   // Where the machine's CPU went during the run: the Temporal server (Go, SQLite) vs this process
