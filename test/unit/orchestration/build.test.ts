@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCompiledCli } from '../../../infra/build-cli';
+import { runPython } from '../../helpers/python';
 
 const root = join(__dirname, '..', '..', '..');
 // Inside the checkout (git-ignored), so the compiled code finds Tessel's package.json above it as dist/ does.
@@ -44,5 +45,20 @@ describe('the compiled build', () => {
     const lines = readFileSync(join(dir, 'q.tsv'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(cells + 1);
     expect(lines[0].split('\t')).toEqual(expect.arrayContaining(['Object ID', 'Name', 'Centroid X µm']));
+  });
+
+  it('converts and predicts from compiled JS, the onnxruntime session on its own thread', () => {
+    runPython(join(root, 'test', 'unit', 'inference', 'fixtures', 'make_test_model.py'), [dir, 'linear']);
+    const zip = join(dir, 'linear.zip');
+    expect(tessel('model', 'bundle', '--onnx', join(dir, 'linear.onnx'), '--metadata', join(dir, 'linear.json'), '--out', zip).status).toBe(0);
+    const image = join(dir, 'OMETIFF', 'tissue_000.ome.tiff');
+    const c = tessel('convert', image, '--out', join(dir, 'in.npz'), '--nuclear-channels', '0', '--membrane-channels', '1');
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    const p = tessel('predict', join(dir, 'in.npz'), '--model', zip, '--out', join(dir, 'raw.npz'));
+    expect(p.stderr).toBe('');
+    expect(p.status).toBe(0);
+    const shapes = runPython('import numpy as np, json, sys; z = np.load(sys.argv[1]); print(json.dumps({k: list(z[k].shape) for k in z.files}))', [join(dir, 'raw.npz')]);
+    expect(JSON.parse(shapes)).toEqual({ arr_0: [1, 192, 192, 1], arr_1: [1, 192, 192, 3], arr_2: [1, 192, 192, 1], arr_3: [1, 192, 192, 3] });
   });
 });
