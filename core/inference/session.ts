@@ -59,6 +59,11 @@ export class HostedSession implements SessionFacts {
     return this.thread.call(HOST, 'hostRun', [this.key, inputName, input, dims, fetches], opts.transfer ? [input.buffer as ArrayBuffer] : []);
   }
 
+  /** False once the session's thread has died (a native crash, say): the session is gone with it. */
+  get alive(): boolean {
+    return this.thread.alive;
+  }
+
   async release(): Promise<void> {
     try {
       await this.thread.call(HOST, 'hostRelease', [this.key]);
@@ -105,7 +110,13 @@ export function getSession(model: InferenceModel, opts: SessionOptions = {}): Pr
     entry.catch(() => cache.delete(key)); // a failure is not cached; the next call retries
     return entry;
   }
-  return entry.then((s) => ({ ...s, createS: 0 }));
+  const cached = entry;
+  return cached.then((s) => {
+    if (s.session.alive) return { ...s, createS: 0 };
+    // Its thread died: forget it and make a new one, rather than fail every later prediction.
+    if (cache.get(key) === cached) cache.delete(key);
+    return getSession(model, opts);
+  });
 }
 
 /** Releases every cached session (tests, worker shutdown). */

@@ -146,6 +146,11 @@ export class DedicatedThread {
     });
   }
 
+  /** False once the thread has died (crashed, or terminated). */
+  get alive(): boolean {
+    return !this.dead;
+  }
+
   async terminate(): Promise<void> {
     await this.worker.terminate();
   }

@@ -110,6 +110,17 @@ describe('predictArray / predictFile on tiny ONNX models', () => {
     }
   });
 
+  it('replaces a cached session whose thread has died', async () => {
+    const first = await getSession(linear);
+    await (first.session as unknown as { thread: { terminate(): Promise<void> } }).thread.terminate();
+    expect(first.session.alive).toBe(false);
+    const second = await getSession(linear);
+    expect(second.session).not.toBe(first.session);
+    expect(second.session.alive).toBe(true);
+    const r = await predictArray({ input: tissue(64, 64), width: 64, height: 64, model: linear });
+    expect(r.tiles).toBe(1);
+  });
+
   it('refuses a model whose inputs disagree with its metadata', async () => {
     const wrong = makeTestModel(dir, 'wrong');
     await expect(getSession(wrong)).rejects.toMatchObject({ code: 'MODEL_CONTRACT', message: expect.stringContaining('3 channels') });
