@@ -1,4 +1,5 @@
-import { upsertProjectEntry } from '../../core/quantify/qpproj';
+import { heartbeat } from '@temporalio/activity';
+import { upsertProjectEntries } from '../../core/quantify/qpproj';
 import { readManifest } from '../../core/workspace/manifest';
 import { storeFor, joinUri } from '../../core/storage';
 import type { ImageResult, Locations, RunProgress } from '../../workflows/types';
@@ -18,13 +19,18 @@ export async function finalizeRun(input: FinalizeInput): Promise<{ projectUri: s
     const existing = (await store.stat(projectUri)) ? Buffer.from(await store.readAll(projectUri)).toString('utf8') : undefined;
     const manifestsDir = joinUri(input.locations.jobs, 'manifests');
     const done: { name: string; uri: string }[] = [];
-    for (const o of await storeFor(manifestsDir).list(manifestsDir)) {
+    const listed = await storeFor(manifestsDir).list(manifestsDir);
+    for (let i = 0; i < listed.length; i++) {
+      const o = listed[i];
+      // A run of ten thousand images reads as many manifests: show the server this is progress.
+      if (i % 200 === 0) heartbeat({ manifestsRead: i, of: listed.length });
       if (!o.uri.endsWith('.json')) continue;
       const m = await readManifest(o.uri);
       if (m?.status === 'done') done.push({ name: m.name, uri: m.imageUri });
     }
-    let project = existing;
-    for (const d of done.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) project = upsertProjectEntry(project, d);
+    done.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // One parse and one write of the project, whatever the number of images.
+    const project = done.length > 0 || existing !== undefined ? upsertProjectEntries(existing, done) : undefined;
     if (project !== undefined && project !== existing) await store.writeAtomic(projectUri, project);
     const summaryUri = joinUri(input.locations.jobs, input.runId, 'summary.json');
     await storeFor(summaryUri).writeAtomic(summaryUri, JSON.stringify({ ...input.progress, results: input.results }, null, 2));

@@ -43,6 +43,16 @@ export interface UpsertOptions {
  * existing project are kept. A malformed project is an {@link InvalidArrayError}.
  */
 export function upsertProjectEntry(existingJson: string | undefined, image: { uri: string; name: string }, opts: UpsertOptions = {}): string {
+  return upsertProjectEntries(existingJson, [image], opts);
+}
+
+/**
+ * {@link upsertProjectEntry} for many images at once: the project is parsed and written once, so adding
+ * ten thousand images is linear (one call per image re-parsed and re-serialised the growing project:
+ * minutes at that size). Images already present (by server URI) are skipped; when none is new the
+ * input is returned unchanged.
+ */
+export function upsertProjectEntries(existingJson: string | undefined, images: readonly { uri: string; name: string }[], opts: UpsertOptions = {}): string {
   const now = opts.now ?? Date.now();
   let project: QuPathProject;
   if (existingJson === undefined || existingJson.trim() === '') {
@@ -60,21 +70,28 @@ export function upsertProjectEntry(existingJson: string | undefined, image: { ur
       throw new InvalidArrayError(opts.projectUri ?? 'project.qpproj', `not a QuPath project: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     project = parsed.data;
-    if (project.images.some((e) => e.serverBuilder.uri === image.uri)) return existingJson;
   }
-  const entryID = Math.max(project.lastID, ...project.images.map((e) => e.entryID)) + 1;
-  project.images.push({
-    serverBuilder: {
-      builderType: 'uri',
-      providerClassName: 'qupath.lib.images.servers.bioformats.BioFormatsServerBuilder',
-      uri: image.uri,
-      args: [],
-    },
-    entryID,
-    randomizedName: stableUuid(image.uri),
-    imageName: image.name,
-  });
-  project.lastID = entryID;
+  const present = new Set(project.images.map((e) => e.serverBuilder.uri));
+  let lastID = project.images.reduce((m, e) => Math.max(m, e.entryID), project.lastID);
+  let added = 0;
+  for (const image of images) {
+    if (present.has(image.uri)) continue;
+    present.add(image.uri);
+    project.images.push({
+      serverBuilder: {
+        builderType: 'uri',
+        providerClassName: 'qupath.lib.images.servers.bioformats.BioFormatsServerBuilder',
+        uri: image.uri,
+        args: [],
+      },
+      entryID: ++lastID,
+      randomizedName: stableUuid(image.uri),
+      imageName: image.name,
+    });
+    added++;
+  }
+  if (added === 0 && existingJson !== undefined && existingJson.trim() !== '') return existingJson;
+  project.lastID = lastID;
   project.modifyTimestamp = now;
   return JSON.stringify(project, null, 2) + '\n';
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLabelMaskTiff } from '../../../core/formats/tiff-write';
-import { upsertProjectEntry } from '../../../core/quantify/qpproj';
+import { upsertProjectEntries, upsertProjectEntry } from '../../../core/quantify/qpproj';
 import { quantifyImage } from '../../../core/quantify/run';
 import { runPython } from '../../helpers/python';
 import { writeFileSync } from 'node:fs';
@@ -102,5 +102,18 @@ describe('upsertProjectEntry', () => {
     expect(b).toMatchObject({ createTimestamp: 1000, modifyTimestamp: 2000, lastID: 2, extra: { keep: true } });
     expect(b.images.map((e: { entryID: number }) => e.entryID)).toEqual([1, 2]);
     expect(() => upsertProjectEntry('{"images": 3}', { uri: 'x', name: 'x' })).toThrow(/not a QuPath project/);
+  });
+
+  test('many at once (what finalizeRun does): the same project as one at a time, duplicates skipped, unchanged when nothing is new', () => {
+    const images = Array.from({ length: 300 }, (_, i) => ({ uri: `file:/data/img_${i}.ome.tiff`, name: `img_${i}` }));
+    let oneByOne: string | undefined;
+    for (const im of images) oneByOne = upsertProjectEntry(oneByOne, im, { now: 7 });
+    const batch = upsertProjectEntries(undefined, [...images, images[3], images[299]], { now: 7 });
+    expect(batch).toBe(oneByOne);
+    expect(JSON.parse(batch).images).toHaveLength(300);
+    expect(upsertProjectEntries(batch, images.slice(0, 50), { now: 9 })).toBe(batch);
+    const more = JSON.parse(upsertProjectEntries(batch, [images[0], { uri: 'file:/data/new.ome.tiff', name: 'new' }], { now: 9 }));
+    expect(more).toMatchObject({ lastID: 301, modifyTimestamp: 9 });
+    expect(more.images[300]).toMatchObject({ entryID: 301, imageName: 'new' });
   });
 });
