@@ -72,10 +72,9 @@ export interface PredictArrayResult {
  * + CLAHE per channel), cut 256-px tiles at stride ratio 0.75, run the ONNX model in batches, blend the
  * tiles back with spline windows and resample the heads to the image's size.
  *
- * Pipelining: while `session.run` works on batch k (on the session's own thread: onnxruntime-node runs it
- * synchronously, so it must not run on this one), batch k+1 is
- * extracted into a second input buffer; as soon as run k returns, run k+1 starts and the outputs of k are
- * blended in. Two input buffers and at most two batches of outputs are alive, so memory is bounded
+ * Pipelining: while `session.run` works on batch k on the session's own thread (onnxruntime-node runs it
+ * synchronously, so it must not run on this one), batch k+1 is extracted into a second input buffer here;
+ * as soon as run k returns, run k+1 starts and the outputs of k are blended in. Two input buffers and at most two batches of outputs are alive, so memory is bounded
  * whatever the image size.
  *
  * @throws ModelContractError when the model's outputs do not have the expected shapes.
