@@ -221,7 +221,7 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
     const n = x1 - x0;
     if (!chunky) {
       const rowBytes = n * bps;
-      let s = ((y0 - job.cy * ch) * cw + (x0 - job.cx * cw)) * bps;
+      const s = ((y0 - job.cy * ch) * cw + (x0 - job.cx * cw)) * bps;
       let d = ((y0 - y) * width + (x0 - x)) * bps;
       const srcStride = cw * bps;
       const dstStride = width * bps;
