@@ -30,7 +30,7 @@ export async function finalizeRun(input: FinalizeInput): Promise<{ projectUri: s
     }
     done.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     // One parse and one write of the project, whatever the number of images.
-    const project = done.length > 0 || existing !== undefined ? upsertProjectEntries(existing, done) : undefined;
+    const project = done.length > 0 ? upsertProjectEntries(existing, done) : existing;
     if (project !== undefined && project !== existing) await store.writeAtomic(projectUri, project);
     const summaryUri = joinUri(input.locations.jobs, input.runId, 'summary.json');
     await storeFor(summaryUri).writeAtomic(summaryUri, JSON.stringify({ ...input.progress, results: input.results }, null, 2));

@@ -174,11 +174,8 @@ const CONCURRENCY = 4;
 const MAX_READ_GAP = 64 * 1024;
 /** …into reads of at most this size. */
 const MAX_READ = 8 * 1024 * 1024;
-/**
- * Reads one sample plane of a region, decoding only the chunks it touches.
- * @throws ImageTooLargeError before allocating when the region exceeds {@link MAX_PLANE_PIXELS}.
- */
-/** Row views of a decoded chunk, cached for the last buffer and layout (one cache per reader is enough). */
+
+/** Row views of a decoded chunk, cached per buffer for its last row layout (the reused scratch hits every time). */
 const viewCache = new WeakMap<ArrayBufferLike, { byteOffset: number; key: string; views: Uint8Array[] }>();
 function rowViews(buf: Uint8Array, start: number, stride: number, rowBytes: number, count: number): Uint8Array[] {
   const key = `${start}/${stride}/${rowBytes}/${count}/${buf.byteLength}`;
@@ -190,6 +187,10 @@ function rowViews(buf: Uint8Array, start: number, stride: number, rowBytes: numb
   return views;
 }
 
+/**
+ * Reads one sample plane of a region, decoding only the chunks it touches.
+ * @throws ImageTooLargeError before allocating when the region exceeds {@link MAX_PLANE_PIXELS}.
+ */
 export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: number, region: Region): Promise<TypedArray> {
   const { x, y, width, height } = region;
   if (width * height > MAX_PLANE_PIXELS) {

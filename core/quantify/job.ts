@@ -123,8 +123,9 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
       const helpers: Promise<ChannelColumns[]>[] = [];
       const stopHelpers = new AbortController();
       const { width, height, compartments, stats } = measurer.table;
+      const all = names.map((name, index) => ({ index, name }));
       for (let t = 0; t < threads; t++) {
-        const channels = names.map((name, index) => ({ index, name })).slice(t * share, (t + 1) * share);
+        const channels = all.slice(t * share, (t + 1) * share);
         if (channels.length === 0) break;
         const job: ChannelShareJob = { imageUri: opts.imageUri, channels, pixels: measurer.compartmentPixels, table: { width, height, compartments, stats } };
         helpers.push(runInWorker<ChannelColumns[]>(join(__dirname, 'channel-job'), 'measureChannelShare', [job], { onMessage: channelDone, signal: stopHelpers.signal }));

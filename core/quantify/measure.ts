@@ -87,7 +87,7 @@ export class CellMeasurer {
   private readonly pixels: CompartmentPixels;
   private scratch: Float64Array;
   /** What {@link measureShapes} still needs (the label indexes hold the masks); dropped once it ran. */
-  private pendingShapes?: { cells: LabelIndex; nuclei: LabelIndex; pairing: NucleusPairing; scale: number; withGeometry: boolean };
+  private pendingShapes?: { cells: LabelIndex; nuclei: LabelIndex; pairing: NucleusPairing; scale: number };
 
   constructor(opts: MeasureOptions) {
     const { wholeCell, nucleus } = opts;
@@ -124,7 +124,7 @@ export class CellMeasurer {
     this.pixels = indexCompartments(cells, nuclei, pairing, compartments.includes('membrane'));
     this.scratch = new Float64Array(Math.max(1, this.pixels.maxLength));
     this.table = table;
-    this.pendingShapes = { cells, nuclei, pairing, scale, withGeometry: !!opts.withGeometry };
+    this.pendingShapes = { cells, nuclei, pairing, scale };
     if (!opts.deferShapes) this.measureShapes();
   }
 
@@ -136,8 +136,9 @@ export class CellMeasurer {
     const pending = this.pendingShapes;
     if (!pending) return;
     this.pendingShapes = undefined;
-    const { cells, nuclei, pairing, scale, withGeometry } = pending;
+    const { cells, nuclei, pairing, scale } = pending;
     const { table } = this;
+    const withGeometry = !!table.geometry;
     const n = cells.ids.length;
     const trace = new TraceScratch();
     for (let c = 0; c < n; c++) {

@@ -54,14 +54,15 @@ export function upsertProjectEntry(existingJson: string | undefined, image: { ur
  */
 export function upsertProjectEntries(existingJson: string | undefined, images: readonly { uri: string; name: string }[], opts: UpsertOptions = {}): string {
   const now = opts.now ?? Date.now();
+  const fresh = existingJson === undefined || existingJson.trim() === '';
   let project: QuPathProject;
-  if (existingJson === undefined || existingJson.trim() === '') {
+  if (fresh) {
     project = { version: QPPROJ_VERSION, createTimestamp: now, modifyTimestamp: now, uri: opts.projectUri, lastID: 0, images: [] };
     if (!opts.projectUri) delete project.uri;
   } else {
     let raw: unknown;
     try {
-      raw = JSON.parse(existingJson);
+      raw = JSON.parse(existingJson!);
     } catch (e) {
       throw new InvalidArrayError(opts.projectUri ?? 'project.qpproj', `not valid JSON: ${(e as Error).message}`);
     }
@@ -90,7 +91,7 @@ export function upsertProjectEntries(existingJson: string | undefined, images: r
     });
     added++;
   }
-  if (added === 0 && existingJson !== undefined && existingJson.trim() !== '') return existingJson;
+  if (added === 0 && !fresh) return existingJson!;
   project.lastID = lastID;
   project.modifyTimestamp = now;
   return JSON.stringify(project, null, 2) + '\n';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCompiledCli } from '../../../infra/build-cli';
 import { runPython } from '../../helpers/python';
+import { makeTestModel } from '../inference/helpers';
 
 const root = join(__dirname, '..', '..', '..');
 // Inside the checkout (git-ignored), so the compiled code finds Tessel's package.json above it as dist/ does.
@@ -48,7 +49,7 @@ describe('the compiled build', () => {
   });
 
   it('converts and predicts from compiled JS, the onnxruntime session on its own thread', () => {
-    runPython(join(root, 'test', 'unit', 'inference', 'fixtures', 'make_test_model.py'), [dir, 'linear']);
+    makeTestModel(dir, 'linear');
     const zip = join(dir, 'linear.zip');
     expect(tessel('model', 'bundle', '--onnx', join(dir, 'linear.onnx'), '--metadata', join(dir, 'linear.json'), '--out', zip).status).toBe(0);
     const image = join(dir, 'OMETIFF', 'tissue_000.ome.tiff');
