@@ -118,7 +118,13 @@ export function equalizeAdaptHist(image: Float32Array, width: number, height: nu
   return out;
 }
 
-/** img_as_uint → rescale to 0..16383 → round → integer-divide into `nbins` bins. */
+/** Adding and subtracting 1.5·2^52 rounds a double to an integer, halves to even, for |v| < 2^51. */
+const RINT = 6755399441055744;
+
+/**
+ * img_as_uint → rescale to 0..16383 → round → integer-divide into `nbins` bins. The second step depends
+ * only on the 16-bit value, so it is a lookup table (65,536 entries) rather than per-pixel arithmetic.
+ */
 function quantiseToBins(image: Float32Array, nbins: number): Uint16Array {
   const n = image.length;
   const u16 = new Uint16Array(n);
@@ -126,7 +132,7 @@ function quantiseToBins(image: Float32Array, nbins: number): Uint16Array {
   let hi = 0;
   for (let i = 0; i < n; i++) {
     let v = Math.fround(image[i] * 65535);
-    v = roundHalfEven(v);
+    v = (v + RINT) - RINT; // numpy's rint; beyond ±2^51 the clip below decides anyway (NaN stays NaN → 0)
     v = v < 0 ? 0 : v > 65535 ? 65535 : v;
     u16[i] = v;
     if (v < lo) lo = v;
@@ -134,18 +140,15 @@ function quantiseToBins(image: Float32Array, nbins: number): Uint16Array {
   }
   const binSize = 1 + Math.trunc(GREY_LEVELS / nbins);
   const top = GREY_LEVELS - 1;
-  const bins = new Uint16Array(n);
   if (lo === hi) {
     const g = Math.min(Math.max(lo, 0), top);
-    bins.fill(Math.trunc(roundHalfEven(g) / binSize));
-    return bins;
+    return u16.fill(Math.trunc(roundHalfEven(g) / binSize));
   }
   const span = hi - lo;
-  for (let i = 0; i < n; i++) {
-    const g = roundHalfEven(((u16[i] - lo) / span) * top);
-    bins[i] = Math.trunc(g / binSize);
-  }
-  return bins;
+  const lut = new Uint16Array(65536);
+  for (let u = lo; u <= hi; u++) lut[u] = Math.trunc(roundHalfEven(((u - lo) / span) * top) / binSize);
+  for (let i = 0; i < n; i++) u16[i] = lut[u16[i]];
+  return u16;
 }
 
 /** numpy's rint/round: halves go to the even neighbour. */

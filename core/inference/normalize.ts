@@ -19,66 +19,82 @@ export interface MesmerNormalizeOptions {
 }
 
 /**
- * numpy's `np.percentile(values, q)` with the default 'linear' method. Reorders `values` in place
- * (selection, O(n) on average) — pass a copy.
+ * numpy's `np.percentile(plane[plane != 0], q)` with the default 'linear' method, without copying the
+ * plane: an exact radix selection on the float32 bit patterns (one pass histograms the top 16 bits of
+ * an order-preserving key, a second the low 16 bits inside the one or two buckets holding the wanted
+ * ranks). Returns undefined when the plane has no non-zero pixel, NaN when it holds a NaN (as numpy).
+ * Two passes of a 4-megapixel plane instead of a copy and a quickselect: ~4× faster.
  */
-export function percentileInPlace(values: Float32Array, q: number): number {
-  const n = values.length;
-  if (n === 0) return NaN;
+export function nonZeroPercentile(plane: Float32Array, q: number): number | undefined {
+  const bits = new Uint32Array(plane.buffer, plane.byteOffset, plane.length);
+  const high = new Uint32Array(65536);
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const magnitude = b & 0x7fffffff;
+    if (magnitude === 0) continue; // +0 and −0
+    if (magnitude > 0x7f800000) return NaN;
+    high[orderKey(b) >>> 16]++;
+    n++;
+  }
+  if (n === 0) return undefined;
   const virtual = (n - 1) * (q / 100);
   const lo = Math.floor(virtual);
   const t = virtual - lo;
-  const a = select(values, lo, 0, n - 1);
-  if (lo + 1 >= n || t === 0) return a;
-  // The next order statistic is the minimum of the part right of lo after selection.
-  let b = Infinity;
-  for (let i = lo + 1; i < n; i++) if (values[i] < b) b = values[i];
+  const needNext = t !== 0 && lo + 1 < n;
+  const first = locate(high, lo);
+  const second = needNext ? locate(high, lo + 1) : first;
+  // The ranks' buckets, refined by their low 16 bits (one histogram when both ranks share a bucket).
+  const lowFirst = new Uint32Array(65536);
+  const lowSecond = second.bucket === first.bucket ? lowFirst : new Uint32Array(65536);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7fffffff) === 0) continue;
+    const k = orderKey(b);
+    const bucket = k >>> 16;
+    if (bucket === first.bucket) lowFirst[k & 0xffff]++;
+    else if (bucket === second.bucket) lowSecond[k & 0xffff]++;
+  }
+  const a = keyToFloat((first.bucket << 16 | locate(lowFirst, first.rank).bucket) >>> 0);
+  if (!needNext) return a;
+  const b = keyToFloat((second.bucket << 16 | locate(lowSecond, second.rank).bucket) >>> 0);
   // numpy's _lerp: from below for t < 0.5, from above otherwise (keeps monotonicity).
   const diff = b - a;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-/** Hoare-style quickselect: after it, values[k] is the k-th smallest and the left part is ≤ it. */
-function select(values: Float32Array, k: number, left: number, right: number): number {
-  while (right > left) {
-    const mid = (left + right) >>> 1;
-    // Median of three as pivot, so sorted or constant runs stay linear.
-    const a = values[left];
-    const b = values[mid];
-    const c = values[right];
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (values[i] < pivot) i++;
-      while (values[j] > pivot) j--;
-      if (i <= j) {
-        const t = values[i];
-        values[i] = values[j];
-        values[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else return values[k];
+/** float32 bits → an unsigned key in the same order as the values (negatives reversed below positives). */
+function orderKey(b: number): number {
+  return (b & 0x80000000 ? ~b : b | 0x80000000) >>> 0;
+}
+
+const keyScratch = new Float32Array(1);
+const keyScratchBits = new Uint32Array(keyScratch.buffer);
+function keyToFloat(key: number): number {
+  keyScratchBits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key >>> 0;
+  return keyScratch[0];
+}
+
+/** The histogram bin holding the `rank`-th element (0-based) and that element's rank within the bin. */
+function locate(hist: Uint32Array, rank: number): { bucket: number; rank: number } {
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    if (seen + hist[i] > rank) return { bucket: i, rank: rank - seen };
+    seen += hist[i];
   }
-  return values[k];
+  throw new RangeError(`rank ${rank} is past the ${seen} values counted`);
 }
 
 /**
  * deepcell's `percentile_threshold` for one plane: values above the `q`-th percentile of the non-zero
- * pixels are set to it; an all-zero plane stays zero. Returns a new plane.
+ * pixels are set to it; an all-zero plane stays zero (so does a plane holding NaN: numpy's percentile
+ * is then NaN, and nothing compares above it). Returns a new plane.
  */
 export function percentileThreshold(plane: Float32Array, q = 99.9): Float32Array {
-  let nonZero = 0;
-  for (let i = 0; i < plane.length; i++) if (plane[i] !== 0) nonZero++;
   const out = new Float32Array(plane);
-  if (nonZero === 0) return out;
-  const values = new Float32Array(nonZero);
-  for (let i = 0, j = 0; i < plane.length; i++) if (plane[i] !== 0) values[j++] = plane[i];
-  const cut = Math.fround(percentileInPlace(values, q));
+  const p = nonZeroPercentile(plane, q);
+  if (p === undefined || Number.isNaN(p)) return out;
+  const cut = Math.fround(p);
   for (let i = 0; i < out.length; i++) if (out[i] > cut) out[i] = cut;
   return out;
 }

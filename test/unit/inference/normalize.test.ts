@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readNpz } from '../../../core/formats/npz';
-import { mesmerNormalize, percentileInPlace } from '../../../core/inference/normalize';
+import { mesmerNormalize, nonZeroPercentile, percentileThreshold } from '../../../core/inference/normalize';
 import { clipHistogram } from '../../../core/inference/clahe';
 import { runPython } from '../../helpers/python';
 import { FIXTURES, maxAbsDiff, tempDir } from './helpers';
@@ -26,11 +26,42 @@ describe('Mesmer normalisation vs numpy + scikit-image', () => {
     if (name === 'constant') expect(got.every((v) => v === 0)).toBe(true);
   });
 
-  it('percentile follows numpy linear interpolation', () => {
-    const v = new Float32Array([5, 1, 4, 2, 3]);
-    expect(percentileInPlace(new Float32Array(v), 50)).toBe(3);
-    expect(percentileInPlace(new Float32Array(v), 99.9)).toBeCloseTo(4 + 0.996, 5);
-    expect(percentileInPlace(new Float32Array(v), 0)).toBe(1);
+  it('the non-zero percentile follows numpy linear interpolation', () => {
+    const v = new Float32Array([5, 0, 1, 4, 2, 0, 3]);
+    expect(nonZeroPercentile(v, 50)).toBe(3);
+    expect(nonZeroPercentile(v, 99.9)).toBeCloseTo(4 + 0.996, 5);
+    expect(nonZeroPercentile(v, 0)).toBe(1);
+    expect(nonZeroPercentile(v, 100)).toBe(5);
+    expect(nonZeroPercentile(new Float32Array([0, -0, 0]), 50)).toBeUndefined();
+    expect(nonZeroPercentile(new Float32Array([1, NaN, 2]), 50)).toBeNaN();
+    // A NaN makes numpy's cut NaN: nothing is clipped.
+    expect(Array.from(percentileThreshold(new Float32Array([1, NaN, 1e9]), 50))).toEqual([1, NaN, 1e9]);
+  });
+
+  it('the non-zero percentile equals numpy on ties, negatives, subnormals and wide ranges', () => {
+    const out = runPython(`
+import json, numpy as np
+rng = np.random.default_rng(11)
+cases = []
+def add(name, x):
+    x = np.asarray(x, np.float32)
+    nz = x[x != 0]
+    for q in (0, 0.1, 37.5, 50, 99, 99.9, 100):
+        cases.append({'name': name, 'q': q, 'x': x.tolist(), 'p': float(np.percentile(nz, q))})
+add('ints with ties', rng.integers(0, 20, 5000))
+add('signed', rng.normal(0, 1000, 3001))
+add('wide', np.exp(rng.uniform(-80, 80, 2000)) * rng.choice([-1, 1], 2000))
+add('subnormal', np.array([1e-45, 3e-45, -1e-45, 0, 2e-38, 5], np.float32))
+add('constant', np.full(777, 3.25))
+add('one', [0, 0, 42, 0])
+print(json.dumps(cases))`);
+    const cases = JSON.parse(out) as Array<{ name: string; q: number; x: number[]; p: number }>;
+    for (const c of cases) {
+      const got = nonZeroPercentile(Float32Array.from(c.x), c.q)!;
+      // numpy interpolates in float32 or float64 by version; one float32 ulp of slack either way.
+      const tolerance = Math.abs(c.p) * 2 ** -23 + 1e-45;
+      expect({ case: `${c.name} q=${c.q}`, ok: Math.abs(got - c.p) <= tolerance, got, want: c.p }).toMatchObject({ ok: true });
+    }
   });
 
   it('clipHistogram equals skimage clip_histogram on random histograms', () => {
