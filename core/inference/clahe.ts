@@ -7,7 +7,9 @@
  * round, reflect-pad by half a kernel at the start and up to a whole kernel plus half at the end, bin
  * to `nbins` grey levels, one clipped histogram → cumulative map per kernel-sized contextual region,
  * bilinear interpolation of the four surrounding maps (float32 sum, truncated to uint16), then a
- * min–max rescale to [0, 1].
+ * min–max rescale to [0, 1]. The steps after `img_as_uint` are separate functions ({@link binGreyLevels},
+ * {@link claheLevels}, {@link levelsToUnit}) so Mesmer's pre-processing (`normalize.ts`) can fuse its own
+ * rescale with `img_as_uint` and keep 16-bit levels until tiles are cut.
  *
  * References: K. Zuiderveld, "Contrast Limited Adaptive Histogram Equalization", Graphics Gems IV,
  * Academic Press 1994, pp. 474–485; scikit-image `skimage/exposure/_adapthist.py`.
@@ -26,19 +28,24 @@ export interface ClaheOptions {
 }
 
 /**
- * CLAHE of one 2-D plane whose values lie in [0, 1] (negative values are clipped to 0, as
- * scikit-image's `img_as_uint` does). Returns a new float32 plane in [0, 1]; the input is not
- * modified.
+ * CLAHE's output before its final rescale: the interpolated level (0…16383) of every pixel, with the
+ * smallest and largest. {@link levelsToUnit} turns a level into the float32 scikit-image returns.
  */
-export function equalizeAdaptHist(image: Float32Array, width: number, height: number, opts: ClaheOptions = {}): Float32Array {
+export interface ClaheLevels {
+  values: Uint16Array;
+  lo: number;
+  hi: number;
+}
+
+/**
+ * CLAHE from binned grey levels (see {@link binGreyLevels}) to output levels. Writes the levels over
+ * `bins` (each pixel's bin is read before its level is written) and returns them in it.
+ */
+export function claheLevels(bins: Uint16Array, width: number, height: number, opts: ClaheOptions = {}): ClaheLevels {
   const k = opts.kernelSize ?? 128;
   const clipLimit = opts.clipLimit ?? 0.01;
   const nbins = opts.nbins ?? 256;
-  const n = width * height;
-  if (image.length !== n) throw new RangeError(`plane has ${image.length} values, expected ${width}×${height}`);
-  if (n === 0) return new Float32Array(0);
-
-  const bins = quantiseToBins(image, nbins);
+  if (bins.length !== width * height) throw new RangeError(`plane has ${bins.length} values, expected ${width}×${height}`);
 
   // Padded geometry (scikit-image pads k//2 before and (k - s%k)%k + ceil(k/2) after).
   const padStart = k >> 1;
@@ -81,7 +88,7 @@ export function equalizeAdaptHist(image: Float32Array, width: number, height: nu
     colBlock[x] = Math.trunc(p / k);
     colFrac[x] = (p % k) / k;
   }
-  const out = new Float32Array(n);
+  const out = bins;
   let lo = Infinity;
   let hi = -Infinity;
   for (let y = 0; y < height; y++) {
@@ -102,42 +109,37 @@ export function equalizeAdaptHist(image: Float32Array, width: number, height: nu
       acc = Math.fround(acc + Math.fround(maps[(top + bc + 1) * nbins + b] * (fx * gy)));
       acc = Math.fround(acc + Math.fround(maps[(bottom + bc) * nbins + b] * (gx * fy)));
       acc = Math.fround(acc + Math.fround(maps[(bottom + bc + 1) * nbins + b] * (fx * fy)));
-      const v = Math.trunc(acc); // astype(uint16)
+      const v = Math.trunc(acc); // astype(uint16); at most 16383, as every map is
       out[i] = v;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
   }
-  // Final rescale_intensity to [0, 1] in float32.
-  if (lo === hi) {
-    out.fill(Math.min(Math.max(lo, 0), 1));
-    return out;
-  }
-  const range = Math.fround(hi - lo);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(Math.fround(out[i] - lo) / range);
-  return out;
+  return { values: out, lo, hi };
 }
 
-/** Adding and subtracting 1.5·2^52 rounds a double to an integer, halves to even, for |v| < 2^51. */
-const RINT = 6755399441055744;
+/**
+ * The float32 value of each 16-bit level after CLAHE's final `rescale_intensity` to [0, 1] (a constant
+ * image becomes its level clamped to [0, 1], as scikit-image does).
+ */
+export function levelsToUnit(levels: { lo: number; hi: number }): Float32Array {
+  const { lo, hi } = levels;
+  const unit = new Float32Array(65536);
+  if (lo === hi) return unit.fill(Math.min(Math.max(lo, 0), 1));
+  const range = Math.fround(hi - lo);
+  for (let v = 0; v < unit.length; v++) unit[v] = Math.fround(Math.fround(v - lo) / range);
+  return unit;
+}
+
+/** Adding and subtracting 1.5·2^52 rounds a double to an integer, halves to even (numpy's rint), for |v| < 2^51. */
+export const RINT = 6755399441055744;
 
 /**
- * img_as_uint → rescale to 0..16383 → round → integer-divide into `nbins` bins. The second step depends
- * only on the 16-bit value, so it is a lookup table (65,536 entries) rather than per-pixel arithmetic.
+ * scikit-image's next steps on the 16-bit image: rescale `lo…hi` to 0..16383, round, integer-divide
+ * into `nbins` bins — in place. The result depends only on the 16-bit value, so it is a lookup table
+ * (65,536 entries) rather than per-pixel arithmetic.
  */
-function quantiseToBins(image: Float32Array, nbins: number): Uint16Array {
-  const n = image.length;
-  const u16 = new Uint16Array(n);
-  let lo = 65535;
-  let hi = 0;
-  for (let i = 0; i < n; i++) {
-    let v = Math.fround(image[i] * 65535);
-    v = (v + RINT) - RINT; // numpy's rint; beyond ±2^51 the clip below decides anyway (NaN stays NaN → 0)
-    v = v < 0 ? 0 : v > 65535 ? 65535 : v;
-    u16[i] = v;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+export function binGreyLevels(u16: Uint16Array, lo: number, hi: number, nbins: number): Uint16Array {
   const binSize = 1 + Math.trunc(GREY_LEVELS / nbins);
   const top = GREY_LEVELS - 1;
   if (lo === hi) {
@@ -147,7 +149,7 @@ function quantiseToBins(image: Float32Array, nbins: number): Uint16Array {
   const span = hi - lo;
   const lut = new Uint16Array(65536);
   for (let u = lo; u <= hi; u++) lut[u] = Math.trunc(roundHalfEven(((u - lo) / span) * top) / binSize);
-  for (let i = 0; i < n; i++) u16[i] = lut[u16[i]];
+  for (let i = 0; i < u16.length; i++) u16[i] = lut[u16[i]];
   return u16;
 }
 

@@ -1,4 +1,4 @@
-import { equalizeAdaptHist } from './clahe';
+import { binGreyLevels, claheLevels, levelsToUnit, RINT } from './clahe';
 
 /**
  * Mesmer's pre-processing, per channel, as deepcell-toolbox's `mesmer_preprocess` does it
@@ -85,43 +85,72 @@ function locate(hist: Uint32Array, rank: number): { bucket: number; rank: number
   throw new RangeError(`rank ${rank} is past the ${seen} values counted`);
 }
 
-/**
- * deepcell's `percentile_threshold` for one plane: values above the `q`-th percentile of the non-zero
- * pixels are set to it; an all-zero plane stays zero (so does a plane holding NaN: numpy's percentile
- * is then NaN, and nothing compares above it). Returns a new plane.
- */
-export function percentileThreshold(plane: Float32Array, q = 99.9): Float32Array {
-  const out = new Float32Array(plane);
-  const p = nonZeroPercentile(plane, q);
-  if (p === undefined || Number.isNaN(p)) return out;
-  const cut = Math.fround(p);
-  for (let i = 0; i < out.length; i++) if (out[i] > cut) out[i] = cut;
-  return out;
-}
-
-/**
- * deepcell's `histogram_normalization` for one plane: constant → zeros, else rescale to [0, 1]
- * (float32, as skimage's `rescale_intensity(out_range=(0, 1))`) and CLAHE. Returns a new plane.
- */
-export function histogramNormalization(plane: Float32Array, width: number, height: number, kernelSize = 128): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < plane.length; i++) {
-    const v = plane[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (!(hi > lo)) return new Float32Array(plane.length); // constant (or empty/NaN) channel
-  const range = Math.fround(hi - lo);
-  const scaled = new Float32Array(plane.length);
-  for (let i = 0; i < plane.length; i++) scaled[i] = Math.fround(Math.fround(plane[i] - lo) / range);
-  return equalizeAdaptHist(scaled, width, height, { kernelSize, clipLimit: 0.01, nbins: 256 });
-}
-
 /** Mesmer pre-processing of one channel plane (threshold, then histogram normalisation). */
 export function mesmerNormalizePlane(plane: Float32Array, width: number, height: number, opts: MesmerNormalizeOptions = {}): Float32Array {
-  const thresholded = percentileThreshold(plane, opts.clipPercentile ?? 99.9);
-  return histogramNormalization(thresholded, width, height, opts.kernelSize ?? 128);
+  return expandNormalized(mesmerNormalizeLevels(plane, width, height, opts));
+}
+
+/**
+ * One channel after Mesmer pre-processing, kept compact until its tiles are cut: CLAHE's output level
+ * (0…16383) per pixel and the float32 each level becomes, so a tile's values are `unit[levels[i]]`.
+ * `levels` is null for a channel that normalises to zeros (constant, or empty).
+ */
+export interface NormalizedPlane {
+  width: number;
+  height: number;
+  levels: Uint16Array | null;
+  unit: Float32Array;
+}
+
+/**
+ * Mesmer pre-processing of one channel into a {@link NormalizedPlane}: deepcell's `percentile_threshold`
+ * (clip at the percentile of the non-zero pixels; no clip when that is NaN, as numpy), then
+ * `histogram_normalization` (a constant channel becomes zeros; else rescale to [0, 1] and CLAHE). The
+ * clip, the rescale and `img_as_uint` are one pass into 16 bits, each step with its float32 rounding,
+ * and no float plane is made. The input is not modified.
+ */
+export function mesmerNormalizeLevels(plane: Float32Array, width: number, height: number, opts: MesmerNormalizeOptions = {}): NormalizedPlane {
+  const n = width * height;
+  if (plane.length !== n) throw new RangeError(`plane has ${plane.length} values, expected ${width}×${height}`);
+  const p = nonZeroPercentile(plane, opts.clipPercentile ?? 99.9);
+  const clip = p === undefined || Number.isNaN(p) ? Infinity : Math.fround(p);
+  // Extremes of the clipped plane (NaN ignored, as the comparisons ignore it).
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = plane[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const lo = Math.min(min, clip);
+  const hi = Math.min(max, clip);
+  if (!(hi > lo)) return { width, height, levels: null, unit: new Float32Array(1) }; // constant (or empty/NaN) channel
+  const range = Math.fround(hi - lo);
+  const u16 = new Uint16Array(n);
+  const rint = RINT; // a local: an imported binding may be a getter (tsx, ts-jest)
+  let qlo = 65535;
+  let qhi = 0;
+  for (let i = 0; i < n; i++) {
+    const t = plane[i] > clip ? clip : plane[i];
+    // rescale_intensity(out_range=(0, 1)) in float32, then img_as_uint (×65535 in float32, rint, clip;
+    // NaN stays NaN: skipped by the comparisons, stored as 0). Written out here: a call per pixel through
+    // a module binding is not always inlined (tsx, ts-jest), and then boxes every value.
+    let v = (Math.fround(Math.fround(Math.fround(t - lo) / range) * 65535) + rint) - rint;
+    v = v < 0 ? 0 : v > 65535 ? 65535 : v;
+    u16[i] = v;
+    if (v < qlo) qlo = v;
+    if (v > qhi) qhi = v;
+  }
+  const levels = claheLevels(binGreyLevels(u16, qlo, qhi, 256), width, height, { kernelSize: opts.kernelSize ?? 128, clipLimit: 0.01, nbins: 256 });
+  return { width, height, levels: levels.values, unit: levelsToUnit(levels) };
+}
+
+/** The float32 plane of a {@link NormalizedPlane}. */
+export function expandNormalized(p: NormalizedPlane): Float32Array {
+  const out = new Float32Array(p.width * p.height);
+  const { levels, unit } = p;
+  if (levels) for (let i = 0; i < out.length; i++) out[i] = unit[levels[i]];
+  return out;
 }
 
 /** Channel `c` of an interleaved H×W×C image as its own plane. */

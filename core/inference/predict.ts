@@ -5,11 +5,11 @@ import { readNpz, writeNpz } from '../formats/npz';
 import { HeadMeaning } from '../model/metadata';
 import { runInWorker } from '../parallel/run-in-worker';
 import { storeFor } from '../storage';
-import { extractChannel, insertChannel, mesmerNormalize, type MesmerNormalizeOptions } from './normalize';
+import { extractChannel, mesmerNormalizeLevels, type MesmerNormalizeOptions, type NormalizedPlane } from './normalize';
 import { mesmerResizedShape, resizeBilinear } from './resample';
 import { getSession, type InferenceDevice, type InferenceModel, type ModelSession } from './session';
 import type { HostedOutput } from './session-host';
-import { accumulateTile, extractTile, planTiles, type TileGrid } from './tiles';
+import { accumulateTile, extractNormalizedTile, extractTile, planTiles, type TileGrid } from './tiles';
 
 export { type InferenceModel } from './session';
 
@@ -95,13 +95,18 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const tNorm = performance.now();
   const resampled = opts.umPerPixel !== undefined && Math.abs(opts.umPerPixel / md.umPerPixel - 1) > 1e-9;
   const size = resampled ? mesmerResizedShape(width, height, opts.umPerPixel!, md.umPerPixel) : { width, height };
-  let image = resampled ? resizeBilinear(opts.input, width, height, inChannels, size.width, size.height, { mode: 'constant' }) : opts.input;
+  const image = resampled ? resizeBilinear(opts.input, width, height, inChannels, size.width, size.height, { mode: 'constant' }) : opts.input;
+  // Mesmer normalisation computes each channel's statistics and CLAHE levels here; the float values
+  // are made per tile as batches are prepared, overlapping the runs.
+  let source: TileSource = { image };
   if (md.normalization.kind === 'mesmer') {
     const normOpts: MesmerNormalizeOptions = { clipPercentile: md.normalization.clipPercentile, kernelSize: md.normalization.kernelSize };
     const offload = opts.normalizeOnWorkers ?? size.width * size.height >= NORMALIZE_OFFLOAD_PIXELS;
-    image = offload
-      ? await normalizeOnWorkers(image, size.width, size.height, inChannels, normOpts, opts.signal)
-      : mesmerNormalize(image, size.width, size.height, inChannels, normOpts);
+    source = {
+      planes: offload
+        ? await normalizeOnWorkers(image, size.width, size.height, inChannels, normOpts, opts.signal)
+        : Array.from({ length: inChannels }, (_, c) => mesmerNormalizeLevels(extractChannel(image, inChannels, c), size.width, size.height, normOpts)),
+    };
   }
   const normalizeS = (performance.now() - tNorm) / 1000;
 
@@ -110,7 +115,7 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const headChannels = order.map((i) => ms.outputChannels[i]);
   const headNames = order.map((i) => md.outputs[i].name);
   const tInfer = performance.now();
-  const loop = await runTiles(ms, grid, image, headNames, headChannels, opts);
+  const loop = await runTiles(ms, grid, source, headNames, headChannels, opts);
   const inferenceS = (performance.now() - tInfer) / 1000;
 
   const tBack = performance.now();
@@ -124,8 +129,11 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   };
 }
 
+/** Where tiles are cut from: the interleaved image as is, or its normalised channels. */
+type TileSource = { image: Float32Array } | { planes: NormalizedPlane[] };
+
 /** The pipelined batch loop: extract k+1 while k runs; blend k while k+1 runs. */
-async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, headNames: string[], headChannels: number[], opts: PredictArrayOptions): Promise<{ heads: Float32Array[]; batchSize: number; cpuS: number }> {
+async function runTiles(ms: ModelSession, grid: TileGrid, source: TileSource, headNames: string[], headChannels: number[], opts: PredictArrayOptions): Promise<{ heads: Float32Array[]; batchSize: number; cpuS: number }> {
   const t = grid.tileSize;
   const inChannels = ms.inputChannels;
   const batchSize = ms.fixedBatch ?? Math.max(1, Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE));
@@ -141,7 +149,10 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
     const buf = buffers[b % 2];
     const first = b * batchSize;
     const n = Math.min(batchSize, grid.count - first);
-    for (let k = 0; k < n; k++) extractTile(image, inChannels, grid, first + k, buf, k * tileValues);
+    for (let k = 0; k < n; k++) {
+      if ('planes' in source) extractNormalizedTile(source.planes, grid, first + k, buf, k * tileValues);
+      else extractTile(source.image, inChannels, grid, first + k, buf, k * tileValues);
+    }
     // A dynamic batch runs only the real tiles; a fixed batch is zero-filled.
     const rows = ms.fixedBatch ? batchSize : n;
     if (ms.fixedBatch && n < batchSize) buf.fill(0, n * tileValues);
@@ -196,15 +207,12 @@ async function runTiles(ms: ModelSession, grid: TileGrid, image: Float32Array, h
 }
 
 /** Mesmer normalisation with one worker thread per channel, so the caller's event loop stays free. */
-async function normalizeOnWorkers(image: Float32Array, width: number, height: number, channels: number, opts: MesmerNormalizeOptions, signal?: AbortSignal): Promise<Float32Array> {
+async function normalizeOnWorkers(image: Float32Array, width: number, height: number, channels: number, opts: MesmerNormalizeOptions, signal?: AbortSignal): Promise<NormalizedPlane[]> {
   const modulePath = join(__dirname, 'normalize');
-  const planes = await Promise.all(Array.from({ length: channels }, (_, c) => {
+  return Promise.all(Array.from({ length: channels }, (_, c) => {
     const plane = extractChannel(image, channels, c);
-    return runInWorker<Float32Array>(modulePath, 'mesmerNormalizePlane', [plane, width, height, opts], { transfer: [plane.buffer as ArrayBuffer], signal });
+    return runInWorker<NormalizedPlane>(modulePath, 'mesmerNormalizeLevels', [plane, width, height, opts], { transfer: [plane.buffer as ArrayBuffer], signal });
   }));
-  const out = new Float32Array(image.length);
-  planes.forEach((p, c) => insertChannel(out, channels, c, p));
-  return out;
 }
 
 function throwIfAborted(signal?: AbortSignal): void {

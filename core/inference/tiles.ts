@@ -1,4 +1,5 @@
 import { reflectIndices } from './clahe';
+import type { NormalizedPlane } from './normalize';
 
 /**
  * Overlapping tiles and their seamless reassembly, as deepcell-toolbox's `tile_image(model_input_shape,
@@ -192,6 +193,32 @@ export function extractTile(image: Float32Array, channels: number, grid: TileGri
 }
 
 /**
+ * {@link extractTile} from normalised channels (see `NormalizedPlane`): each value is its channel's
+ * float32 for the pixel's level (0 for a channel normalised to zeros), interleaved as the model wants.
+ */
+export function extractNormalizedTile(planes: NormalizedPlane[], grid: TileGrid, index: number, dest: Float32Array, offset: number): void {
+  const t = grid.tileSize;
+  const channels = planes.length;
+  const y0 = grid.rows.starts[Math.trunc(index / grid.cols.count)];
+  const x0 = grid.cols.starts[index % grid.cols.count];
+  dest.fill(0, offset, offset + t * t * channels);
+  for (let c = 0; c < channels; c++) {
+    const { levels, unit } = planes[c];
+    if (!levels) continue;
+    for (let ty = 0; ty < t; ty++) {
+      const sy = grid.rowSource[y0 + ty];
+      if (sy < 0) continue;
+      const rowBase = sy * grid.width;
+      let d = offset + ty * t * channels + c;
+      for (let tx = 0; tx < t; tx++, d += channels) {
+        const sx = grid.colSource[x0 + tx];
+        if (sx >= 0) dest[d] = unit[levels[rowBase + sx]];
+      }
+    }
+  }
+}
+
+/**
  * Adds (blended grids) or writes (others) one model output tile — tileSize×tileSize×C at `offset` in
  * `tile` — into the H×W×C output `out`, dropping padded pixels. Call in tile order for unblended grids.
  */
@@ -216,11 +243,23 @@ export function accumulateTile(tile: Float32Array, offset: number, channels: num
     const tileRow = offset + ty * t * channels;
     if (grid.blend) {
       const fy = wy[ty];
-      for (let tx = xFrom; tx < xTo; tx++) {
-        const f = fy * wx[tx];
-        let o = outRow + (x0 + tx - colOffset) * channels;
-        let s = tileRow + tx * channels;
-        for (let c = 0; c < channels; c++) out[o++] += tile[s++] * f;
+      let o = outRow + (x0 + xFrom - colOffset) * channels;
+      let s = tileRow + xFrom * channels;
+      // Mesmer's heads have 1 or 3 channels: straight-line loops for those, the general one otherwise.
+      if (channels === 1) {
+        for (let tx = xFrom; tx < xTo; tx++) out[o++] += tile[s++] * (fy * wx[tx]);
+      } else if (channels === 3) {
+        for (let tx = xFrom; tx < xTo; tx++, o += 3, s += 3) {
+          const f = fy * wx[tx];
+          out[o] += tile[s] * f;
+          out[o + 1] += tile[s + 1] * f;
+          out[o + 2] += tile[s + 2] * f;
+        }
+      } else {
+        for (let tx = xFrom; tx < xTo; tx++) {
+          const f = fy * wx[tx];
+          for (let c = 0; c < channels; c++) out[o++] += tile[s++] * f;
+        }
       }
     } else {
       const o = outRow + (x0 + xFrom - colOffset) * channels;

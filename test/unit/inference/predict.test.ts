@@ -77,12 +77,15 @@ describe('predictArray / predictFile on tiny ONNX models', () => {
     }
   });
 
-  it('normalising on worker threads gives the same result', async () => {
+  it('normalising on worker threads gives the same result, and an image smaller than a tile is the model on its normalised pixels', async () => {
     const width = 200, height = 150;
     const input = tissue(width, height, 9);
     const a = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: false });
     const b = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: true });
     for (let k = 0; k < 4; k++) expect(maxAbsDiff(a.heads[k], b.heads[k])).toBe(0);
+    // Smaller than a tile (reflect-padded, one unblended tile): still the model on the normalised image.
+    const norm = mesmerNormalize(input, width, height);
+    for (let k = 0; k < 4; k++) expect(maxAbsDiff(a.heads[k], applyLinear(norm, k))).toBeLessThan(1e-6);
   });
 
   it('runs the model on its own thread: this event loop turns during session.run, and outputs match onnxruntime here', async () => {
