@@ -56,13 +56,23 @@ export function claheLevels(bins: Uint16Array, width: number, height: number, op
 
   const histRows = Math.trunc(paddedH / k) - 1;
   const histCols = Math.trunc(paddedW / k) - 1;
-  const kernelElements = k * k;
-  const clim = clipLimit > 0 ? Math.max(1, Math.trunc(clipLimit * kernelElements)) : kernelElements;
+  const clim = clipLimit > 0 ? Math.max(1, Math.trunc(clipLimit * k * k)) : k * k;
 
   // Maps of the contextual regions, edge-padded by one region on every side (mapRows × mapCols × nbins).
+  // (The two pixel passes are functions of their own: see normalize.ts on V8's on-stack replacement.)
   const mapRows = histRows + 2;
   const mapCols = histCols + 2;
   const maps = new Int32Array(mapRows * mapCols * nbins);
+  regionMaps(bins, width, rowSrc, colSrc, { k, padStart, histRows, histCols, mapCols, nbins, clim }, maps);
+  edgePadMaps(maps, mapRows, mapCols, nbins);
+  const [lo, hi] = interpolateLevels(bins, width, height, { k, padStart, mapCols, nbins }, maps);
+  return { values: bins, lo, hi };
+}
+
+/** One clipped histogram → cumulative map per contextual region, into the inner cells of `maps`. */
+function regionMaps(bins: Uint16Array, width: number, rowSrc: Int32Array, colSrc: Int32Array,
+  g: { k: number; padStart: number; histRows: number; histCols: number; mapCols: number; nbins: number; clim: number }, maps: Int32Array): void {
+  const { k, padStart, histRows, histCols, mapCols, nbins, clim } = g;
   const hist = new Int32Array(nbins);
   for (let hr = 0; hr < histRows; hr++) {
     for (let hc = 0; hc < histCols; hc++) {
@@ -74,13 +84,18 @@ export function claheLevels(bins: Uint16Array, width: number, height: number, op
         for (let c = c0; c < c0 + k; c++) hist[bins[rowBase + colSrc[c]]]++;
       }
       clipHistogram(hist, clim);
-      writeMap(hist, kernelElements, maps, ((hr + 1) * mapCols + (hc + 1)) * nbins);
+      writeMap(hist, k * k, maps, ((hr + 1) * mapCols + (hc + 1)) * nbins);
     }
   }
-  edgePadMaps(maps, mapRows, mapCols, nbins);
+}
 
-  // Bilinear interpolation between the four maps around each pixel, in scikit-image's block layout:
-  // padded pixel P lies in block floor(P/k) at fraction (P mod k)/k; block b blends maps b and b+1.
+/**
+ * Bilinear interpolation between the four maps around each pixel, in scikit-image's block layout:
+ * padded pixel P lies in block floor(P/k) at fraction (P mod k)/k; block b blends maps b and b+1.
+ * Writes each pixel's level over its bin; returns the smallest and largest level.
+ */
+function interpolateLevels(bins: Uint16Array, width: number, height: number, g: { k: number; padStart: number; mapCols: number; nbins: number }, maps: Int32Array): [number, number] {
+  const { k, padStart, mapCols, nbins } = g;
   const colBlock = new Int32Array(width);
   const colFrac = new Float64Array(width);
   for (let x = 0; x < width; x++) {
@@ -88,7 +103,6 @@ export function claheLevels(bins: Uint16Array, width: number, height: number, op
     colBlock[x] = Math.trunc(p / k);
     colFrac[x] = (p % k) / k;
   }
-  const out = bins;
   let lo = Infinity;
   let hi = -Infinity;
   for (let y = 0; y < height; y++) {
@@ -110,12 +124,12 @@ export function claheLevels(bins: Uint16Array, width: number, height: number, op
       acc = Math.fround(acc + Math.fround(maps[(bottom + bc) * nbins + b] * (gx * fy)));
       acc = Math.fround(acc + Math.fround(maps[(bottom + bc + 1) * nbins + b] * (fx * fy)));
       const v = Math.trunc(acc); // astype(uint16); at most 16383, as every map is
-      out[i] = v;
+      bins[i] = v;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
   }
-  return { values: out, lo, hi };
+  return [lo, hi];
 }
 
 /**

@@ -28,15 +28,8 @@ export interface MesmerNormalizeOptions {
 export function nonZeroPercentile(plane: Float32Array, q: number): number | undefined {
   const bits = new Uint32Array(plane.buffer, plane.byteOffset, plane.length);
   const high = new Uint32Array(65536);
-  let n = 0;
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    const magnitude = b & 0x7fffffff;
-    if (magnitude === 0) continue; // +0 and −0
-    if (magnitude > 0x7f800000) return NaN;
-    high[orderKey(b) >>> 16]++;
-    n++;
-  }
+  const n = countHighKeys(bits, high);
+  if (n < 0) return NaN;
   if (n === 0) return undefined;
   const virtual = (n - 1) * (q / 100);
   const lo = Math.floor(virtual);
@@ -47,20 +40,44 @@ export function nonZeroPercentile(plane: Float32Array, q: number): number | unde
   // The ranks' buckets, refined by their low 16 bits (one histogram when both ranks share a bucket).
   const lowFirst = new Uint32Array(65536);
   const lowSecond = second.bucket === first.bucket ? lowFirst : new Uint32Array(65536);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    if ((b & 0x7fffffff) === 0) continue;
-    const k = orderKey(b);
-    const bucket = k >>> 16;
-    if (bucket === first.bucket) lowFirst[k & 0xffff]++;
-    else if (bucket === second.bucket) lowSecond[k & 0xffff]++;
-  }
+  countLowKeys(bits, first.bucket, lowFirst, second.bucket, lowSecond);
   const a = keyToFloat((first.bucket << 16 | locate(lowFirst, first.rank).bucket) >>> 0);
   if (!needNext) return a;
   const b = keyToFloat((second.bucket << 16 | locate(lowSecond, second.rank).bucket) >>> 0);
   // numpy's _lerp: from below for t < 0.5, from above otherwise (keeps monotonicity).
   const diff = b - a;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+// Each pass over the pixels is a function of its own, here and below: V8 optimises a long loop while it
+// runs (on-stack replacement), and code after it in the same function, not yet run, then lacks type
+// feedback and deoptimises — so the next loop would start over in the interpreter. Per image (cold),
+// that made normalisation ~2× slower than warm.
+
+/** Histograms the top 16 bits of the keys of the non-zero values; returns their count, or −1 at a NaN. */
+function countHighKeys(bits: Uint32Array, high: Uint32Array): number {
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const magnitude = b & 0x7fffffff;
+    if (magnitude === 0) continue; // +0 and −0
+    if (magnitude > 0x7f800000) return -1;
+    high[orderKey(b) >>> 16]++;
+    n++;
+  }
+  return n;
+}
+
+/** Histograms the low 16 bits of the non-zero values' keys in bucket `b1` into `low1`, in `b2` into `low2`. */
+function countLowKeys(bits: Uint32Array, b1: number, low1: Uint32Array, b2: number, low2: Uint32Array): void {
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7fffffff) === 0) continue;
+    const k = orderKey(b);
+    const bucket = k >>> 16;
+    if (bucket === b1) low1[k & 0xffff]++;
+    else if (bucket === b2) low2[k & 0xffff]++;
+  }
 }
 
 /** float32 bits → an unsigned key in the same order as the values (negatives reversed below positives). */
@@ -115,34 +132,46 @@ export function mesmerNormalizeLevels(plane: Float32Array, width: number, height
   const p = nonZeroPercentile(plane, opts.clipPercentile ?? 99.9);
   const clip = p === undefined || Number.isNaN(p) ? Infinity : Math.fround(p);
   // Extremes of the clipped plane (NaN ignored, as the comparisons ignore it).
+  const [min, max] = extremes(plane);
+  const lo = Math.min(min, clip);
+  const hi = Math.min(max, clip);
+  if (!(hi > lo)) return { width, height, levels: null, unit: new Float32Array(1) }; // constant (or empty/NaN) channel
+  const u16 = new Uint16Array(n);
+  const [qlo, qhi] = clipRescaleToUint16(plane, clip, lo, Math.fround(hi - lo), u16);
+  const levels = claheLevels(binGreyLevels(u16, qlo, qhi, 256), width, height, { kernelSize: opts.kernelSize ?? 128, clipLimit: 0.01, nbins: 256 });
+  return { width, height, levels: levels.values, unit: levelsToUnit(levels) };
+}
+
+/** The smallest and largest value (NaN skipped). */
+function extremes(plane: Float32Array): [number, number] {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < plane.length; i++) {
     const v = plane[i];
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  const lo = Math.min(min, clip);
-  const hi = Math.min(max, clip);
-  if (!(hi > lo)) return { width, height, levels: null, unit: new Float32Array(1) }; // constant (or empty/NaN) channel
-  const range = Math.fround(hi - lo);
-  const u16 = new Uint16Array(n);
+  return [min, max];
+}
+
+/**
+ * Clip at `clip`, `rescale_intensity(out_range=(0, 1))` in float32, then `img_as_uint` (×65535 in
+ * float32, rint, clip; NaN stays NaN: skipped by the comparisons, stored as 0), into `u16`.
+ * Returns the smallest and largest 16-bit value.
+ */
+function clipRescaleToUint16(plane: Float32Array, clip: number, lo: number, range: number, u16: Uint16Array): [number, number] {
   const rint = RINT; // a local: an imported binding may be a getter (tsx, ts-jest)
   let qlo = 65535;
   let qhi = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < plane.length; i++) {
     const t = plane[i] > clip ? clip : plane[i];
-    // rescale_intensity(out_range=(0, 1)) in float32, then img_as_uint (×65535 in float32, rint, clip;
-    // NaN stays NaN: skipped by the comparisons, stored as 0). Written out here: a call per pixel through
-    // a module binding is not always inlined (tsx, ts-jest), and then boxes every value.
     let v = (Math.fround(Math.fround(Math.fround(t - lo) / range) * 65535) + rint) - rint;
     v = v < 0 ? 0 : v > 65535 ? 65535 : v;
     u16[i] = v;
     if (v < qlo) qlo = v;
     if (v > qhi) qhi = v;
   }
-  const levels = claheLevels(binGreyLevels(u16, qlo, qhi, 256), width, height, { kernelSize: opts.kernelSize ?? 128, clipLimit: 0.01, nbins: 256 });
-  return { width, height, levels: levels.values, unit: levelsToUnit(levels) };
+  return [qlo, qhi];
 }
 
 /** The float32 plane of a {@link NormalizedPlane}. */
