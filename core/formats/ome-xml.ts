@@ -153,7 +153,7 @@ export interface BuildOmeXmlOptions {
 
 /**
  * OME-XML for one image stored as one IFD per channel (C pages of Y×X, DimensionOrder XYCZT).
- * Non-ASCII characters (µ) are written as character references so the text stays TIFF ASCII.
+ * Non-ASCII characters (µ, channel names) are written as UTF-8, as tifffile and Bio-Formats write them.
  */
 export function buildOmeXml(o: BuildOmeXmlOptions): string {
   const type = OME_TYPE[o.dtype];

@@ -30,9 +30,10 @@ export function decodeEntities(s: string): string {
 
 /** Escapes text for an XML attribute value or element content. */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
-    // Keep the file 7-bit ASCII (TIFF's ASCII type) while remaining valid XML.
-    .replace(/[^\x20-\x7e\t\n\r]/gu, (c) => `&#${c.codePointAt(0)};`);
+  // Other characters stay as they are (UTF-8 in the file): Bio-Formats — Fiji's and QuPath's reader — does
+  // not decode numeric character references in OME-XML attributes (`&#181;m` failed its unit check, so
+  // it read the file as a plain TIFF); tifffile and Bio-Formats' own writer put UTF-8 there too.
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 function localName(qname: string): string {

