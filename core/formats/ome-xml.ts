@@ -74,17 +74,19 @@ export function planeIndex(order: string, sizes: { C: number; Z: number; T: numb
 }
 
 /**
- * Parses OME-XML and returns its images (first = the one Tessel reads).
+ * Parses OME-XML and returns its images (first = the one Tessel reads). `fileName` (the file's own name)
+ * tells TiffData pointing at this file (as Bio-Formats writes them) from those pointing at another one.
  * @throws Error when the XML is malformed or has no valid Pixels element.
  */
-export function parseOmeXml(xml: string): OmeImage[] {
+export function parseOmeXml(xml: string, fileName?: string): OmeImage[] {
   const doc = parseXml(xml);
   const images = findAll(doc, 'Image');
   if (images.length === 0) throw new Error('OME-XML has no Image element');
-  return images.map((img) => parseImage(img));
+  const ome = findAll(doc, 'OME')[0];
+  return images.map((img) => parseImage(img, { fileName, uuid: ome?.attrs.UUID }));
 }
 
-function parseImage(img: XmlElement): OmeImage {
+function parseImage(img: XmlElement, self: { fileName?: string; uuid?: string }): OmeImage {
   const pixelsEl = childrenNamed(img, 'Pixels')[0];
   if (!pixelsEl) throw new Error(`OME-XML Image ${img.attrs.ID ?? ''} has no Pixels element`);
   const parsed = PixelsSchema.safeParse(pixelsEl.attrs);
@@ -118,7 +120,12 @@ function parseImage(img: XmlElement): OmeImage {
       continue;
     }
     const uuid = childrenNamed(td, 'UUID')[0];
-    if (uuid?.attrs.FileName) warnings.push(`TiffData refers to file '${uuid.attrs.FileName}'; multi-file OME-TIFF datasets are read as if every plane were in this file`);
+    // The UUID names the file (a renamed file keeps it); FileName decides only where there is no UUID to compare.
+    const id = uuid?.text.trim() ?? '';
+    const elsewhere = uuid && (id !== '' && self.uuid !== undefined ? id !== self.uuid
+      : uuid.attrs.FileName !== undefined && self.fileName !== undefined && uuid.attrs.FileName !== self.fileName);
+    const warning = `TiffData refers to file '${uuid?.attrs.FileName ?? id}'; multi-file OME-TIFF datasets are read as if every plane were in this file`;
+    if (elsewhere && !warnings.includes(warning)) warnings.push(warning);
     const start = planeIndex(pixels.DimensionOrder, sizes, { C: t.data.FirstC, Z: t.data.FirstZ, T: t.data.FirstT });
     // With no attributes at all, a TiffData covers every plane from IFD 0 (OME-TIFF spec).
     const count = t.data.PlaneCount ?? (Object.keys(td.attrs).some((k) => k !== 'IFD') ? 1 : planeCount - start);

