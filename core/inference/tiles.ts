@@ -202,6 +202,10 @@ export function extractNormalizedTile(planes: NormalizedPlane[], grid: TileGrid,
   const y0 = grid.rows.starts[Math.trunc(index / grid.cols.count)];
   const x0 = grid.cols.starts[index % grid.cols.count];
   dest.fill(0, offset, offset + t * t * channels);
+  // Columns that map one to one onto the image (no padding or reflection): most tiles, a plain run.
+  const sx0 = grid.colSource[x0];
+  let straight = sx0 >= 0;
+  for (let tx = 1; straight && tx < t; tx++) straight = grid.colSource[x0 + tx] === sx0 + tx;
   for (let c = 0; c < channels; c++) {
     const { levels, unit } = planes[c];
     if (!levels) continue;
@@ -210,6 +214,10 @@ export function extractNormalizedTile(planes: NormalizedPlane[], grid: TileGrid,
       if (sy < 0) continue;
       const rowBase = sy * grid.width;
       let d = offset + ty * t * channels + c;
+      if (straight) {
+        for (let s = rowBase + sx0, end = s + t; s < end; s++, d += channels) dest[d] = unit[levels[s]];
+        continue;
+      }
       for (let tx = 0; tx < t; tx++, d += channels) {
         const sx = grid.colSource[x0 + tx];
         if (sx >= 0) dest[d] = unit[levels[rowBase + sx]];
