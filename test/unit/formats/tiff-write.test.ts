@@ -101,3 +101,26 @@ print(json.dumps({'is_ome': t.is_ome, 'axes': s.axes, 'shape': list(s.shape), 'd
     expect(JSON.parse(runPython(CHECK_MASK, [path, '20', '10'])).equal).toBe(true);
   });
 });
+
+describe('reading several channels at once', () => {
+  it('concurrent reads (sharing the pooled read and decode buffers) give the planes one-at-a-time reads give', async () => {
+    const { openImage } = await import('../../../core/formats/image');
+    const w = 700, h = 530;
+    const channels = Array.from({ length: 6 }, (_, c) => ({ data: Uint16Array.from({ length: w * h }, (_, i) => ((i * (c + 7) * 2654435761) >>> 11) & 0xffff), width: w, height: h }));
+    const path = join(dir, 'concurrent.ome.tif');
+    await writeOmeTiff(path, { channels, channelNames: channels.map((_, c) => `c${c}`), tileSize: 64 });
+    const img = await openImage(path);
+    try {
+      const together = await Promise.all(channels.map((_, c) => img.readChannel(c)));
+      const regions = await Promise.all(channels.map((_, c) => img.readChannel(c, { region: { x: 33 * c, y: 17, width: 300, height: 200 } })));
+      for (let c = 0; c < channels.length; c++) {
+        expect(Buffer.from((together[c].data as Uint16Array).buffer).equals(Buffer.from(channels[c].data.buffer))).toBe(true);
+        const alone = await img.readChannel(c, { region: { x: 33 * c, y: 17, width: 300, height: 200 } });
+        expect(Buffer.from((regions[c].data as Uint16Array).buffer).equals(Buffer.from((alone.data as Uint16Array).buffer))).toBe(true);
+        expect((alone.data as Uint16Array)[0]).toBe(channels[c].data[17 * w + 33 * c]);
+      }
+    } finally {
+      await img.close();
+    }
+  });
+});
