@@ -1,7 +1,7 @@
-import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, Context, getClient, heartbeat } from '@temporalio/activity';
 import { hostname } from 'node:os';
 import { isTesselError } from '../core/errors';
-import type { Stage, StageMetrics } from '../workflows/types';
+import type { ProgressReport, Stage, StageMetrics } from '../workflows/types';
 
 /** Facts about the machine a worker runs on, for benchmark rows (set by the worker from config/env). */
 export interface WorkerEnvironment {
@@ -49,14 +49,28 @@ export class PhaseTimer {
 }
 
 /**
- * Runs one stage inside an activity: heartbeats every few seconds (with the last progress) from a timer,
+ * Sends an activity's stage events to the run workflow (see {@link ProgressReport}). Best effort: progress
+ * reporting never fails an image (the run may be gone, or the worker's client unavailable).
+ */
+export async function sendProgress(report: ProgressReport | undefined): Promise<void> {
+  if (!report || report.events.length === 0) return;
+  try {
+    await getClient().workflow.getHandle(report.parentWorkflowId).signal('stageEvent', report.events);
+  } catch {
+    // counts in `tessel status` lag; the image goes on
+  }
+}
+
+/**
+ * Runs one stage inside an activity, after sending its stage events (`report`): heartbeats every few seconds (with the last progress) from a timer,
  * so a stage whose heavy work runs on worker threads keeps its heartbeat while it computes; samples
  * peak RSS; measures queue wait and attempt; and turns Tessel's permanent errors into non-retryable
  * failures typed by their code, so the workflow fails just that image with a clear cause.
  */
 export async function runStage<T extends object>(
-  env: WorkerEnvironment, stage: Stage, fn: (ctx: StageContext) => Promise<T>,
+  env: WorkerEnvironment, stage: Stage, report: ProgressReport | undefined, fn: (ctx: StageContext) => Promise<T>,
 ): Promise<T & StageMetrics> {
+  await sendProgress(report);
   const ctx = Context.current();
   const info = ctx.info;
   const startedAtMs = Date.now();

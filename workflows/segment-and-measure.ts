@@ -65,8 +65,17 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       else counts.failed++;
     }
   };
+  // Since stage events come from activities, a retried attempt sends its events again: each (image,
+  // stage, event) counts once. Keys of images in flight only (dropped with the child's result; the
+  // window drains before continue-as-new, so nothing needs carrying).
+  const counted = new Set<string>();
   setHandler(stageEventSignal, (evs) => {
-    for (const ev of Array.isArray(evs) ? evs : [evs]) count(ev);
+    for (const ev of Array.isArray(evs) ? evs : [evs]) {
+      const key = `${ev.name}\u0000${ev.stage}\u0000${ev.event}`;
+      if (counted.has(key)) continue;
+      counted.add(key);
+      count(ev);
+    }
   });
   setHandler(progressQuery, () => progress());
 
@@ -92,6 +101,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   }
 
   const record = (r: ImageResult) => {
+    for (const stage of STAGES) for (const event of ['started', 'done', 'failed']) counted.delete(`${r.name}\u0000${stage}\u0000${event}`);
     // Children since the batching patch report the record stage's end in their result, not by signal.
     if (r.record) count({ stage: 'record', event: r.record.status });
     if (r.status === 'done') {

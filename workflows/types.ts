@@ -200,3 +200,15 @@ export interface StageEvent {
   errorType?: string;
   cells?: number;
 }
+
+/**
+ * Stage events an activity sends to the run (parent) workflow when it starts, for children since the
+ * `stage-events-from-activities` patch: its own stage's start and what finished before it. Sent from
+ * the activity, a signal costs the child no command, acknowledgement or extra workflow task; a retried
+ * attempt sends them again, and the parent counts each (image, stage, event) once.
+ */
+export interface ProgressReport {
+  parentWorkflowId: string;
+  events: StageEvent[];
+}
+

@@ -1,6 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { manifestUri, readManifest } from '../../core/workspace/manifest';
 import { writeManifest, type ManifestInput } from '../manifest';
+import type { ProgressReport } from '../../workflows/types';
+import { sendProgress } from '../common';
 import { makeRecord, type RecordInput } from '../record';
 
 export interface FinishInput {
@@ -8,6 +10,8 @@ export interface FinishInput {
   benchmark: RecordInput;
   /** Attempts at a manifest write that fails with a retryable error before the row is written without it. */
   manifestAttempts: number;
+  /** Stage events to send the run workflow first (the record stage's start and what ended before it). */
+  progress?: ProgressReport;
 }
 
 export interface FinishResult {
@@ -26,6 +30,7 @@ export interface FinishResult {
 export function makeFinishImage(opts: { priceTable?: Record<string, number> } = {}) {
   const recordBenchmark = makeRecord(opts);
   return async function finishImage(input: FinishInput): Promise<FinishResult> {
+    await sendProgress(input.progress);
     const { attempt } = Context.current().info;
     const out: FinishResult = {};
     const { manifest } = input;

@@ -1,8 +1,8 @@
 import { predictFile } from '../../core/inference/predict';
-import type { PredictResult, RunSettings } from '../../workflows/types';
+import type { PredictResult, ProgressReport, RunSettings } from '../../workflows/types';
 import { runStage, type WorkerEnvironment } from '../common';
 
-export interface PredictInput { npzUri: string; predictionsUri: string; model: RunSettings['model']; umPerPixel?: number }
+export interface PredictInput { npzUri: string; predictionsUri: string; model: RunSettings['model']; umPerPixel?: number; progress?: ProgressReport }
 
 /**
  * Tiled, batched ONNX inference (GPU queue). The model session is cached for the worker's lifetime, so
@@ -10,7 +10,7 @@ export interface PredictInput { npzUri: string; predictionsUri: string; model: R
  */
 export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number } = {}) {
   return async function predictImage(input: PredictInput): Promise<PredictResult> {
-    return runStage(env, 'predict', async ({ signal, progress, timer }) => {
+    return runStage(env, 'predict', input.progress, async ({ signal, progress, timer }) => {
       const device = opts.device ?? input.model.device;
       const r = await predictFile({
         npzUri: input.npzUri, modelUri: input.model.uri, outUri: input.predictionsUri, umPerPixel: input.umPerPixel,

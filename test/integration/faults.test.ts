@@ -98,6 +98,9 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   const final = JSON.parse(st.stdout) as RunProgress;
   expect(final.state).toBe('completed');
   expect(final.images).toMatchObject({ done: 4, failed: 0, total: 4 });
+  // Retried activities send their stage events again; each still counts once.
+  const exact = { done: 4, failed: 0, running: 0 };
+  expect(final.stages).toEqual({ convert: exact, predict: exact, postprocess: exact, quantify: exact, record: exact });
 
   const cleanFiles = files(join(dir, 'clean')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
   const faultFiles = files(join(dir, 'fault')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));

@@ -2,24 +2,25 @@
  * Replays workflow histories recorded from a real run (test/fixtures/histories, refreshed with
  * `TESSEL_RECORD_HISTORIES=1 npx jest test/integration/run.test.ts`) against today's workflow code:
  * a change that would break runs already in flight fails here, with no server needed. `v1-*` histories
- * were recorded before the FEWER_ROUND_TRIPS patch and keep its old branch honest; when a new patch
- * lands, rename the current files to the next prefix and record afresh.
+ * were recorded before the FEWER_ROUND_TRIPS patch, `v2-*` after it and before STAGE_EVENTS_FROM_ACTIVITIES;
+ * they keep the old branches honest. When a new patch lands, rename the current files to the next prefix
+ * and record afresh.
  */
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installRuntimeLogging } from '../../../workers/create';
-import { FEWER_ROUND_TRIPS } from '../../../workflows/process-image';
+import { FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES } from '../../../workflows/process-image';
 
 installRuntimeLogging('WARN');
 
 const dir = join(__dirname, '..', '..', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
-it('has the parent and both kinds of child history on record, from today\'s code and from before the last patch', () => {
+it('has the parent and both kinds of child history on record, from today\'s code and from before each patch', () => {
   const kinds = ['processImage-done.json', 'processImage-failed.json', 'segmentAndMeasure.json'];
-  expect(files).toEqual([...kinds, ...kinds.map((k) => `v1-${k}`)]);
+  expect(files).toEqual([...kinds, ...kinds.map((k) => `v1-${k}`), ...kinds.map((k) => `v2-${k}`)]);
 });
 
 /** Patch ids recorded in a history's `core_patch` markers. */
@@ -32,9 +33,10 @@ function patchIds(file: string): string[] {
   });
 }
 
-it('covers both sides of the round-trip patch: children recorded after it carry its marker, v1 children do not', () => {
+it('covers every side of the patches: today\'s children carry both markers, v2 children the first, v1 children none', () => {
   for (const kind of ['processImage-done.json', 'processImage-failed.json']) {
-    expect(patchIds(kind)).toEqual([FEWER_ROUND_TRIPS]);
+    expect(patchIds(kind)).toEqual([FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES]);
+    expect(patchIds(`v2-${kind}`)).toEqual([FEWER_ROUND_TRIPS]);
     expect(patchIds(`v1-${kind}`)).toEqual([]);
   }
 });
