@@ -50,7 +50,7 @@ export class PhaseTimer {
 
 /**
  * Sends an activity's stage events to the run workflow (see {@link ProgressReport}). Best effort: progress
- * reporting never fails an image (the run may be gone, or the worker's client unavailable).
+ * reporting never fails an image (the run may be gone, or the worker's client unavailable); never rejects.
  */
 export async function sendProgress(report: ProgressReport | undefined): Promise<void> {
   if (!report || report.events.length === 0) return;
@@ -70,7 +70,10 @@ export async function sendProgress(report: ProgressReport | undefined): Promise<
 export async function runStage<T extends object>(
   env: WorkerEnvironment, stage: Stage, report: ProgressReport | undefined, fn: (ctx: StageContext) => Promise<T>,
 ): Promise<T & StageMetrics> {
-  await sendProgress(report);
+  // The signal goes out while the stage works, and is awaited before the activity ends either way, so
+  // the run always receives it before anything the child does next (a signal arriving after the child's
+  // result would be counted as a new start).
+  const sent = sendProgress(report);
   const ctx = Context.current();
   const info = ctx.info;
   const startedAtMs = Date.now();
@@ -115,6 +118,7 @@ export async function runStage<T extends object>(
     throw toFailure(e);
   } finally {
     clearInterval(interval);
+    await sent;
   }
 }
 

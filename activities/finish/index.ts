@@ -30,7 +30,16 @@ export interface FinishResult {
 export function makeFinishImage(opts: { priceTable?: Record<string, number> } = {}) {
   const recordBenchmark = makeRecord(opts);
   return async function finishImage(input: FinishInput): Promise<FinishResult> {
-    await sendProgress(input.progress);
+    // Sent while the manifest and row are written; awaited before the activity ends (see runStage).
+    const sent = sendProgress(input.progress);
+    try {
+      return await finish(input);
+    } finally {
+      await sent;
+    }
+  };
+
+  async function finish(input: FinishInput): Promise<FinishResult> {
     const { attempt } = Context.current().info;
     const out: FinishResult = {};
     const { manifest } = input;
@@ -48,5 +57,5 @@ export function makeFinishImage(opts: { priceTable?: Record<string, number> } = 
     }
     await recordBenchmark(input.benchmark);
     return out;
-  };
+  }
 }
