@@ -62,8 +62,9 @@ export async function sendProgress(report: ProgressReport | undefined): Promise<
 }
 
 /**
- * Runs one stage inside an activity, after sending its stage events (`report`): heartbeats every few seconds (with the last progress) from a timer,
- * so a stage whose heavy work runs on worker threads keeps its heartbeat while it computes; samples
+ * Runs one stage inside an activity, sending its stage events (`report`) meanwhile: heartbeats every few
+ * seconds (with the last progress) from a timer, so a stage whose heavy work runs on worker threads keeps
+ * its heartbeat while it computes; samples
  * peak RSS; measures queue wait and attempt; and turns Tessel's permanent errors into non-retryable
  * failures typed by their code, so the workflow fails just that image with a clear cause.
  */

@@ -202,10 +202,10 @@ export interface StageEvent {
 }
 
 /**
- * Stage events an activity sends to the run (parent) workflow when it starts, for children since the
- * `stage-events-from-activities` patch: its own stage's start and what finished before it. Sent from
- * the activity, a signal costs the child no command, acknowledgement or extra workflow task; a retried
- * attempt sends them again, and the parent counts each (image, stage, event) once.
+ * Stage events an activity sends to the run (parent) workflow while it runs (awaited before it ends),
+ * for children since the `stage-events-from-activities` patch: its own stage's start and what ended
+ * before it. Sent from the activity, a signal costs the child no command, acknowledgement or extra
+ * workflow task; a retried attempt sends them again, and the parent counts each (image, stage, event) once.
  */
 export interface ProgressReport {
   parentWorkflowId: string;
