@@ -3,7 +3,9 @@
  * and one GPU slot. Prints wall time ÷ the busiest queue's total activity time, where activity time is
  * every activity's started → closed span on that queue, read from the workflow histories of the same
  * run (so discover, record, manifest and finalize count too); 1.0 means the busiest queue never waited
- * on orchestration. Goal ≤ 1.15. Also prints the stage compute from the benchmark rows for comparison.
+ * on orchestration. Goal ≤ 1.15. Also prints the stage compute from the benchmark rows for comparison,
+ * the CPU seconds of the server and of this process, and where each queue's time between activities
+ * went (`gapsBetweenActivities`: dispatch, with the next task already waiting; idle, with none).
  *
  *   npx tsx bench/scale.ts [--images 500] [--size 64]
  */
@@ -69,7 +71,8 @@ async function main(): Promise<void> {
   const parentRuns: string[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) parentRuns.push(wf.runId);
   const names = readdirSync(join(dir, 'ws', 'OMETIFF')).map((f) => f.split('.')[0]);
-  const perQueue = await activitySecondsPerQueue(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))], byType);
+  const spans = new Map<string, Span[]>();
+  const perQueue = await activitySecondsPerQueue(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))], byType, spans);
   const queues = taskQueuesFromEnv();
   const cpuQ = perQueue.get(queues.cpu) ?? 0;
   const gpuQ = perQueue.get(queues.gpu) ?? 0;
@@ -84,7 +87,8 @@ async function main(): Promise<void> {
     maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed, wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpuQ.toFixed(2), gpuQueueActivityS: +gpuQ.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),
     activitySecondsByType: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
-    stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds }));
+    stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds,
+    gapsBetweenActivities: { cpu: gaps(spans.get(queues.cpu) ?? []), gpu: gaps(spans.get(queues.gpu) ?? []) } }));
   await connection.close();
   await workers.shutdown();
   await running;
@@ -101,28 +105,60 @@ function serverCpuS(pid: number | undefined): number {
   }
 }
 
+interface Span { scheduled: number; started: number; closed: number }
+
+/**
+ * Where a one-slot queue's time between activities went: `dispatchS`, gaps while the next task was
+ * already scheduled (the server handing it over, the worker polling again); `idleS`, gaps with nothing
+ * scheduled yet (waiting on the other queue, or on workflow tasks that schedule the next activity).
+ */
+function gaps(spans: Span[]): { dispatchS: number; idleS: number } {
+  const sorted = [...spans].sort((a, b) => a.started - b.started);
+  let dispatch = 0;
+  let idle = 0;
+  for (let i = 1; i < sorted.length; i++) {
+    const free = sorted[i - 1].closed;
+    const { scheduled, started } = sorted[i];
+    if (started <= free) continue;
+    idle += Math.max(0, Math.min(scheduled, started) - free);
+    dispatch += started - Math.max(free, scheduled);
+  }
+  return { dispatchS: +(dispatch / 1000).toFixed(2), idleS: +(idle / 1000).toFixed(2) };
+}
+
 /** Sum of started → completed/failed/timed-out spans of every activity, by task queue, from the histories. */
-async function activitySecondsPerQueue(client: Client, workflows: { id: string; runId?: string }[], byType = new Map<string, number>()): Promise<Map<string, number>> {
+async function activitySecondsPerQueue(client: Client, workflows: { id: string; runId?: string }[], byType = new Map<string, number>(),
+  spans = new Map<string, Span[]>()): Promise<Map<string, number>> {
   const totals = new Map<string, number>();
+  const scheduledAt = new Map<string, number>();
   const typeOf = new Map<string, string>();
   const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
   for (const { id, runId } of workflows) {
     const history = await client.workflow.getHandle(id, runId).fetchHistory();
     const queueOf = new Map<string, string>();
-    const startedAt = new Map<string, { queue: string; type: string; t: number }>();
+    const startedAt = new Map<string, { queue: string; type: string; t: number; scheduled: number }>();
     for (const e of history.events ?? []) {
       const eid = String(e.eventId);
       if (e.activityTaskScheduledEventAttributes) {
+        scheduledAt.set(`${id}/${runId ?? ''}/${eid}`, ms(e.eventTime));
         queueOf.set(eid, e.activityTaskScheduledEventAttributes.taskQueue?.name ?? '?');
         typeOf.set(eid, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
       }
       const st = e.activityTaskStartedEventAttributes;
-      if (st) startedAt.set(eid, { queue: queueOf.get(String(st.scheduledEventId)) ?? '?', type: typeOf.get(String(st.scheduledEventId)) ?? '?', t: ms(e.eventTime) });
+      if (st) {
+        startedAt.set(eid, {
+          queue: queueOf.get(String(st.scheduledEventId)) ?? '?', type: typeOf.get(String(st.scheduledEventId)) ?? '?', t: ms(e.eventTime),
+          scheduled: scheduledAt.get(`${id}/${runId ?? ''}/${String(st.scheduledEventId)}`) ?? ms(e.eventTime),
+        });
+      }
       const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
       const started = closed && 'startedEventId' in closed ? startedAt.get(String(closed.startedEventId)) : undefined;
       if (started) {
         const secs = (ms(e.eventTime) - started.t) / 1000;
         totals.set(started.queue, (totals.get(started.queue) ?? 0) + secs);
+        const list = spans.get(started.queue) ?? [];
+        list.push({ scheduled: started.scheduled, started: started.t, closed: ms(e.eventTime) });
+        spans.set(started.queue, list);
         byType.set(started.type, (byType.get(started.type) ?? 0) + secs);
       }
     }
