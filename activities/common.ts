@@ -62,19 +62,33 @@ export async function sendProgress(report: ProgressReport | undefined): Promise<
 }
 
 /**
+ * Runs `fn` while `report` is sent, and waits for the signal before returning or throwing, so the run
+ * always receives it before anything the child does next (a signal arriving after the child's result
+ * would be counted as a new start).
+ */
+export async function alongsideProgress<T>(report: ProgressReport | undefined, fn: () => Promise<T>): Promise<T> {
+  const sent = sendProgress(report);
+  try {
+    return await fn();
+  } finally {
+    await sent;
+  }
+}
+
+/**
  * Runs one stage inside an activity, sending its stage events (`report`) meanwhile: heartbeats every few
  * seconds (with the last progress) from a timer, so a stage whose heavy work runs on worker threads keeps
- * its heartbeat while it computes; samples
- * peak RSS; measures queue wait and attempt; and turns Tessel's permanent errors into non-retryable
- * failures typed by their code, so the workflow fails just that image with a clear cause.
+ * its heartbeat while it computes; samples peak RSS; measures queue wait and attempt; and turns Tessel's
+ * permanent errors into non-retryable failures typed by their code, so the workflow fails just that image
+ * with a clear cause.
  */
 export async function runStage<T extends object>(
   env: WorkerEnvironment, stage: Stage, report: ProgressReport | undefined, fn: (ctx: StageContext) => Promise<T>,
 ): Promise<T & StageMetrics> {
-  // The signal goes out while the stage works, and is awaited before the activity ends either way, so
-  // the run always receives it before anything the child does next (a signal arriving after the child's
-  // result would be counted as a new start).
-  const sent = sendProgress(report);
+  return alongsideProgress(report, () => measuredStage(env, stage, fn));
+}
+
+async function measuredStage<T extends object>(env: WorkerEnvironment, stage: Stage, fn: (ctx: StageContext) => Promise<T>): Promise<T & StageMetrics> {
   const ctx = Context.current();
   const info = ctx.info;
   const startedAtMs = Date.now();
@@ -119,7 +133,6 @@ export async function runStage<T extends object>(
     throw toFailure(e);
   } finally {
     clearInterval(interval);
-    await sent;
   }
 }
 

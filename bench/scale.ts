@@ -130,17 +130,17 @@ function gaps(spans: Span[]): { dispatchS: number; idleS: number } {
 async function activitySecondsPerQueue(client: Client, workflows: { id: string; runId?: string }[], byType = new Map<string, number>(),
   spans = new Map<string, Span[]>()): Promise<Map<string, number>> {
   const totals = new Map<string, number>();
-  const scheduledAt = new Map<string, number>();
   const typeOf = new Map<string, string>();
   const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
   for (const { id, runId } of workflows) {
     const history = await client.workflow.getHandle(id, runId).fetchHistory();
     const queueOf = new Map<string, string>();
+    const scheduledAt = new Map<string, number>();
     const startedAt = new Map<string, { queue: string; type: string; t: number; scheduled: number }>();
     for (const e of history.events ?? []) {
       const eid = String(e.eventId);
       if (e.activityTaskScheduledEventAttributes) {
-        scheduledAt.set(`${id}/${runId ?? ''}/${eid}`, ms(e.eventTime));
+        scheduledAt.set(eid, ms(e.eventTime));
         queueOf.set(eid, e.activityTaskScheduledEventAttributes.taskQueue?.name ?? '?');
         typeOf.set(eid, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
       }
@@ -148,7 +148,7 @@ async function activitySecondsPerQueue(client: Client, workflows: { id: string; 
       if (st) {
         startedAt.set(eid, {
           queue: queueOf.get(String(st.scheduledEventId)) ?? '?', type: typeOf.get(String(st.scheduledEventId)) ?? '?', t: ms(e.eventTime),
-          scheduled: scheduledAt.get(`${id}/${runId ?? ''}/${String(st.scheduledEventId)}`) ?? ms(e.eventTime),
+          scheduled: scheduledAt.get(String(st.scheduledEventId)) ?? ms(e.eventTime),
         });
       }
       const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;

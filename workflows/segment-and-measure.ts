@@ -68,12 +68,14 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   // Since stage events come from activities, a retried attempt sends its events again: each (image,
   // stage, event) counts once. Keys of images in flight only (dropped with the child's result; the
   // window drains before continue-as-new, so nothing needs carrying).
-  const counted = new Set<string>();
+  const counted = new Map<string, Set<string>>(); // image name → `${stage} ${event}` counted
   setHandler(stageEventSignal, (evs) => {
     for (const ev of Array.isArray(evs) ? evs : [evs]) {
-      const key = `${ev.name}\u0000${ev.stage}\u0000${ev.event}`;
-      if (counted.has(key)) continue;
-      counted.add(key);
+      let seen = counted.get(ev.name);
+      if (!seen) counted.set(ev.name, (seen = new Set()));
+      const key = `${ev.stage} ${ev.event}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       count(ev);
     }
   });
@@ -101,7 +103,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   }
 
   const record = (r: ImageResult) => {
-    for (const stage of STAGES) for (const event of ['started', 'done', 'failed']) counted.delete(`${r.name}\u0000${stage}\u0000${event}`);
+    counted.delete(r.name);
     // Children since the batching patch report the record stage's end in their result, not by signal.
     if (r.record) count({ stage: 'record', event: r.record.status });
     if (r.status === 'done') {

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { manifestUri, readManifest } from '../../core/workspace/manifest';
 import { writeManifest, type ManifestInput } from '../manifest';
 import type { ProgressReport } from '../../workflows/types';
-import { sendProgress } from '../common';
+import { alongsideProgress } from '../common';
 import { makeRecord, type RecordInput } from '../record';
 
 export interface FinishInput {
@@ -30,13 +30,8 @@ export interface FinishResult {
 export function makeFinishImage(opts: { priceTable?: Record<string, number> } = {}) {
   const recordBenchmark = makeRecord(opts);
   return async function finishImage(input: FinishInput): Promise<FinishResult> {
-    // Sent while the manifest and row are written; awaited before the activity ends (see runStage).
-    const sent = sendProgress(input.progress);
-    try {
-      return await finish(input);
-    } finally {
-      await sent;
-    }
+    // Sent while the manifest and row are written.
+    return alongsideProgress(input.progress, () => finish(input));
   };
 
   async function finish(input: FinishInput): Promise<FinishResult> {
