@@ -2,6 +2,7 @@ import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeConvert } from './convert';
 import { discoverImages, readImageList } from './discover';
 import { finalizeRun } from './finalize';
+import { makePostprocessToRecord } from './fused';
 import { makeFinishImage } from './finish';
 import { makePostprocess } from './postprocess';
 import { makePredict } from './predict';
@@ -14,6 +15,8 @@ export interface ActivityDeps {
   /** Overrides the device a run asks for (a GPU worker started with --device cuda). */
   device?: 'cpu' | 'cuda';
   gpuMemoryGb?: number;
+  /** onnxruntime intra-op threads for predictions on the CPU (default: onnxruntime's, one per physical core). */
+  inferenceThreads?: number;
   priceTable?: Record<string, number>;
 }
 
@@ -24,7 +27,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     discoverImages,
     readImageList,
     convertImage: makeConvert(env),
-    predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb }),
+    predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
     postprocessImage: makePostprocess(env),
     quantifyImage: makeQuantify(env),
     recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
@@ -32,11 +35,12 @@ export function createActivities(deps: ActivityDeps = {}) {
     // Kept for children started before `finishImage` existed (they replay and finish with these two).
     writeManifest,
     finishImage: makeFinishImage({ priceTable: deps.priceTable }),
+    postprocessToRecord: makePostprocessToRecord(env, { priceTable: deps.priceTable }),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage'] as const;
+export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage', 'postprocessToRecord'] as const;
 export const GPU_ACTIVITIES = ['predictImage'] as const;

@@ -7,7 +7,11 @@
  * the CPU seconds of the server and of this process, and where each queue's time between activities
  * went (`gapsBetweenActivities`: dispatch, with the next task already waiting; idle, with none).
  *
- *   npx tsx bench/scale.ts [--images 500] [--size 64]
+ * The GPU queue is played by onnxruntime on the CPU, on `--inference-threads` threads (default 1: an
+ * accelerator would leave the cores to the CPU queue; on this kind of 2-core machine two inference threads
+ * also fight the CPU queue and the server for them; 0: onnxruntime's default, one per core).
+ *
+ *   npx tsx bench/scale.ts [--images 500] [--size 64] [--inference-threads 1] [--fuse-max-pixels N (default: the run's, 1024²; 0: three activities)]
  */
 import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -37,7 +41,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
   const workers = await createWorkers({
     queues: ['workflows', 'cpu', 'gpu'], taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: 'default' },
-    cpuSlots: 1, gpuSlots: 1, logLevel: 'WARN',
+    cpuSlots: 1, gpuSlots: 1, logLevel: 'WARN', deps: { inferenceThreads: arg('inference-threads', 1) || undefined },
   });
   const running = workers.run();
   const connection = await Connection.connect({ address: server.address });
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
   const input = buildRunInput(workspaceLocations(join(dir, 'ws'), {}), {
     imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 16,
     maxAttempts: 3, geojson: false, benchmarkSink: 'duckdb',
+    fuseMaxPixels: process.argv.includes('--fuse-max-pixels') ? arg('fuse-max-pixels', 0) : undefined,
   });
   const cpu0 = { server: serverCpuS(server.process.pid), workers: process.cpuUsage() };
   const t0 = performance.now();
@@ -84,7 +89,8 @@ async function main(): Promise<void> {
     segments.push({ status: wf.status.name, events: h.events?.length ?? 0 });
   }
   console.log(JSON.stringify({ images, size, done: summary.images.done, parentSegments: segments.length,
-    maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed, wallS: +wallS.toFixed(2),
+    maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed,
+    stageDone: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, v.done])), wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpuQ.toFixed(2), gpuQueueActivityS: +gpuQ.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),
     activitySecondsByType: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
     stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds,

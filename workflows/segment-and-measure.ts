@@ -69,8 +69,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   // stage, event) counts once. Keys of images in flight only (dropped with the child's result; the
   // window drains before continue-as-new, so nothing needs carrying).
   const counted = new Map<string, Set<string>>(); // image name → `${stage} ${event}` counted
-  setHandler(stageEventSignal, (evs) => {
-    for (const ev of Array.isArray(evs) ? evs : [evs]) {
+  const countOnce = (evs: StageEvent[]) => {
+    for (const ev of evs) {
       let seen = counted.get(ev.name);
       if (!seen) counted.set(ev.name, (seen = new Set()));
       const key = `${ev.stage} ${ev.event}`;
@@ -78,7 +78,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       seen.add(key);
       count(ev);
     }
-  });
+  };
+  setHandler(stageEventSignal, (evs) => countOnce(Array.isArray(evs) ? evs : [evs]));
   setHandler(progressQuery, () => progress());
 
   function progress(): RunProgress {
@@ -103,6 +104,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   }
 
   const record = (r: ImageResult) => {
+    if (r.events) countOnce(r.events);
+    delete r.events;
     counted.delete(r.name);
     // Children since the batching patch report the record stage's end in their result, not by signal.
     if (r.record) count({ stage: 'record', event: r.record.status });
@@ -140,7 +143,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
       runId: input.runId, image, outputs: outputsFor(input, image), segmasksDir: input.locations.segmasks,
       taskQueues: input.taskQueues, settings: input.settings, maxAttempts: input.maxAttempts,
       parentWorkflowId: workflowInfo().workflowId, settingsHash: state.settingsHash, fromStage: input.fromStage,
-      jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS,
+      jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS, fuseStagesMaxPixels: input.fuseStagesMaxPixels,
     };
     children.push(executeChild(processImage, {
       args: [childInput],

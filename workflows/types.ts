@@ -56,6 +56,12 @@ export interface RunInput {
   force: boolean;
   /** Start every image at this stage, reusing kept intermediates (NPZ, raw predictions). */
   fromStage?: ResumableStage;
+  /**
+   * Images of at most this many pixels run postprocess, quantify and record as one CPU activity instead of
+   * three (see `postprocessToRecord`): at that size a hand-over through the server costs about what a stage
+   * does. 0 or absent: never. Not a setting of the results, so not in the settings hash.
+   */
+  fuseStagesMaxPixels?: number;
 }
 
 export type ResumableStage = 'predict' | 'postprocess' | 'quantify';
@@ -95,6 +101,8 @@ export interface ImageInput {
   fromStage?: ResumableStage;
   jobsDir: string;
   heartbeatTimeoutS: number;
+  /** See {@link RunInput.fuseStagesMaxPixels}. */
+  fuseStagesMaxPixels?: number;
 }
 
 /** What an activity reports about its own execution (becomes benchmark columns). */
@@ -161,6 +169,11 @@ export interface ImageResult {
   warnings?: string[];
   /** How the last step (manifest + benchmark row) went; the parent counts the record stage from it. */
   record?: { status: 'done' | 'failed'; error?: string; manifestError?: string };
+  /**
+   * Stage events no activity carried to the run (an image whose last stages ran as one activity): the
+   * run counts them when the result arrives, then drops them.
+   */
+  events?: StageEvent[];
 }
 
 export type ImageState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';

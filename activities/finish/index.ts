@@ -28,13 +28,17 @@ export interface FinishResult {
  * does not rewrite a manifest this run already wrote.
  */
 export function makeFinishImage(opts: { priceTable?: Record<string, number> } = {}) {
-  const recordBenchmark = makeRecord(opts);
+  const finish = makeFinish(opts);
   return async function finishImage(input: FinishInput): Promise<FinishResult> {
     // Sent while the manifest and row are written.
     return alongsideProgress(input.progress, () => finish(input));
   };
+}
 
-  async function finish(input: FinishInput): Promise<FinishResult> {
+/** The body of {@link makeFinishImage}'s activity, for an activity that ends an image the same way. */
+export function makeFinish(opts: { priceTable?: Record<string, number> } = {}) {
+  const recordBenchmark = makeRecord(opts);
+  return async function finish(input: Omit<FinishInput, 'progress'>): Promise<FinishResult> {
     const { attempt } = Context.current().info;
     const out: FinishResult = {};
     const { manifest } = input;
@@ -52,5 +56,5 @@ export function makeFinishImage(opts: { priceTable?: Record<string, number> } = 
     }
     await recordBenchmark(input.benchmark);
     return out;
-  }
+  };
 }

@@ -8,13 +8,13 @@ export interface PredictInput { npzUri: string; predictionsUri: string; model: R
  * Tiled, batched ONNX inference (GPU queue). The model session is cached for the worker's lifetime, so
  * only the first image on a worker pays the model load.
  */
-export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number } = {}) {
+export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number; intraOpThreads?: number } = {}) {
   return async function predictImage(input: PredictInput): Promise<PredictResult> {
     return runStage(env, 'predict', input.progress, async ({ signal, progress, timer }) => {
       const device = opts.device ?? input.model.device;
       const r = await predictFile({
         npzUri: input.npzUri, modelUri: input.model.uri, outUri: input.predictionsUri, umPerPixel: input.umPerPixel,
-        batchSize: input.model.batchSize, device, signal, onProgress: (done: number, total: number) => progress(total ? done / total : 0),
+        batchSize: input.model.batchSize, device, intraOpThreads: opts.intraOpThreads, signal, onProgress: (done: number, total: number) => progress(total ? done / total : 0),
       });
       timer.inputLoadS += r.timings.inputLoadS;
       timer.outputWriteS += r.timings.outputWriteS;

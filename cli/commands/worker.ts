@@ -14,13 +14,14 @@ export function register(program: Command): void {
     .option('--gpu-memory-gb <gb>', 'GPU memory budget; with --prediction-memory-gb gives the number of prediction slots', Number)
     .option('--prediction-memory-gb <gb>', 'memory one prediction needs (see `tessel model inspect`)', Number)
     .addOption(new Option('--device <device>', 'force the inference execution provider for this worker').choices(['cpu', 'cuda']))
-    .action(async (o: { queue: string; cpuSlots?: number; gpuSlots?: number; gpuMemoryGb?: number; predictionMemoryGb?: number; device?: 'cpu' | 'cuda' }) => {
+    .option('--inference-threads <n>', 'onnxruntime threads per prediction on the CPU (default: one per physical core); on a machine that also serves the CPU queue, fewer leave cores to it', toInt)
+    .action(async (o: { queue: string; cpuSlots?: number; gpuSlots?: number; gpuMemoryGb?: number; predictionMemoryGb?: number; device?: 'cpu' | 'cuda'; inferenceThreads?: number }) => {
       const queues: QueueKind[] = o.queue === 'all' ? ['workflows', 'cpu', 'gpu'] : [o.queue as QueueKind];
       let gpuSlots = o.gpuSlots;
       if (gpuSlots === undefined && o.gpuMemoryGb && o.predictionMemoryGb) gpuSlots = Math.max(1, Math.floor(o.gpuMemoryGb / o.predictionMemoryGb));
       await runWorkerProcess({
         queues, cpuSlots: o.cpuSlots, gpuSlots,
-        deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb, priceTable: activeEnvConfig()?.price_table },
+        deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb, inferenceThreads: o.inferenceThreads, priceTable: activeEnvConfig()?.price_table },
         onReady: (i) => process.stderr.write(`worker ready: ${i.queues.join(', ')} on ${i.address} (namespace ${i.namespace})${gpuSlots ? `, ${gpuSlots} prediction slot(s)` : ''}\n`),
       });
     });

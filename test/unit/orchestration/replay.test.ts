@@ -2,8 +2,8 @@
  * Replays workflow histories recorded from a real run (test/fixtures/histories, refreshed with
  * `TESSEL_RECORD_HISTORIES=1 npx jest test/integration/run.test.ts`) against today's workflow code:
  * a change that would break runs already in flight fails here, with no server needed. `v1-*` histories
- * were recorded before the FEWER_ROUND_TRIPS patch, `v2-*` after it and before STAGE_EVENTS_FROM_ACTIVITIES;
- * they keep the old branches honest. When a new patch lands, rename the current files to the next prefix
+ * were recorded before the FEWER_ROUND_TRIPS patch, `v2-*` after it and before STAGE_EVENTS_FROM_ACTIVITIES, `v3-*` after that
+ * and before FUSED_SMALL_IMAGES; they keep the old branches honest. When a new patch lands, rename the current files to the next prefix
  * and record afresh.
  */
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installRuntimeLogging } from '../../../workers/create';
-import { FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES } from '../../../workflows/process-image';
+import { FEWER_ROUND_TRIPS, FUSED_SMALL_IMAGES, STAGE_EVENTS_FROM_ACTIVITIES } from '../../../workflows/process-image';
 
 installRuntimeLogging('WARN');
 
@@ -20,7 +20,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 it('has the parent and both kinds of child history on record, from today\'s code and from before each patch', () => {
   const kinds = ['processImage-done.json', 'processImage-failed.json', 'segmentAndMeasure.json'];
-  expect(files).toEqual([...kinds, ...kinds.map((k) => `v1-${k}`), ...kinds.map((k) => `v2-${k}`)]);
+  expect(files).toEqual([...kinds, ...['v1', 'v2', 'v3'].flatMap((v) => kinds.map((k) => `${v}-${k}`))]);
 });
 
 /** Patch ids recorded in a history's `core_patch` markers. */
@@ -33,9 +33,13 @@ function patchIds(file: string): string[] {
   });
 }
 
-it('covers every side of the patches: today\'s children carry both markers, v2 children the first, v1 children none', () => {
+it('covers every side of the patches: each generation\'s children carry the markers of its day', () => {
+  // Today's finished child ran its last stages as one activity (a small image); the failed one ended at
+  // convert, before that choice.
+  expect(patchIds('processImage-done.json')).toEqual([FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES, FUSED_SMALL_IMAGES]);
+  expect(patchIds('processImage-failed.json')).toEqual([FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES]);
   for (const kind of ['processImage-done.json', 'processImage-failed.json']) {
-    expect(patchIds(kind)).toEqual([FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES]);
+    expect(patchIds(`v3-${kind}`)).toEqual([FEWER_ROUND_TRIPS, STAGE_EVENTS_FROM_ACTIVITIES]);
     expect(patchIds(`v2-${kind}`)).toEqual([FEWER_ROUND_TRIPS]);
     expect(patchIds(`v1-${kind}`)).toEqual([]);
   }
