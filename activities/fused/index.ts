@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import type { ImageResult, PostprocessResult, ProgressReport, QuantifyResult, Stage } from '../../workflows/types';
 import { applyPostprocess, applyQuantify } from '../../workflows/results';
 import { alongsideProgress, type WorkerEnvironment } from '../common';
@@ -55,6 +55,9 @@ export function makePostprocessToRecord(env: WorkerEnvironment, opts: { priceTab
       const result: ImageResult = { ...input.result, stageSeconds: { ...input.result.stageSeconds } };
       applyPostprocess(result, postprocess);
       applyQuantify(result, quantify);
+      // The activity has a heartbeat timeout (the separate record activity has none): keep beating while a
+      // row waits for the DuckDB file another process holds.
+      const beat = setInterval(() => heartbeat({ stage: 'record' }), 2000);
       try {
         const out = await finish({
           manifest: { ...input.manifest, result },
@@ -67,6 +70,8 @@ export function makePostprocessToRecord(env: WorkerEnvironment, opts: { priceTab
         const permanent = e instanceof ApplicationFailure && e.nonRetryable;
         if (!permanent && Context.current().info.attempt < input.maxAttempts) throw withStage(e, 'record');
         return { postprocess, quantify, record: { status: 'failed', error: e instanceof Error ? e.message : String(e) } };
+      } finally {
+        clearInterval(beat);
       }
     });
   };
