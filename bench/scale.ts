@@ -11,7 +11,7 @@
  * accelerator would leave the cores to the CPU queue; on this kind of 2-core machine two inference threads
  * also fight the CPU queue and the server for them; 0: onnxruntime's default, one per core).
  *
- *   npx tsx bench/scale.ts [--images 500] [--size 64] [--inference-threads 1] [--fuse-max-pixels N (default: the run's, 1024²; 0: three activities)]
+ *   npx tsx bench/scale.ts [--images 500] [--size 64] [--inference-threads 1] [--fuse-max-pixels N (default: the run's, 512²; 0: three activities)]
  */
 import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';

@@ -61,10 +61,12 @@ export function toNonNegativeInt(value: string): number {
 }
 
 /**
- * 1024×1024: below this a stage's work is a few hundred milliseconds at most, comparable to the ~30 ms
- * each hand-over through the server costs, and redoing postprocess on a retry is cheap.
+ * 512×512. Measured with `npx tsx bench/scale.ts --size S --fuse-max-pixels 0` on 2 cores: postprocess +
+ * quantify + record take ~75 + 90 + 80 ms at 64², ~630 ms at 256², ~1.4 s at 512², against 12–30 ms per
+ * hand-over through the server. Past 512² the two hand-overs saved are under ~3% of the work, and
+ * per-stage retries (a failed quantify not redoing the watershed) are worth more.
  */
-export const DEFAULT_FUSE_MAX_PIXELS = 1024 * 1024;
+export const DEFAULT_FUSE_MAX_PIXELS = 512 * 512;
 
 function channelList(value?: string): ChannelSpec[] | undefined {
   if (!value) return undefined;

@@ -58,8 +58,8 @@ export interface RunInput {
   fromStage?: ResumableStage;
   /**
    * Images of at most this many pixels run postprocess, quantify and record as one CPU activity instead of
-   * three (see `postprocessToRecord`): at that size a hand-over through the server costs about what a stage
-   * does. 0 or absent: never. Not a setting of the results, so not in the settings hash.
+   * three (see `postprocessToRecord`): at that size the hand-overs through the server cost a good part of
+   * what the stages compute. 0 or absent: never. Not a setting of the results, so not in the settings hash.
    */
   fuseStagesMaxPixels?: number;
 }
