@@ -46,7 +46,8 @@ export const FUSED_SMALL_IMAGES = 'fused-small-images-2026-11-30';
 
 /**
  * One image through every stage: convert (cpu) → predict (gpu) → postprocess (cpu) → quantify (cpu)
- * → record (cpu). Only URIs travel between stages. A stage failure ends the image (recorded with its
+ * → record (cpu); an image of at most `fuseStagesMaxPixels` pixels runs the last three as one activity.
+ * Only URIs travel between stages. A stage failure ends the image (recorded with its
  * cause), never the run: the child returns a failed result instead of throwing.
  */
 export async function processImage(input: ImageInput): Promise<ImageResult> {

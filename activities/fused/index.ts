@@ -37,9 +37,9 @@ export interface PostprocessToRecordResult {
 /**
  * An image's last three stages — postprocess, quantify, record (manifest, then benchmark row) — in one
  * CPU activity, for images small enough that the hand-overs through the server between stages cost a good
- * part of the stages' work (the child decides, see `RunInput.fuseStagesMaxPixels`). Each stage keeps its own metrics and
- * benchmark columns; a failure names its stage in the failure's details (`{ stage }`), so the image fails at
- * the right one. A retry redoes the whole activity, which at this size is cheap; outputs are written
+ * part of the stages' work (the child decides, see `RunInput.fuseStagesMaxPixels`). Each stage keeps its
+ * own metrics and benchmark columns; a failure names its stage in the failure's details (`{ stage }`), so
+ * the image fails at the right one. A retry redoes the whole activity, which at this size is cheap; outputs are written
  * atomically, so a redone stage replaces, never duplicates.
  */
 export function makePostprocessToRecord(env: WorkerEnvironment, opts: { priceTable?: Record<string, number> } = {}) {
