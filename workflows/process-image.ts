@@ -140,9 +140,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       applyPostprocess(result, out.postprocess);
       metrics.quantify = out.quantify;
       applyQuantify(result, out.quantify);
-      result.record = out.record.status === 'done'
-        ? { status: 'done', manifestError: out.record.manifestError }
-        : { status: 'failed', error: out.record.error };
+      result.record = out.record;
       await notify({ stage: 'postprocess', event: 'done', cells: out.postprocess.cells });
       await notify({ stage: 'quantify', event: 'started' });
       await notify({ stage: 'quantify', event: 'done', cells: result.cells });
