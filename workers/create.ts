@@ -1,10 +1,11 @@
 import {
   DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode,
-  type LogLevel, type WorkflowBundleWithSourceMap,
+  type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
 import type { TaskQueues, TemporalSettings } from './connection';
+import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -16,6 +17,13 @@ export interface WorkerOptions {
   cpuSlots?: number;
   /** Concurrent predictions on this GPU worker. Default 1; see {@link gpuSlotsFromBudget}. */
   gpuSlots?: number;
+  /**
+   * Activities each CPU or GPU worker holds ahead of its compute slots while its recent activities are
+   * short (see {@link ComputeSlots}). Default 1; 0: poll only when a slot is free.
+   */
+  lookAhead?: number;
+  /** Hold tasks ahead only while the recent activities average under this many seconds. Default 5. */
+  lookAheadMaxS?: number;
   deps?: ActivityDeps;
   identity?: string;
   /** Runtime log level when `TESSEL_LOG_LEVEL` is unset (the first call in a process wins). */
@@ -25,6 +33,8 @@ export interface WorkerOptions {
 export interface RunningWorkers {
   workers: Worker[];
   connection: NativeConnection;
+  /** The compute slots of the CPU and GPU workers (busy time, tasks held ahead), for benchmarks. */
+  slots: Partial<Record<'cpu' | 'gpu', ComputeSlots>>;
   /** Resolves when every worker has stopped (after shutdown() or a fatal error). */
   run(): Promise<void>;
   shutdown(): Promise<void>;
@@ -99,22 +109,39 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
       maxConcurrentWorkflowTaskExecutions: 40,
     }));
   }
+  const slots: RunningWorkers['slots'] = {};
+  // Activity workers poll through their ComputeSlots (a custom slot supplier, so a task can be held ahead)
+  // and run each activity inside one of its compute slots.
+  const computeSlots = (kind: 'cpu' | 'gpu', n: number) => {
+    const s = (slots[kind] = new ComputeSlots(n, opts.lookAhead ?? 1, opts.lookAheadMaxS ?? DEFAULT_LOOK_AHEAD_MAX_S));
+    const inSlot: ActivityInterceptorsFactory = (ctx) => ({ inbound: { execute: (input, next) => s.run(ctx, () => next(input)) } });
+    return {
+      tuner: {
+        activityTaskSlotSupplier: s.supplier(),
+        workflowTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
+        localActivityTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
+        nexusTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
+      },
+      interceptors: { activity: [inSlot] },
+    };
+  };
   if (opts.queues.includes('cpu')) {
     workers.push(await Worker.create({
       ...common, taskQueue: opts.taskQueues.cpu, activities: pick(CPU_ACTIVITIES),
-      maxConcurrentActivityTaskExecutions: opts.cpuSlots ?? Math.max(1, cpus().length),
+      ...computeSlots('cpu', opts.cpuSlots ?? Math.max(1, cpus().length)),
     }));
   }
   if (opts.queues.includes('gpu')) {
     workers.push(await Worker.create({
       ...common, taskQueue: opts.taskQueues.gpu, activities: pick(GPU_ACTIVITIES),
-      maxConcurrentActivityTaskExecutions: opts.gpuSlots ?? 1,
+      ...computeSlots('gpu', opts.gpuSlots ?? 1),
     }));
   }
   let running: Promise<void> | undefined;
   return {
     workers,
     connection,
+    slots,
     run() {
       running ??= Promise.all(workers.map((w) => w.run())).then(() => undefined).finally(() => connection.close());
       return running;

@@ -6,6 +6,8 @@ export interface WorkerProcessOptions {
   queues: QueueKind[];
   cpuSlots?: number;
   gpuSlots?: number;
+  /** Activities held ahead of the compute slots (see `WorkerOptions.lookAhead`). */
+  lookAhead?: number;
   deps?: ActivityDeps;
   /** Called once the workers poll their queues. */
   onReady?: (info: { address: string; namespace: string; queues: string[] }) => void;
@@ -18,7 +20,7 @@ export interface WorkerProcessOptions {
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void> {
   const temporal = temporalSettingsFromEnv();
   const taskQueues = taskQueuesFromEnv();
-  const running = await createWorkers({ queues: opts.queues, taskQueues, temporal, cpuSlots: opts.cpuSlots, gpuSlots: opts.gpuSlots, deps: opts.deps });
+  const running = await createWorkers({ queues: opts.queues, taskQueues, temporal, cpuSlots: opts.cpuSlots, gpuSlots: opts.gpuSlots, lookAhead: opts.lookAhead, deps: opts.deps });
   const stop = () => void running.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { runWorkerProcess } from '../../workers/process';
 import type { QueueKind } from '../../workers/create';
 import { activeEnvConfig } from '../env-config';
-import { toInt } from '../run-input';
+import { toInt, toNonNegativeInt } from '../run-input';
 
 export function register(program: Command): void {
   program.command('worker')
@@ -15,12 +15,13 @@ export function register(program: Command): void {
     .option('--prediction-memory-gb <gb>', 'memory one prediction needs (see `tessel model inspect`)', Number)
     .addOption(new Option('--device <device>', 'force the inference execution provider for this worker').choices(['cpu', 'cuda']))
     .option('--inference-threads <n>', 'onnxruntime threads per prediction on the CPU (default: one per physical core); on a machine that also serves the CPU queue, fewer leave cores to it', toInt)
-    .action(async (o: { queue: string; cpuSlots?: number; gpuSlots?: number; gpuMemoryGb?: number; predictionMemoryGb?: number; device?: 'cpu' | 'cuda'; inferenceThreads?: number }) => {
+    .option('--look-ahead <n>', 'activities a CPU or GPU worker takes ahead of its slots while its recent activities average under 5 s, so the next one is in hand when a slot frees; 0: take one only when a slot is free', toNonNegativeInt, 1)
+    .action(async (o: { queue: string; cpuSlots?: number; gpuSlots?: number; gpuMemoryGb?: number; predictionMemoryGb?: number; device?: 'cpu' | 'cuda'; inferenceThreads?: number; lookAhead: number }) => {
       const queues: QueueKind[] = o.queue === 'all' ? ['workflows', 'cpu', 'gpu'] : [o.queue as QueueKind];
       let gpuSlots = o.gpuSlots;
       if (gpuSlots === undefined && o.gpuMemoryGb && o.predictionMemoryGb) gpuSlots = Math.max(1, Math.floor(o.gpuMemoryGb / o.predictionMemoryGb));
       await runWorkerProcess({
-        queues, cpuSlots: o.cpuSlots, gpuSlots,
+        queues, cpuSlots: o.cpuSlots, gpuSlots, lookAhead: o.lookAhead,
         deps: { device: o.device, gpuMemoryGb: o.gpuMemoryGb, inferenceThreads: o.inferenceThreads, priceTable: activeEnvConfig()?.price_table },
         onReady: (i) => process.stderr.write(`worker ready: ${i.queues.join(', ')} on ${i.address} (namespace ${i.namespace})${gpuSlots ? `, ${gpuSlots} prediction slot(s)` : ''}\n`),
       });
