@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     cpuQueueActivityS: +cpu.busyS.toFixed(2), gpuQueueActivityS: +gpu.busyS.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),
     heldAhead: { cpu: { activities: cpu.heldAhead, seconds: +cpu.heldS.toFixed(2) }, gpu: { activities: gpu.heldAhead, seconds: +gpu.heldS.toFixed(2) } },
     historySpansS: { cpu: +cpuSpans.toFixed(2), gpu: +gpuSpans.toFixed(2) },
-    activitySecondsByType: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
+    historySpansByTypeS: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
     stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds,
     gapsBetweenActivities: { cpu: gaps(spans.get(queues.cpu) ?? []), gpu: gaps(spans.get(queues.gpu) ?? []) } }));
   await connection.close();
