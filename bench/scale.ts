@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { DuckDbSink } from '../core/bench/duckdb';
 import { ensureReferenceModel } from '../core/model/reference';
 import { writeSyntheticWorkspace } from '../core/synth';
+import { activitySpans, type ActivitySpan } from '../infra/temporal/activity-spans';
 import { startDevServer } from '../infra/temporal/dev-server';
 import { buildRunInput, workspaceLocations } from '../cli/run-input';
 import { taskQueuesFromEnv } from '../workers/connection';
@@ -74,17 +75,19 @@ async function main(): Promise<void> {
     cpuS += n(r.conversion_time_s) + n(r.postprocessing_input_load_time_s) + n(r.postprocessing_time_s) + n(r.postprocessing_output_write_time_s) + n(r.quantification_time_s);
     gpuS += n(r.prediction_input_load_time_s) + n(r.prediction_time_s) + n(r.prediction_output_write_time_s);
   }
-  const byType = new Map<string, number>();
   // Every run of the parent's continue-as-new chain (discover is in the first, finalize in the last), and
   // child ids from the workspace, not summary.results: a run past one segment keeps only the last one's results.
   const parentRuns: string[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) parentRuns.push(wf.runId);
   const names = readdirSync(join(dir, 'ws', 'OMETIFF')).map((f) => f.split('.')[0]);
-  const spans = new Map<string, Span[]>();
-  const perQueue = await activitySecondsPerQueue(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))], byType, spans);
+  const spans = await activitySpans(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))]);
   const queues = taskQueuesFromEnv();
-  const cpuSpans = perQueue.get(queues.cpu) ?? 0;
-  const gpuSpans = perQueue.get(queues.gpu) ?? 0;
+  const onQueue = (q: string) => spans.filter((s) => s.queue === q);
+  const spanS = (list: ActivitySpan[]) => list.reduce((sum, s) => sum + (s.closed - s.started) / 1000, 0);
+  const byType = new Map<string, number>();
+  for (const s of spans) byType.set(s.type, (byType.get(s.type) ?? 0) + (s.closed - s.started) / 1000);
+  const cpuSpans = spanS(onQueue(queues.cpu));
+  const gpuSpans = spanS(onQueue(queues.gpu));
   const cpu = workers.slots.cpu!.stats();
   const gpu = workers.slots.gpu!.stats();
   const busiest = Math.max(cpu.busyS, gpu.busyS);
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     historySpansS: { cpu: +cpuSpans.toFixed(2), gpu: +gpuSpans.toFixed(2) },
     historySpansByTypeS: Object.fromEntries([...byType].map(([k, v]) => [k, +v.toFixed(2)])),
     stageComputeFromRows: { cpuS: +cpuS.toFixed(2), gpuS: +gpuS.toFixed(2) }, cpuSeconds,
-    gapsBetweenActivities: { cpu: gaps(spans.get(queues.cpu) ?? []), gpu: gaps(spans.get(queues.gpu) ?? []) } }));
+    gapsBetweenActivities: { cpu: gaps(onQueue(queues.cpu)), gpu: gaps(onQueue(queues.gpu)) } }));
   await connection.close();
   await workers.shutdown();
   await running;
@@ -119,14 +122,12 @@ function serverCpuS(pid: number | undefined): number {
   }
 }
 
-interface Span { scheduled: number; started: number; closed: number }
-
 /**
  * Where a one-slot queue's time between activities went: `dispatchS`, gaps while the next task was
  * already scheduled (the server handing it over, the worker polling again); `idleS`, gaps with nothing
  * scheduled yet (waiting on the other queue, or on workflow tasks that schedule the next activity).
  */
-function gaps(spans: Span[]): { dispatchS: number; idleS: number } {
+function gaps(spans: ActivitySpan[]): { dispatchS: number; idleS: number } {
   const sorted = [...spans].sort((a, b) => a.started - b.started);
   let dispatch = 0;
   let idle = 0;
@@ -138,46 +139,6 @@ function gaps(spans: Span[]): { dispatchS: number; idleS: number } {
     dispatch += started - Math.max(free, scheduled);
   }
   return { dispatchS: +(dispatch / 1000).toFixed(2), idleS: +(idle / 1000).toFixed(2) };
-}
-
-/** Sum of started → completed/failed/timed-out spans of every activity, by task queue, from the histories. */
-async function activitySecondsPerQueue(client: Client, workflows: { id: string; runId?: string }[], byType = new Map<string, number>(),
-  spans = new Map<string, Span[]>()): Promise<Map<string, number>> {
-  const totals = new Map<string, number>();
-  const typeOf = new Map<string, string>();
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
-  for (const { id, runId } of workflows) {
-    const history = await client.workflow.getHandle(id, runId).fetchHistory();
-    const queueOf = new Map<string, string>();
-    const scheduledAt = new Map<string, number>();
-    const startedAt = new Map<string, { queue: string; type: string; t: number; scheduled: number }>();
-    for (const e of history.events ?? []) {
-      const eid = String(e.eventId);
-      if (e.activityTaskScheduledEventAttributes) {
-        scheduledAt.set(eid, ms(e.eventTime));
-        queueOf.set(eid, e.activityTaskScheduledEventAttributes.taskQueue?.name ?? '?');
-        typeOf.set(eid, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      }
-      const st = e.activityTaskStartedEventAttributes;
-      if (st) {
-        startedAt.set(eid, {
-          queue: queueOf.get(String(st.scheduledEventId)) ?? '?', type: typeOf.get(String(st.scheduledEventId)) ?? '?', t: ms(e.eventTime),
-          scheduled: scheduledAt.get(String(st.scheduledEventId)) ?? ms(e.eventTime),
-        });
-      }
-      const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
-      const started = closed && 'startedEventId' in closed ? startedAt.get(String(closed.startedEventId)) : undefined;
-      if (started) {
-        const secs = (ms(e.eventTime) - started.t) / 1000;
-        totals.set(started.queue, (totals.get(started.queue) ?? 0) + secs);
-        const list = spans.get(started.queue) ?? [];
-        list.push({ scheduled: started.scheduled, started: started.t, closed: ms(e.eventTime) });
-        spans.set(started.queue, list);
-        byType.set(started.type, (byType.get(started.type) ?? 0) + secs);
-      }
-    }
-  }
-  return totals;
 }
 
 void main().catch((e) => {

@@ -70,27 +70,23 @@ export class ComputeSlots {
     return {
       type: 'custom',
       reserveSlot: (_ctx, abort) => new Promise<SlotPermit>((resolve, reject) => {
-        const attempt = () => {
-          if (this.reserved >= this.capacity()) return false;
+        const grant = () => {
           this.reserved++;
           abort.removeEventListener('abort', onAbort);
           resolve({});
-          return true;
         };
         const onAbort = () => {
-          const i = this.reservations.indexOf(retry);
+          const i = this.reservations.indexOf(grant);
           if (i >= 0) this.reservations.splice(i, 1);
           reject(Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
         };
-        const retry = () => {
-          if (!attempt()) this.reservations.push(retry);
-        };
         if (abort.aborted) return onAbort();
+        if (this.hasRoom()) return grant();
         abort.addEventListener('abort', onAbort, { once: true });
-        retry();
+        this.reservations.push(grant);
       }),
       tryReserveSlot: () => {
-        if (this.reserved >= this.capacity()) return null;
+        if (!this.hasRoom()) return null;
         this.reserved++;
         return {};
       },
@@ -109,14 +105,13 @@ export class ComputeSlots {
    */
   async run<T>(ctx: ActivityContext, fn: () => Promise<T>): Promise<T> {
     const arrived = performance.now();
-    const held = this.free === 0;
-    if (held) await this.waitForSlot(ctx);
-    else this.free--;
-    const start = performance.now();
-    if (held) {
+    if (this.free > 0) this.free--;
+    else {
+      await this.waitForSlot(ctx);
       this.totals.heldAhead++;
-      this.totals.heldMs += start - arrived;
+      this.totals.heldMs += performance.now() - arrived;
     }
+    const start = performance.now();
     try {
       return await fn();
     } finally {
@@ -156,8 +151,13 @@ export class ComputeSlots {
     else this.free++;
   }
 
+  /** Whether one more task may be reserved now. */
+  private hasRoom(): boolean {
+    return this.reserved < this.capacity();
+  }
+
   /** Capacity may have grown (a slot released, the look-ahead back on): let waiting polls go out. */
   private wakeReservations(): void {
-    while (this.reservations.length > 0 && this.reserved < this.capacity()) this.reservations.shift()!();
+    while (this.reservations.length > 0 && this.hasRoom()) this.reservations.shift()!();
   }
 }

@@ -1,7 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { activitySpans, type ActivitySpan } from '../../infra/temporal/activity-spans';
 import type { DevServer } from '../../infra/temporal/dev-server';
+import { taskQueuesFromEnv } from '../../workers/connection';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import type { RunSummary } from '../../workflows/types';
 
@@ -29,28 +31,13 @@ afterAll(async () => {
 /** The most CPU-queue activities held at once by the worker over the run, from the histories. */
 async function cpuDepth(runId: string, names: string[]): Promise<number> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection });
-  const marks: { t: number; d: number }[] = [];
-  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+  let spans: ActivitySpan[];
   try {
-    for (const id of [runId, ...names.map((n) => `${runId}--${n}`)]) {
-      const queueOf = new Map<string, string>();
-      const startedOn = new Map<string, string>();
-      for (const e of (await client.workflow.getHandle(id).fetchHistory()).events ?? []) {
-        const sched = e.activityTaskScheduledEventAttributes;
-        if (sched) queueOf.set(String(e.eventId), sched.taskQueue?.name ?? '');
-        const st = e.activityTaskStartedEventAttributes;
-        if (st && queueOf.get(String(st.scheduledEventId)) === 'tessel-cpu') {
-          startedOn.set(String(e.eventId), 'cpu');
-          marks.push({ t: ms(e.eventTime), d: +1 });
-        }
-        const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
-        if (closed && startedOn.has(String(closed.startedEventId))) marks.push({ t: ms(e.eventTime), d: -1 });
-      }
-    }
+    spans = await activitySpans(new Client({ connection }), [runId, ...names.map((n) => `${runId}--${n}`)].map((id) => ({ id })));
   } finally {
     await connection.close();
   }
+  const marks = spans.filter((s) => s.queue === taskQueuesFromEnv().cpu).flatMap((s) => [{ t: s.started, d: +1 }, { t: s.closed, d: -1 }]);
   // Closes before starts at the same instant: a slot released then taken again is not an overlap.
   marks.sort((a, b) => a.t - b.t || a.d - b.d);
   let depth = 0;
