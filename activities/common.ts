@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context, getClient, heartbeat } from '@temporalio/activity';
 import { hostname } from 'node:os';
 import { isTesselError } from '../core/errors';
-import type { ProgressReport, Stage, StageMetrics } from '../workflows/types';
+import { stageEventSignal, type ProgressReport, type Stage, type StageMetrics } from '../core/contracts';
 
 /** Facts about the machine a worker runs on, for benchmark rows (set by the worker from config/env). */
 export interface WorkerEnvironment {
@@ -55,7 +55,7 @@ export class PhaseTimer {
 export async function sendProgress(report: ProgressReport | undefined): Promise<void> {
   if (!report || report.events.length === 0) return;
   try {
-    await getClient().workflow.getHandle(report.parentWorkflowId).signal('stageEvent', report.events);
+    await getClient().workflow.getHandle(report.parentWorkflowId).signal(stageEventSignal, report.events);
   } catch {
     // counts in `tessel status` lag; the image goes on
   }

@@ -1,14 +1,15 @@
+import type { TesselActivities } from '../core/contracts';
 import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeConvert } from './convert';
-import { discoverImages, readImageList } from './discover';
-import { finalizeRun } from './finalize';
-import { makePostprocessToRecord } from './fused';
-import { makeFinishImage } from './finish';
+import { discover, readImageList } from './discover';
+import { finalize } from './finalize';
+import { makeFused } from './fused';
 import { makePostprocess } from './postprocess';
 import { makePredict } from './predict';
 import { makeQuantify } from './quantify';
 import { makeRecord } from './record';
-import { writeManifest } from './manifest';
+
+export { CPU_ACTIVITIES, GPU_ACTIVITIES } from '../core/contracts';
 
 export interface ActivityDeps {
   env?: WorkerEnvironment;
@@ -21,26 +22,17 @@ export interface ActivityDeps {
 }
 
 /** All activities, built with their dependencies injected (Temporal's activity-factory pattern). */
-export function createActivities(deps: ActivityDeps = {}) {
+export function createActivities(deps: ActivityDeps = {}): TesselActivities {
   const env = deps.env ?? defaultEnvironment();
   return {
-    discoverImages,
+    discover,
     readImageList,
-    convertImage: makeConvert(env),
-    predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
-    postprocessImage: makePostprocess(env),
-    quantifyImage: makeQuantify(env),
-    recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
-    finalizeRun,
-    // Kept for children started before `finishImage` existed (they replay and finish with these two).
-    writeManifest,
-    finishImage: makeFinishImage({ priceTable: deps.priceTable }),
-    postprocessToRecord: makePostprocessToRecord(env, { priceTable: deps.priceTable }),
+    convert: makeConvert(env),
+    predict: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
+    postprocess: makePostprocess(env),
+    quantify: makeQuantify(env),
+    record: makeRecord({ priceTable: deps.priceTable }),
+    fused: makeFused(env, { priceTable: deps.priceTable }),
+    finalize,
   };
 }
-
-export type Activities = ReturnType<typeof createActivities>;
-
-/** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage', 'postprocessToRecord'] as const;
-export const GPU_ACTIVITIES = ['predictImage'] as const;

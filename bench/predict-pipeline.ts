@@ -7,16 +7,16 @@
  *
  * `--device cuda` needs onnxruntime-node's CUDA build (docs/gpu.md); both paths then run on the GPU.
  *
- * Model: --model, else D's reference model when `core/model/reference` exists, else a small conv net
- * built by test/unit/inference/fixtures/make_test_model.py (3×3 convs, 32 channels, depth 4).
+ * Model: --model, else the reference model when `core/reference` exists, else a small conv net
+ * built by test/unit/predict/fixtures/make_test_model.py (3×3 convs, 32 channels, depth 4).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { predictArray } from '../core/inference/predict';
-import { getSession, type InferenceModel } from '../core/inference/session';
+import { predictArray } from '../core/predict/pipeline';
+import { getSession, type InferenceModel } from '../core/predict/session';
 import { ModelMetadata } from '../core/model/metadata';
 
 function arg(name: string, fallback: string): string {
@@ -28,7 +28,7 @@ async function loadModel(): Promise<InferenceModel> {
   const explicit = arg('model', '');
   try {
     /* eslint-disable @typescript-eslint/no-require-imports */
-    const uri = explicit || await (require('../core/model/reference') as { ensureReferenceModel(): Promise<string> }).ensureReferenceModel();
+    const uri = explicit || await (require('../core/reference') as { ensureReferenceModel(): Promise<string> }).ensureReferenceModel();
     return await (require('../core/model/collection') as { loadModelCollection(u: string): Promise<InferenceModel> }).loadModelCollection(uri);
     /* eslint-enable @typescript-eslint/no-require-imports */
   } catch (e) {

@@ -7,8 +7,8 @@
  *
  * Goal (brief D): F1 ≥ 0.9 nuclear, ≥ 0.8 whole-cell.
  */
-import { ensureReferenceModel, REFERENCE_RECIPE } from '../core/model/reference';
-import { evaluateOnSynthetic } from '../core/model/reference/evaluate';
+import { ensureReferenceModel, REFERENCE_RECIPE } from '../core/reference';
+import { evaluateOnSynthetic } from '../core/reference/evaluate';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,21 +15,21 @@
  * also fight the CPU queue and the server for them; 0: onnxruntime's default, one per core).
  *
  *   npx tsx bench/scale.ts [--images 500] [--size 64] [--inference-threads 1] [--look-ahead 1 (0: poll only when a slot is free)]
- *     [--fuse-max-pixels N (default: the run's, 512²; 0: three activities)]
+ *     [--fused-max-pixels N (default: the run's, 512²; 0: three activities)]
  */
 import { Client, Connection } from '@temporalio/client';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSink } from '../core/bench/duckdb';
-import { ensureReferenceModel } from '../core/model/reference';
+import { ensureReferenceModel } from '../core/reference';
 import { writeSyntheticWorkspace } from '../core/synth';
 import { activitySpans, type ActivitySpan } from '../infra/temporal/activity-spans';
 import { startDevServer } from '../infra/temporal/dev-server';
 import { buildRunInput, workspaceLocations } from '../cli/run-input';
-import { taskQueuesFromEnv } from '../workers/connection';
+import { taskQueuesFromEnv } from '../core/config/temporal';
 import { createWorkers } from '../workers/create';
-import type { RunSummary } from '../workflows/types';
+import type { RunSummary } from '../core/contracts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const input = buildRunInput(workspaceLocations(join(dir, 'ws'), {}), {
     imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 16,
     maxAttempts: 3, geojson: false, benchmarkSink: 'duckdb',
-    fuseMaxPixels: process.argv.includes('--fuse-max-pixels') ? arg('fuse-max-pixels', 0) : undefined,
+    fusedMaxPixels: process.argv.includes('--fused-max-pixels') ? arg('fused-max-pixels', 0) : undefined,
   });
   const cpu0 = { server: serverCpuS(server.process.pid), workers: process.cpuUsage() };
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { TesselError } from '../core/errors';
-import { temporalSettingsFromEnv, type TemporalSettings } from '../workers/connection';
+import { temporalSettingsFromEnv, type TemporalSettings } from '../core/config/temporal';
 
 export interface TesselClient { client: Client; settings: TemporalSettings; close(): Promise<void> }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { REPO_ROOT, startDevServer, type DevServer } from '../infra/temporal/dev-server';
-import { taskQueuesFromEnv } from '../workers/connection';
+import { taskQueuesFromEnv } from '../core/config/temporal';
 import { activeEnvConfig } from './env-config';
 import { createWorkers, type RunningWorkers } from '../workers/create';
 

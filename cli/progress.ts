@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
-import { STAGES, type RunProgress, type RunSummary } from '../workflows/types';
+import { STAGES, type RunProgress, type RunSummary } from '../core/contracts';
 
 /**
  * Follows a run until it ends: a bar per stage (done+failed of total images) on a TTY, one line per change

@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { DUCKDB_NEEDS_LOCAL_FILE } from '../core/bench/sinks';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
-import { taskQueuesFromEnv } from '../workers/connection';
+import { taskQueuesFromEnv } from '../core/config/temporal';
 import type { EnvConfig } from '../core/config/env';
-import type { ChannelSpec, Locations, RunInput } from '../workflows/types';
+import type { ChannelSpec, Locations, RunInput } from '../core/contracts';
 
 /** deepcell-imaging's workspace folders; each overridable. */
 export const WORKSPACE_DEFAULTS = {
@@ -28,7 +28,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--max-concurrent <n>', 'images in flight at once', toInt, 4)
     .option('--max-attempts <n>', 'attempts per stage for transient failures', toInt, 5)
     .addOption(new Option('--children-per-segment <n>', 'image workflows per history segment before continue-as-new').argParser(toInt).default(500).hideHelp())
-    .option('--fuse-max-pixels <n>', 'images of at most this many pixels run postprocess, quantify and record as one CPU activity (two server round trips fewer per image; a retry redoes all three); 0: never', toNonNegativeInt, DEFAULT_FUSE_MAX_PIXELS)
+    .option('--fused-max-pixels <n>', 'images of at most this many pixels run postprocess, quantify and record as one CPU activity (two server round trips fewer per image; a retry redoes all three); 0: never', toNonNegativeInt, DEFAULT_FUSED_MAX_PIXELS)
     .option('--heartbeat-timeout <s>', 'seconds without a heartbeat before a stage counts as lost (crashed worker) and is retried', toInt, 60)
     .option('--no-geojson', 'skip the QuPath GeoJSON export')
     .option('--legacy-names', 'QuPath < 0.6 measurement names (CD3: Cell: Mean)')
@@ -58,12 +58,12 @@ export const toInt = (value: string): number => integerAtLeast(value, 1);
 export const toNonNegativeInt = (value: string): number => integerAtLeast(value, 0);
 
 /**
- * 512×512. Measured with `npx tsx bench/scale.ts --size S --fuse-max-pixels 0` on 2 cores: postprocess +
+ * 512×512. Measured with `npx tsx bench/scale.ts --size S --fused-max-pixels 0` on 2 cores: postprocess +
  * quantify + record take ~75 + 90 + 80 ms at 64², ~630 ms at 256², ~1.4 s at 512², against 12–30 ms per
  * hand-over through the server. Past 512² the two hand-overs saved are under ~3% of the work, and
  * per-stage retries (a failed quantify not redoing the watershed) are worth more.
  */
-export const DEFAULT_FUSE_MAX_PIXELS = 512 * 512;
+export const DEFAULT_FUSED_MAX_PIXELS = 512 * 512;
 
 function channelList(value?: string): ChannelSpec[] | undefined {
   if (!value) return undefined;
@@ -108,7 +108,7 @@ export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink?: 'duckdb' | 'bigquery' | 'none';
-  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fuseMaxPixels?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
+  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
 }
 
 /** Run settings from the flags, then the env config (if any), then defaults. */
@@ -130,7 +130,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     maxAttempts: o.maxAttempts,
     heartbeatTimeoutS: o.heartbeatTimeout ?? 60,
     childrenPerSegment: o.childrenPerSegment ?? 500,
-    fuseStagesMaxPixels: o.fuseMaxPixels ?? DEFAULT_FUSE_MAX_PIXELS,
+    fusedMaxPixels: o.fusedMaxPixels ?? DEFAULT_FUSED_MAX_PIXELS,
     force: Boolean(o.force),
     fromStage: o.fromStage,
     settings: {

@@ -1,4 +1,4 @@
-import { STAGES, type RunSummary, type Stage } from '../workflows/types';
+import { STAGES, type RunSummary, type Stage } from '../core/contracts';
 
 /** The end-of-run report: counts, failures with causes, cells, time per stage, where outputs are. */
 export function formatSummary(s: RunSummary, extra: { outputs?: Record<string, string>; uiUrl?: string; wallS?: number; peakMemoryGb?: number } = {}): string {

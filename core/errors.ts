@@ -1,22 +1,13 @@
+import type { ErrorCode } from './contracts';
+
 /**
- * Tagged errors. Every error Tessel raises on purpose is a {@link TesselError} with a stable `code`,
- * the `file` it concerns (when there is one) and the underlying `cause`. `retryable` says whether
+ * Tagged errors. Every error Tessel raises on purpose is a {@link TesselError} with a stable `code`
+ * (core/contracts/errors.ts lists them and what each means), the `file` it concerns (when there is
+ * one) and the underlying `cause`. `retryable` says whether
  * trying again can help: activities turn non-retryable errors into non-retryable Temporal failures
  * whose type is the code, and the CLI prints `message` as one line.
  */
-export type TesselErrorCode =
-  | 'INVALID_IMAGE' // the file is not a readable TIFF/OME-TIFF (truncated, empty, bad offsets, not a TIFF)
-  | 'UNSUPPORTED_FORMAT' // a valid file using something Tessel does not read (compression, bit depth…)
-  | 'IMAGE_TOO_LARGE' // dimensions beyond what can be allocated; refused before allocating
-  | 'CHANNEL_NOT_FOUND' // a requested channel name or index is not in the image
-  | 'INVALID_ARRAY' // an NPZ/NPY that is malformed or holds the wrong arrays, dtypes or shapes
-  | 'MODEL_CHECKSUM_MISMATCH' // a model collection whose files do not match its SHA-256 manifest
-  | 'MODEL_CONTRACT' // a model whose inputs/outputs disagree with its metadata
-  | 'INVALID_CONFIG' // configuration or CLI input that fails validation
-  | 'NOT_FOUND' // a storage object or path that does not exist
-  | 'ALREADY_EXISTS' // an atomic write that lost a race (precondition failed)
-  | 'PROVIDER_UNAVAILABLE' // an execution provider (e.g. CUDA) that is not installed
-  | 'STORAGE'; // transient storage trouble (retryable)
+export type TesselErrorCode = ErrorCode;
 
 export interface TesselErrorOptions {
   file?: string;

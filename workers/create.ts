@@ -4,7 +4,7 @@ import {
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
-import type { TaskQueues, TemporalSettings } from './connection';
+import type { TaskQueues, TemporalSettings } from '../core/config/temporal';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';

@@ -1,5 +1,5 @@
 import type { ActivityDeps } from '../activities';
-import { taskQueuesFromEnv, temporalSettingsFromEnv } from './connection';
+import { taskQueuesFromEnv, temporalSettingsFromEnv } from '../core/config/temporal';
 import { createWorkers, type QueueKind } from './create';
 
 export interface WorkerProcessOptions {

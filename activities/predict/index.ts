@@ -1,20 +1,19 @@
-import { predictFile } from '../../core/inference/predict';
-import type { PredictResult, ProgressReport, RunSettings } from '../../workflows/types';
+import type { PredictInput, PredictResult } from '../../core/contracts';
+import * as stage from '../../core/predict';
 import { runStage, type WorkerEnvironment } from '../common';
-
-export interface PredictInput { npzUri: string; predictionsUri: string; model: RunSettings['model']; umPerPixel?: number; progress?: ProgressReport }
 
 /**
  * Tiled, batched ONNX inference (GPU queue). The model session is cached for the worker's lifetime, so
  * only the first image on a worker pays the model load.
  */
 export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number; intraOpThreads?: number } = {}) {
-  return async function predictImage(input: PredictInput): Promise<PredictResult> {
+  return async function predict(input: PredictInput): Promise<PredictResult> {
     return runStage(env, 'predict', input.progress, async ({ signal, progress, timer }) => {
       const device = opts.device ?? input.model.device;
-      const r = await predictFile({
+      const r = await stage.predict({
         npzUri: input.npzUri, modelUri: input.model.uri, outUri: input.predictionsUri, umPerPixel: input.umPerPixel,
-        batchSize: input.model.batchSize, device, intraOpThreads: opts.intraOpThreads, signal, onProgress: (done: number, total: number) => progress(total ? done / total : 0),
+        batchSize: input.model.batchSize, device, intraOpThreads: opts.intraOpThreads, signal,
+        onProgress: (done: number, total: number) => progress(total ? done / total : 0),
       });
       timer.inputLoadS += r.timings.inputLoadS;
       timer.outputWriteS += r.timings.outputWriteS;

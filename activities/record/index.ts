@@ -1,22 +1,21 @@
-import { buildBenchmarkRow, type RowInput } from '../../core/bench/row';
-import { openSink } from '../../core/bench/sinks';
-import { toFailure } from '../common';
+import { Context } from '@temporalio/activity';
+import type { RecordInput, RecordResult } from '../../core/contracts';
+import * as stage from '../../core/record';
+import { alongsideProgress, toFailure } from '../common';
 
-export type RecordInput = Omit<RowInput, 'priceTable' | 'now'>;
-
-/** Writes the image's benchmark row to the configured sink (DuckDB by default, or BigQuery). */
+/** The record stage: the image's manifest, then its benchmark row (see core/record). */
 export function makeRecord(opts: { priceTable?: Record<string, number> } = {}) {
-  return async function recordBenchmark(input: RecordInput): Promise<void> {
-    try {
-      const sink = await openSink(input.settings.benchmark);
-      if (!sink) return;
+  return async function record(input: RecordInput): Promise<RecordResult> {
+    // The stage events are sent while the manifest and row are written.
+    return alongsideProgress(input.progress, async () => {
       try {
-        await sink.write([buildBenchmarkRow({ ...input, priceTable: opts.priceTable })]);
-      } finally {
-        await sink.close();
+        return await stage.record({
+          manifest: input.manifest, benchmark: input.benchmark, manifestAttempts: input.manifestAttempts,
+          attempt: Context.current().info.attempt, priceTable: opts.priceTable,
+        });
+      } catch (e) {
+        throw toFailure(e);
       }
-    } catch (e) {
-      throw toFailure(e);
-    }
+    });
   };
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { convertToNpz } from '../../core/convert';
+import { convert } from '../../core/convert';
 import { ConfigError } from '../../core/errors';
 import { printJson } from '../output';
 
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (image: string, o: { out: string; nuclearChannels: (string | number)[]; membraneChannels: (string | number)[]; combine: 'sum' | 'max'; json?: boolean }) => {
       const tty = process.stderr.isTTY === true;
-      const r = await convertToNpz({
+      const r = await convert({
         imageUri: image, outUri: o.out, nuclearChannels: o.nuclearChannels, membraneChannels: o.membraneChannels, combine: o.combine,
         onProgress: tty ? (f) => process.stderr.write(`\rconvert ${(f * 100).toFixed(0).padStart(3)}%${f >= 1 ? '\n' : ''}`) : undefined,
       });

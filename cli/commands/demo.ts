@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { matchObjects } from '../../core/eval/match';
 import { readLabelMask } from '../../core/formats/image';
-import { ensureReferenceModel } from '../../core/model/reference';
+import { ensureReferenceModel } from '../../core/reference';
 import { writeSyntheticWorkspace } from '../../core/synth';
 import { REPO_ROOT } from '../../infra/temporal/dev-server';
 import { buildRunInput, toInt, workspaceLocations } from '../run-input';

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../core/errors';
 import { bundleModelCollection, checkManifest, METADATA_ENTRY, ONNX_ENTRY, parseModelMetadata, readModelCollectionEntries, sha256Hex } from '../../core/model/collection';
-import { ensureReferenceModel, REFERENCE_FILE } from '../../core/model/reference';
+import { ensureReferenceModel, REFERENCE_FILE } from '../../core/reference';
 import { printJson } from '../output';
 
 interface TensorInfo { name: string; type?: string; shape?: (number | string)[] }

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors';
 import { CompartmentSelection, type DeepWatershedParams, MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from '../../core/postprocess/params';
-import { postprocessPredictions } from '../../core/postprocess/run';
+import { postprocess } from '../../core/postprocess';
 
 /** Each deep-watershed parameter as a flag: its kebab name, whether it is an integer, and what it does. */
 const PARAMS: { key: keyof DeepWatershedParams; flag: string; int: boolean; what: string }[] = [
@@ -53,7 +53,7 @@ export function register(program: Command): void {
     };
     const tty = process.stderr.isTTY === true;
     const t0 = performance.now();
-    const r = await postprocessPredictions({
+    const r = await postprocess({
       predictionsUri: npz, outDir: o.outDir as string, name: o.name as string,
       compartment: o.compartment as CompartmentSelection,
       wholeCell: overrides('whole-cell'), nuclear: overrides('nuclear'),

@@ -1,8 +1,9 @@
 import { type Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { ConfigError } from '../../core/errors';
-import { DEFAULT_BATCH_SIZE, predictFile, type PredictFileResult } from '../../core/inference/predict';
-import type { InferenceDevice } from '../../core/inference/session';
+import { DEFAULT_BATCH_SIZE } from '../../core/predict/pipeline';
+import { predict, type PredictOutcome } from '../../core/predict';
+import type { InferenceDevice } from '../../core/predict/session';
 
 /** Shared by `predict` and `segment`: positive number / integer flag parsers. */
 export function positive(flag: string, int: boolean) {
@@ -31,7 +32,7 @@ export async function resolveModel(model: string | undefined): Promise<string> {
   if (model) return model;
   // Loaded lazily: building the reference model pulls in the synthetic-data generator.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ensureReferenceModel } = require('../../core/model/reference') as { ensureReferenceModel(o?: { onProgress?: (m: string) => void }): Promise<string> };
+  const { ensureReferenceModel } = require('../../core/reference') as { ensureReferenceModel(o?: { onProgress?: (m: string) => void }): Promise<string> };
   return ensureReferenceModel({ onProgress: (m) => process.stderr.write(`${m}\n`) });
 }
 
@@ -62,11 +63,11 @@ export interface PredictCliOptions {
 }
 
 /** Runs predict for the CLI with progress; used by `predict` and `segment`. */
-export async function runPredict(npz: string, out: string, o: PredictCliOptions): Promise<PredictFileResult & { modelUri: string }> {
+export async function runPredict(npz: string, out: string, o: PredictCliOptions): Promise<PredictOutcome & { modelUri: string }> {
   const modelUri = await resolveModel(o.model);
   const progress = tileProgress('predict');
   try {
-    const r = await predictFile({
+    const r = await predict({
       npzUri: npz, modelUri, outUri: out, batchSize: o.batchSize, device: o.device, intraOpThreads: o.threads,
       umPerPixel: o.umPerPixel, compress: o.compress, onProgress: progress.onProgress,
     });

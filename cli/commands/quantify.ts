@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors';
 import { ALL_COMPARTMENTS, ALL_STATS } from '../../core/quantify/intensity';
-import { quantifyImage } from '../../core/quantify/run';
+import { quantify } from '../../core/quantify';
 
 interface QuantifyCliOptions {
   image: string; wholeCellMask: string; nucleusMask: string; out: string; geojson?: string; project?: string;
@@ -33,7 +33,7 @@ export function register(program: Command): void {
       for (const s of stats ?? []) if (!(ALL_STATS as readonly string[]).includes(s)) throw new ConfigError(`--stats: unknown '${s}'; expected ${ALL_STATS.join(', ')}`);
       const tty = process.stderr.isTTY === true;
       const t0 = performance.now();
-      const r = await quantifyImage({
+      const r = await quantify({
         imageUri: o.image, wholeCellMaskUri: o.wholeCellMask, nucleusMaskUri: o.nucleusMask, outTsvUri: o.out,
         geojsonUri: o.geojson, projectUri: o.project, imageName: o.imageName, legacyNames: !!o.legacyNames, compartments, stats,
         onProgress: tty ? (f) => process.stderr.write(`\rquantify ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,

@@ -2,16 +2,16 @@ import { Command } from 'commander';
 import { ConfigError } from '../../core/errors';
 import { digestObject } from '../../core/workspace/manifest';
 import { activeEnvConfig } from '../env-config';
-import { planImages } from '../../activities/discover';
-import { ensureReferenceModel } from '../../core/model/reference';
+import { planImages } from '../../core/workspace/plan';
+import { ensureReferenceModel } from '../../core/reference';
 import { connectClient } from '../client';
 import { startEmbedded } from '../embedded';
 import { printJson } from '../output';
 import { followRun } from '../progress';
 import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
 import { formatSummary } from '../summary';
-import { taskQueuesFromEnv } from '../../workers/connection';
-import type { RunInput, RunSummary } from '../../workflows/types';
+import { taskQueuesFromEnv } from '../../core/config/temporal';
+import type { RunInput, RunSummary } from '../../core/contracts';
 
 /** Exit status when the run finished but some images failed. */
 export const EXIT_SOME_FAILED = 3;

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../core/errors';
 import { CompartmentSelection, type DeepWatershedParams } from '../../core/postprocess/params';
-import { postprocessPredictions } from '../../core/postprocess/run';
+import { postprocess } from '../../core/postprocess';
 import { joinUri } from '../../core/storage';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
 
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     }
     const tty = process.stderr.isTTY === true;
     const t1 = performance.now();
-    const m = await postprocessPredictions({
+    const m = await postprocess({
       predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, wholeCell: overrides, nuclear: overrides,
       onProgress: tty ? (f) => process.stderr.write(`\rpostprocess ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
     });

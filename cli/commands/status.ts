@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connectClient, runNotFound } from '../client';
 import { printJson } from '../output';
-import { STAGES, type RunProgress, type RunSummary } from '../../workflows/types';
+import { STAGES, type RunProgress, type RunSummary } from '../../core/contracts';
 
 export function register(program: Command): void {
   program.command('status <run-id>')

@@ -3,6 +3,7 @@ import type { BigQuery, Dataset, Table, TableField } from '@google-cloud/bigquer
 import { BIGQUERY_TABLE_RE } from '../config/env';
 import { ConfigError, TesselError } from '../errors';
 import { BENCHMARK_COLUMNS, normalizeRow, type BenchmarkRow, type BenchmarkSink, type ColumnDef } from './schema';
+import { withRetry } from '../retry';
 
 /** Options of {@link BigQuerySink}. */
 export interface BigQuerySinkOptions {
@@ -106,14 +107,10 @@ export class BigQuerySink implements BenchmarkSink {
   }
 
   private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!isRetryable(e) || attempt >= this.retry.maxRetries) throw this.mapError(what, e);
-        const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-        await new Promise((r) => setTimeout(r, Math.random() * cap));
-      }
+    try {
+      return await withRetry(fn, this.retry, isRetryable);
+    } catch (e) {
+      throw this.mapError(what, e);
     }
   }
 

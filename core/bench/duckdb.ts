@@ -1,6 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { withRetry, type RetryPolicy } from '../retry';
 import { BENCHMARK_COLUMNS, normalizeRow, type BenchmarkRow, type BenchmarkSink, type ColumnType } from './schema';
 
 const fileQueues = new Map<string, Promise<unknown>>();
@@ -14,6 +15,10 @@ interface OpenFile { instance: DuckDBInstance; conn: DuckDBConnection; timer?: N
 const openFiles = new Map<string, OpenFile>();
 /** How long an unused file stays open (and locked against other processes, which retry). */
 const LINGER_MS = 1000;
+/** The columns that identify a row. */
+const ROW_KEY = ['run_id', 'input_file_id', 'compartment'] as const;
+/** Waiting for another process's lock: up to ~70 s in all, never more than 2 s at a time. */
+const LOCK_RETRY: RetryPolicy = { maxRetries: 40, baseDelayMs: 50, maxDelayMs: 2000 };
 
 function closeFile(path: string): void {
   const f = openFiles.get(path);
@@ -36,7 +41,8 @@ process.once('exit', closeDuckDbFiles);
 
 /**
  * Benchmark rows in a local DuckDB file, table `benchmarks`, one column per {@link BENCHMARK_COLUMNS}.
- * Columns added to the schema later are added to an existing table on open. DuckDB allows one writer
+ * Columns added to the schema since a file was made are added to its table on open; a row is keyed by
+ * (run_id, input_file_id, compartment), so writing it again replaces it. DuckDB allows one writer
  * process per file: the sink opens the file for a call and closes it {@link LINGER_MS} after the last
  * call, so workers, the CLI and other processes take turns (they retry while another holds it).
  */
@@ -49,17 +55,9 @@ export class DuckDbSink implements BenchmarkSink {
    */
   private async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     const prior = fileQueues.get(this.path) ?? Promise.resolve();
-    const run = prior.catch(() => undefined).then(async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await this.connectOnce(fn);
-        } catch (e) {
-          // DuckDB's words for another process holding the file (not any message that mentions a path with "lock" in it).
-          if (!/could not set lock|conflicting lock/i.test((e as Error).message) || attempt >= 40) throw e;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
-        }
-      }
-    });
+    // DuckDB's words for another process holding the file (not any message that mentions a path with "lock" in it).
+    const heldElsewhere = (e: unknown) => /could not set lock|conflicting lock/i.test((e as Error).message);
+    const run = prior.catch(() => undefined).then(() => withRetry(() => this.connectOnce(fn), LOCK_RETRY, heldElsewhere));
     fileQueues.set(this.path, run);
     return run;
   }
@@ -95,10 +93,20 @@ export class DuckDbSink implements BenchmarkSink {
     const cols = BENCHMARK_COLUMNS.map((c) => `"${c.name}" ${SQL_TYPES[c.type]}`).join(', ');
     await conn.run(`CREATE TABLE IF NOT EXISTS "${this.table}" (${cols})`);
     // duckdb_columns() answers in ~3 ms where information_schema.columns takes ~40.
-    const existing = await conn.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = '${this.table.replace(/'/g, "''")}' AND schema_name = 'main'`);
+    const existing = await conn.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = $table AND schema_name = 'main'`, { table: this.table });
     const have = new Set(existing.getRowObjects().map((r) => String(r.column_name)));
     for (const c of BENCHMARK_COLUMNS) {
       if (!have.has(c.name)) await conn.run(`ALTER TABLE "${this.table}" ADD COLUMN "${c.name}" ${SQL_TYPES[c.type]}`);
+    }
+    // One row per (run, image, compartment): a retried record activity replaces its row. Files written
+    // before the key existed may hold such duplicates; the latest of each is kept.
+    const key = ROW_KEY.map((k) => `"${k}"`).join(', ');
+    const index = `CREATE UNIQUE INDEX IF NOT EXISTS "${this.table}_row_key" ON "${this.table}" (${key})`;
+    try {
+      await conn.run(index);
+    } catch {
+      await conn.run(`DELETE FROM "${this.table}" WHERE rowid NOT IN (SELECT max(rowid) FROM "${this.table}" GROUP BY ${key})`);
+      await conn.run(index);
     }
   }
 
@@ -107,7 +115,7 @@ export class DuckDbSink implements BenchmarkSink {
     await this.withConnection(async (conn) => {
       const names = BENCHMARK_COLUMNS.map((c) => `"${c.name}"`).join(', ');
       const placeholders = BENCHMARK_COLUMNS.map((c) => (c.type === 'DATETIME' ? 'CAST(? AS TIMESTAMP)' : '?')).join(', ');
-      const stmt = await conn.prepare(`INSERT INTO "${this.table}" (${names}) VALUES (${placeholders})`);
+      const stmt = await conn.prepare(`INSERT OR REPLACE INTO "${this.table}" (${names}) VALUES (${placeholders})`);
       for (const raw of rows) {
         const row = normalizeRow(raw);
         BENCHMARK_COLUMNS.forEach((c, i) => {
@@ -126,9 +134,10 @@ export class DuckDbSink implements BenchmarkSink {
 
   async list(opts: { runId?: string; limit?: number } = {}): Promise<BenchmarkRow[]> {
     return this.withConnection(async (conn) => {
-      const where = opts.runId ? `WHERE run_id = '${opts.runId.replace(/'/g, "''")}'` : '';
+      const where = opts.runId !== undefined ? 'WHERE run_id = $runId' : '';
       const limit = opts.limit ? `LIMIT ${Math.floor(opts.limit)}` : '';
-      const reader = await conn.runAndReadAll(`SELECT * FROM "${this.table}" ${where} ORDER BY benchmark_datetime_utc, input_file_id ${limit}`);
+      const params = opts.runId !== undefined ? { runId: opts.runId } : undefined;
+      const reader = await conn.runAndReadAll(`SELECT * FROM "${this.table}" ${where} ORDER BY benchmark_datetime_utc, input_file_id ${limit}`, params);
       return reader.getRowObjectsJson().map((r) => {
         const out: BenchmarkRow = {};
         for (const c of BENCHMARK_COLUMNS) {

@@ -35,7 +35,7 @@ export interface QuantifyJobOptions {
   threads?: number;
 }
 
-export interface QuantifyResult {
+export interface QuantifyOutcome {
   cells: number;
   unpairedNuclei: number;
   cellsWithoutNucleus: number;
@@ -48,7 +48,7 @@ export interface QuantifyResult {
   channels: string[];
 }
 
-/** The part of engineer A's image reader (`core/formats/image.ts`) this stage uses. */
+/** The part of the image reader (`core/formats/image.ts`) this stage uses. */
 interface ImageSourceLike {
   info: { width: number; height: number; channels: string[]; dtype: DType; physicalSizeX?: number; physicalSizeY?: number; calibrated: boolean; warnings?: string[] };
   readChannel(index: number): Promise<Plane>;
@@ -60,14 +60,14 @@ interface ImageModule {
 }
 
 /**
- * The whole quantification of one image, meant to run on a worker thread (see `quantifyImage` in
- * `run.ts`): reads both masks and indexes their pixels, then traces shapes while helper threads read
+ * The whole quantification of one image, meant to run on a worker thread (see `quantify` in
+ * `index.ts`): reads both masks and indexes their pixels, then traces shapes while helper threads read
  * and measure the image's channels, one at a time each (memory: masks' pixel indices, shared, + one
  * channel per helper + the output columns), and writes the TSV (and
  * GeoJSON, and the QuPath project entry) atomically through the storage layer. Progress goes to the
  * parent thread as `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
  */
-export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fraction: number) => void): Promise<QuantifyResult> {
+export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fraction: number) => void): Promise<QuantifyOutcome> {
   let reported = 0;
   const progress = (f: number) => {
     if (f <= reported) return; // monotone, whichever thread finishes a channel first

@@ -1,4 +1,5 @@
 import { NotFoundError, TesselError } from '../errors';
+import { withRetry } from '../retry';
 
 /**
  * How GCS failures become Tessel errors, and the retry policy shared by the client's own retries
@@ -55,22 +56,7 @@ export function mapGcsError(uri: string, e: unknown): Error {
   return new TesselError('STORAGE', msg, { file: uri, cause: e, retryable: isTransientGcsError(e) });
 }
 
-/**
- * Runs an idempotent call, retrying transient failures with exponential backoff and full jitter
- * (AWS architecture blog, "Exponential Backoff and Jitter", 2015): wait a uniform random time in
- * [0, min(maxDelay, base·multiplierⁿ)], so many workers retrying at once do not stampede together.
- */
-export async function retryTransient<T>(fn: () => Promise<T>, policy: GcsRetryPolicy, baseDelayMs = 250): Promise<T> {
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isTransientGcsError(e) || attempt >= policy.maxRetries) throw e;
-      const cap = Math.min(policy.maxDelayMs, baseDelayMs * policy.multiplier ** attempt);
-      const wait = Math.random() * cap;
-      if (Date.now() - started + wait > policy.totalTimeoutMs) throw e;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
+/** Runs an idempotent call, retrying transient GCS failures (see {@link withRetry}). */
+export function retryTransient<T>(fn: () => Promise<T>, policy: GcsRetryPolicy, baseDelayMs = 250): Promise<T> {
+  return withRetry(fn, { ...policy, baseDelayMs }, isTransientGcsError);
 }

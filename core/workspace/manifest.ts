@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ImagePlan, ManifestInput } from '../contracts';
 import { storeFor, joinUri } from '../storage';
 
 /**
@@ -20,8 +21,6 @@ export interface ImageManifest {
   /** Kept intermediates, reusable by `--from-stage`. */
   intermediates: { npzUri?: string; predictionsUri?: string };
 }
-
-export type ImagePlan = 'new' | 'done' | 'failed-before' | 'input-changed' | 'settings-changed' | 'outputs-missing';
 
 export function manifestUri(jobsUri: string, name: string): string {
   return joinUri(jobsUri, 'manifests', `${name}.json`);
@@ -93,4 +92,36 @@ export async function planImage(imageUri: string, manifest: ImageManifest | unde
     if (!os || os.size !== o.size) return { plan: 'outputs-missing', inputSha256 };
   }
   return { plan: 'done', inputSha256 };
+}
+
+/** The manifest of an image's outcome: its input's hash and, for a completed image, every output's size and hash. */
+export async function buildManifest(input: ManifestInput): Promise<ImageManifest> {
+  const { result } = input;
+  const inputHash = await hashObject(result.imageUri);
+  const st = await storeFor(result.imageUri).stat(result.imageUri);
+  const outputs: ImageManifest['outputs'] = {};
+  if (result.status === 'done' && result.outputs) {
+    const o = result.outputs;
+    const files: Record<string, string | undefined> = {
+      npz: o.npzUri, wholeCellMask: o.wholeCellMaskUri, nucleusMask: o.nucleusMaskUri, tsv: o.tsvUri, geojson: o.geojsonUri,
+    };
+    for (const [k, uri] of Object.entries(files)) {
+      if (!uri) continue;
+      const h = await hashObject(uri);
+      outputs[k] = { uri, size: h.size, sha256: h.sha256 };
+    }
+  }
+  return {
+    version: 1, name: result.name, imageUri: result.imageUri,
+    input: { sha256: inputHash.sha256, size: inputHash.size, generation: st?.generation },
+    settingsHash: input.settingsHash, runId: input.runId, status: result.status === 'done' ? 'done' : 'failed',
+    error: result.error, completedAt: new Date().toISOString(), outputs, intermediates: input.intermediates,
+  };
+}
+
+/** Writes the image's manifest atomically; written last, its presence means every listed output is complete. */
+export async function writeManifest(input: ManifestInput): Promise<void> {
+  const manifest = await buildManifest(input);
+  const uri = manifestUri(input.jobsDir, manifest.name);
+  await storeFor(uri).writeAtomic(uri, JSON.stringify(manifest, null, 2));
 }

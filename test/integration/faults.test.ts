@@ -4,7 +4,7 @@ import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
-import type { RunProgress, RunSummary } from '../../workflows/types';
+import type { RunProgress, RunSummary } from '../../core/contracts';
 
 /**
  * Crash survival on a real dev server, driven by the operator's commands (`tessel worker`, `tessel run
@@ -74,7 +74,7 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   let gpu = await worker('gpu');
   // The clean run takes the three-activity path (postprocess, quantify, record); the faulted one runs these
   // small images' last stages as one activity (the default): the outputs must not tell them apart.
-  const clean = await tessel(['run', 'workspace', join(dir, 'clean'), '--json', '--fuse-max-pixels', '0', ...FAST], env);
+  const clean = await tessel(['run', 'workspace', join(dir, 'clean'), '--json', '--fused-max-pixels', '0', ...FAST], env);
   const cleanSummary = JSON.parse(clean.stdout) as RunSummary;
   expect(cleanSummary.images).toMatchObject({ done: 4, failed: 0 });
 
@@ -109,8 +109,8 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   const activities = async (workflowId: string) => ((await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [])
     .flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
   const name = cleanSummary.results[0].name;
-  expect(await activities(`${cleanSummary.runId}--${name}`)).toEqual(['convertImage', 'predictImage', 'postprocessImage', 'quantifyImage', 'finishImage']);
-  expect(await activities(`${runId}--${name}`)).toEqual(['convertImage', 'predictImage', 'postprocessToRecord']);
+  expect(await activities(`${cleanSummary.runId}--${name}`)).toEqual(['convert', 'predict', 'postprocess', 'quantify', 'record']);
+  expect(await activities(`${runId}--${name}`)).toEqual(['convert', 'predict', 'fused']);
 
   const cleanFiles = files(join(dir, 'clean')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
   const faultFiles = files(join(dir, 'fault')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));

@@ -11,7 +11,7 @@ import type { GcsStore } from '../../core/storage/gcs';
 import { readNpz } from '../../core/formats/npz';
 import { readLabelMask } from '../../core/formats/image';
 import type { DevServer } from '../../infra/temporal/dev-server';
-import type { RunSummary } from '../../workflows/types';
+import type { RunSummary } from '../../core/contracts';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { fakeGcsServerBinary, startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 

@@ -3,9 +3,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { activitySpans, type ActivitySpan } from '../../infra/temporal/activity-spans';
 import type { DevServer } from '../../infra/temporal/dev-server';
-import { taskQueuesFromEnv } from '../../workers/connection';
+import { taskQueuesFromEnv } from '../../core/config/temporal';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
-import type { RunSummary } from '../../workflows/types';
+import type { RunSummary } from '../../core/contracts';
 
 /**
  * Tasks held ahead, on a real dev server through `tessel worker --cpu-slots 1 --look-ahead N`: with a

@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -8,10 +7,11 @@ import { join } from 'node:path';
 import { runPython } from '../helpers/python';
 import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
+import { closeDuckDbFiles, DuckDbSink } from '../../core/bench/duckdb';
 import { installRuntimeLogging } from '../../workers/create';
 
 installRuntimeLogging('WARN');
-import type { RunProgress, RunSummary } from '../../workflows/types';
+import type { RunProgress, RunSummary } from '../../core/contracts';
 
 /**
  * End to end on a real Temporal dev server: a worker process for all queues, `tessel run workspace`
@@ -53,6 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  closeDuckDbFiles();
   if (worker) await stopChild(worker);
   await server?.stop();
 });
@@ -120,11 +121,9 @@ it('lists the good images in the QuPath project', () => {
 });
 
 it('leaves one benchmark row per image, failed ones included', async () => {
-  const db = await DuckDBInstance.create(join(ws, 'BENCHMARKS', 'benchmarks.duckdb'));
-  const conn = await db.connect();
-  const rows = (await conn.runAndReadAll(`SELECT input_file_id, success, pixels, prediction_success, cells, prediction_time_s, error FROM benchmarks WHERE run_id = '${runId}' ORDER BY input_file_id`)).getRowObjectsJson();
-  conn.closeSync();
-  db.closeSync();
+  // Through the sink, which waits its turn while the worker still holds the file.
+  const rows = (await new DuckDbSink(join(ws, 'BENCHMARKS', 'benchmarks.duckdb')).list({ runId }))
+    .sort((a, b) => (String(a.input_file_id) < String(b.input_file_id) ? -1 : 1));
   expect(rows.map((r) => r.input_file_id)).toEqual(['broken', ...names, 'notatiff'].sort());
   for (const r of rows) {
     if (names.includes(String(r.input_file_id))) {
@@ -177,31 +176,6 @@ it('finds the server through --env-config when the environment does not say', as
   expect(invalid.stderr).toMatch(/env-config\.json.*temporal\.address: expected 'host:port'/);
 });
 
-it('replays the recorded histories without non-determinism', async () => {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  const client = new Client({ connection });
-  const ids = [runId, `${runId}--${names[0]}`, `${runId}--broken`];
-  const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
-  await connection.close();
-  // TESSEL_RECORD_HISTORIES=1 refreshes the committed histories that test/unit/orchestration/replay.test.ts
-  // replays on every `npm test` (do it when a workflow change is meant to be incompatible: bump patched()).
-  if (process.env.TESSEL_RECORD_HISTORIES === '1') {
-    const dir = join(ROOT, 'test', 'fixtures', 'histories');
-    mkdirSync(dir, { recursive: true });
-    const kinds = ['segmentAndMeasure', 'processImage-done', 'processImage-failed'];
-    // The CLI's JSON is the format historyFromJSON reads (the client's History objects come from another protobufjs).
-    ids.forEach((workflowId, i) => writeFileSync(join(dir, `${kinds[i]}.json`), execFileSync(resolveTemporalBinary(),
-      ['workflow', 'show', '--workflow-id', workflowId, '--address', env.TEMPORAL_ADDRESS!, '--output', 'json'])));
-  }
-  const results = Worker.runReplayHistories({ workflowsPath: require.resolve(join(ROOT, 'workflows')) }, histories);
-  let count = 0;
-  for await (const r of results) {
-    expect(r.error).toBeUndefined();
-    count++;
-  }
-  expect(count).toBe(3);
-});
-
 it('lists matches without running on --dry-run', async () => {
   const res = await tessel(['run', 'workspace', ws, '--dry-run', '--image-filter', 'broken,*_001'], env);
   expect(res.code).toBe(0);
@@ -218,7 +192,7 @@ it('skips completed images on a second run, and re-runs only the watershed with 
   expect(s2.images).toMatchObject({ total: 1, skipped: 1, done: 0, failed: 0 });
   expect(statSync(mask).mtimeMs).toBe(before);
 
-  const redo = await tessel(['run', 'workspace', ws, '--json', '--image-filter', names[0], '--from-stage', 'postprocess'], env);
+  const redo = await tessel(['run', 'workspace', ws, '--json', '--image-filter', names[0], '--from-stage', 'postprocess', '--run-id', `${runId}-redo`], env);
   const s3 = JSON.parse(redo.stdout) as RunSummary;
   expect(s3.images).toMatchObject({ total: 1, done: 1, failed: 0 });
   expect(s3.stages.predict.done).toBe(0);
@@ -235,4 +209,31 @@ it('exports the benchmark rows with `tessel bench export`', async () => {
   expect(Object.keys(rows[0]).length).toBeGreaterThanOrEqual(36);
   const csv = await tessel(['bench', 'export', '--workspace', ws, '--run-id', runId, '--format', 'csv']);
   expect(csv.stdout.trim().split('\n')).toHaveLength(5);
+});
+
+it('replays the recorded histories without non-determinism', async () => {
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const client = new Client({ connection });
+  // The run, an image that ran its last stages as one activity (512² ≤ --fused-max-pixels), one that failed
+  // at convert, and one re-run from postprocess (separate postprocess, quantify and record activities).
+  const ids = [runId, `${runId}--${names[0]}`, `${runId}--broken`, `${runId}-redo--${names[0]}`];
+  const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+  await connection.close();
+  // TESSEL_RECORD_HISTORIES=1 refreshes the committed histories that test/unit/orchestration/replay.test.ts
+  // replays on every `npm test` (see that file for when to record afresh).
+  if (process.env.TESSEL_RECORD_HISTORIES === '1') {
+    const dir = join(ROOT, 'test', 'fixtures', 'histories');
+    mkdirSync(dir, { recursive: true });
+    const kinds = ['segmentAndMeasure', 'processImage-fused', 'processImage-failed', 'processImage-stages'];
+    // The CLI's JSON is the format historyFromJSON reads (the client's History objects come from another protobufjs).
+    ids.forEach((workflowId, i) => writeFileSync(join(dir, `${kinds[i]}.json`), execFileSync(resolveTemporalBinary(),
+      ['workflow', 'show', '--workflow-id', workflowId, '--address', env.TEMPORAL_ADDRESS!, '--output', 'json'])));
+  }
+  const results = Worker.runReplayHistories({ workflowsPath: require.resolve(join(ROOT, 'workflows')) }, histories);
+  let count = 0;
+  for await (const r of results) {
+    expect(r.error).toBeUndefined();
+    count++;
+  }
+  expect(count).toBe(4);
 });

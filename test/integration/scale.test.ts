@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { join } from 'node:path';
 import type { DevServer } from '../../infra/temporal/dev-server';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
-import type { RunSummary } from '../../workflows/types';
+import type { RunSummary } from '../../core/contracts';
 
 /**
  * Bounded history: a run continues as new every few images (here 3, in production 500) and still

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { convertToNpz } from '../../../core/convert';
+import { convert } from '../../../core/convert';
 import { isTesselError } from '../../../core/errors';
 import { openImage } from '../../../core/formats/image';
 import { encodeOmeTiff } from '../../../core/formats/tiff-write';
@@ -133,7 +133,7 @@ open(sys.argv[1], 'wb').write(out)
     expect((window.data as Uint16Array).every((v) => v === 0)).toBe(true);
     await src.close();
     const out = join(dir, 'huge.npz');
-    await expect(convertToNpz({ imageUri: path, outUri: out, nuclearChannels: [0], membraneChannels: [0] })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+    await expect(convert({ imageUri: path, outUri: out, nuclearChannels: [0], membraneChannels: [0] })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
     expect(existsSync(out)).toBe(false);
   });
 });

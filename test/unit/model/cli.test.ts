@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readZip, writeZip } from '../../../core/formats/zip';
 import { encodeModelCollection, ONNX_ENTRY } from '../../../core/model/collection';
-import { referenceMetadata } from '../../../core/model/reference';
-import { FEATURE_COUNT } from '../../../core/model/reference/filters';
-import { buildReferenceOnnx } from '../../../core/model/reference/graph';
-import { OUTPUT_ROWS } from '../../../core/model/reference/network';
+import { referenceMetadata } from '../../../core/reference';
+import { FEATURE_COUNT } from '../../../core/reference/filters';
+import { buildReferenceOnnx } from '../../../core/reference/graph';
+import { OUTPUT_ROWS } from '../../../core/reference/network';
 
 const ROOT = join(__dirname, '..', '..', '..');
 function tessel(...args: string[]) {

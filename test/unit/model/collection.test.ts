@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isTesselError } from '../../../core/errors';
 import { readZip, writeZip } from '../../../core/formats/zip';
 import { bundleModelCollection, encodeModelCollection, loadModelCollection, METADATA_ENTRY, ONNX_ENTRY, sha256Hex } from '../../../core/model/collection';
-import { referenceMetadata } from '../../../core/model/reference';
+import { referenceMetadata } from '../../../core/reference';
 import { runPython } from '../../helpers/python';
 
 const fakeOnnx = new Uint8Array(Array.from({ length: 1000 }, (_, i) => (i * 7) & 255));

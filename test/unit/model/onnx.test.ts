@@ -1,11 +1,11 @@
-/** @jest-environment ./test/unit/inference/ort-environment.js */
+/** @jest-environment ./test/unit/predict/ort-environment.js */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { FEATURE_COUNT, derivativeTaps, SIGMAS } from '../../../core/model/reference/filters';
-import { buildReferenceOnnx, OUTPUT_NAMES } from '../../../core/model/reference/graph';
-import { forwardImage, OUTPUT_ROWS, type ReferenceWeights } from '../../../core/model/reference/network';
+import { FEATURE_COUNT, derivativeTaps, SIGMAS } from '../../../core/reference/filters';
+import { buildReferenceOnnx, OUTPUT_NAMES } from '../../../core/reference/graph';
+import { forwardImage, OUTPUT_ROWS, type ReferenceWeights } from '../../../core/reference/network';
 import { Random } from '../../../core/synth/random';
 import { runPython } from '../../helpers/python';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readZip } from '../../../core/formats/zip';
-import { ensureReferenceModel } from '../../../core/model/reference';
+import { ensureReferenceModel } from '../../../core/reference';
 
 /**
  * Reproducibility: building the reference model from scratch in another folder gives the same ONNX

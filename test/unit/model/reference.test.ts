@@ -1,13 +1,13 @@
-/** @jest-environment ./test/unit/inference/ort-environment.js */
+/** @jest-environment ./test/unit/predict/ort-environment.js */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeModelCollection, loadModelCollection } from '../../../core/model/collection';
-import { ensureReferenceModel, REFERENCE_MODEL_NAME, referenceMetadata, referenceVersion } from '../../../core/model/reference';
-import { evaluateOnSynthetic } from '../../../core/model/reference/evaluate';
-import { FEATURE_COUNT } from '../../../core/model/reference/filters';
-import { buildReferenceOnnx } from '../../../core/model/reference/graph';
-import { OUTPUT_ROWS } from '../../../core/model/reference/network';
+import { ensureReferenceModel, REFERENCE_MODEL_NAME, referenceMetadata, referenceVersion } from '../../../core/reference';
+import { evaluateOnSynthetic } from '../../../core/reference/evaluate';
+import { FEATURE_COUNT } from '../../../core/reference/filters';
+import { buildReferenceOnnx } from '../../../core/reference/graph';
+import { OUTPUT_ROWS } from '../../../core/reference/network';
 
 /**
  * The reference model end to end on a small held-out synthetic image (a seed the fit never saw), with

@@ -1,5 +1,5 @@
 import { generateTissue } from '../../../core/synth';
-import { innerDistanceTarget, pixelwiseClass, squaredDistanceTransform } from '../../../core/model/reference/targets';
+import { innerDistanceTarget, pixelwiseClass, squaredDistanceTransform } from '../../../core/reference/targets';
 import { runPython } from '../../helpers/python';
 
 /**

@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSink } from '../../../core/bench/duckdb';
-import { buildBenchmarkRow } from '../../../core/bench/row';
+import { buildBenchmarkRow } from '../../../core/record/row';
 import { BENCHMARK_COLUMNS, DEEPCELL_IMAGING_COLUMNS } from '../../../core/bench/schema';
-import type { ConvertResult, RunSettings } from '../../../workflows/types';
+import type { ConvertResult, RunSettings } from '../../../core/contracts';
 
 const settings: RunSettings = {
   channels: { combine: 'sum' }, model: { uri: '/m.zip', batchSize: 8, device: 'cpu' }, postprocess: { compartment: 'both' },

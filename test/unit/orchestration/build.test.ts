@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCompiledCli } from '../../../infra/build-cli';
 import { runPython } from '../../helpers/python';
-import { makeTestModel } from '../inference/helpers';
+import { makeTestModel } from '../predict/helpers';
 
 const root = join(__dirname, '..', '..', '..');
 // Inside the checkout (git-ignored), so the compiled code finds Tessel's package.json above it as dist/ does.

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discoverImages, globToRegExp, imageNameOf, matchesFilter } from '../../../core/workspace/discover';
-import { defaultChannels } from '../../../core/channels/defaults';
+import { defaultChannels } from '../../../core/convert/default-channels';
 
 describe('image discovery', () => {
   it('names an image by its basename cut at the first dot (deepcell-imaging)', () => {

@@ -1,5 +1,5 @@
 /**
- * `postprocessToRecord`, the activity that runs a small image's postprocess, quantify and record in one go:
+ * `fused`, the activity that runs a small image's postprocess, quantify and record in one go:
  * the same masks, table, manifest and row as the three activities one after another; a failure names its
  * stage; a record failure retries the activity until the last attempt, which returns it instead of failing
  * the image. Real files (a synthetic image through the real convert and predict activities), a real DuckDB
@@ -12,12 +12,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../../activities';
-import type { PostprocessToRecordInput, PostprocessToRecordResult } from '../../../activities/fused';
 import { closeDuckDbFiles, DuckDbSink } from '../../../core/bench/duckdb';
-import { ensureReferenceModel } from '../../../core/model/reference';
+import { ensureReferenceModel } from '../../../core/reference';
 import { writeSyntheticWorkspace } from '../../../core/synth';
 import { manifestUri } from '../../../core/workspace/manifest';
-import type { ConvertResult, ImageResult, PostprocessResult, PredictResult, QuantifyResult, RunSettings } from '../../../workflows/types';
+import type { ConvertResult, FusedInput, FusedResult, ImageResult, PostprocessResult, PredictResult, QuantifyResult, RunSettings } from '../../../core/contracts';
 
 const acts = createActivities();
 let dir: string;
@@ -36,12 +35,12 @@ beforeAll(async () => {
     quantify: { geojson: false, legacyNames: false }, benchmark: { sink: 'duckdb', duckdbPath: join(dir, 'b.duckdb') },
   };
   const env = new MockActivityEnvironment({ attempt: 1 });
-  convert = (await env.run(acts.convertImage, { imageUri, npzUri: join(dir, 'a.npz'), channels: settings.channels })) as ConvertResult;
-  predict = (await env.run(acts.predictImage, { npzUri: join(dir, 'a.npz'), predictionsUri: join(dir, 'pred.npz'), model: settings.model })) as PredictResult;
+  convert = (await env.run(acts.convert, { imageUri, npzUri: join(dir, 'a.npz'), channels: settings.channels })) as ConvertResult;
+  predict = (await env.run(acts.predict, { npzUri: join(dir, 'a.npz'), predictionsUri: join(dir, 'pred.npz'), model: settings.model })) as PredictResult;
 }, 120_000);
 afterAll(() => closeDuckDbFiles());
 
-function input(out: string, runId = 'run-1'): PostprocessToRecordInput {
+function input(out: string, runId = 'run-1'): FusedInput {
   const outputs = {
     npzUri: join(dir, 'a.npz'), predictionsUri: join(dir, 'pred.npz'), wholeCellMaskUri: join(out, 'a_WholeCellMask.tiff'),
     nucleusMaskUri: join(out, 'a_NucleusMask.tiff'), tsvUri: join(out, 'a_QUANT.tsv'),
@@ -66,11 +65,11 @@ it('writes what postprocess, quantify and record write one after another: masks,
   const sep = join(dir, 'separate');
   const one = input(sep, 'run-sep');
   const env = new MockActivityEnvironment({ attempt: 1 });
-  const pp = (await env.run(acts.postprocessImage, one.postprocess)) as PostprocessResult;
-  const q = (await env.run(acts.quantifyImage, one.quantify)) as QuantifyResult;
+  const pp = (await env.run(acts.postprocess, one.postprocess)) as PostprocessResult;
+  const q = (await env.run(acts.quantify, one.quantify)) as QuantifyResult;
 
   const fused = join(dir, 'fused');
-  const out = (await env.run(acts.postprocessToRecord, input(fused, 'run-fused'))) as PostprocessToRecordResult;
+  const out = (await env.run(acts.fused, input(fused, 'run-fused'))) as FusedResult;
   expect(out.record).toEqual({ status: 'done' });
   expect(out.postprocess.cells).toBe(pp.cells);
   expect(out.postprocess.cells).toBeGreaterThan(3);
@@ -94,7 +93,7 @@ it('names the stage that failed, keeping the failure\'s type and retryability', 
   const env = new MockActivityEnvironment({ attempt: 1 });
   const noPredictions = input(join(dir, 'f1'));
   noPredictions.postprocess.predictionsUri = join(dir, 'missing.npz');
-  const e1 = await env.run(acts.postprocessToRecord, noPredictions).catch((e: unknown) => e);
+  const e1 = await env.run(acts.fused, noPredictions).catch((e: unknown) => e);
   expect(e1).toBeInstanceOf(ApplicationFailure);
   expect((e1 as ApplicationFailure).details).toContainEqual({ stage: 'postprocess' });
   expect((e1 as ApplicationFailure).message).toMatch(/missing\.npz/);
@@ -102,7 +101,7 @@ it('names the stage that failed, keeping the failure\'s type and retryability', 
   const notAnImage = input(join(dir, 'f2'));
   writeFileSync(join(dir, 'junk.ome.tiff'), 'not a TIFF');
   notAnImage.quantify.imageUri = join(dir, 'junk.ome.tiff');
-  const e2 = await env.run(acts.postprocessToRecord, notAnImage).catch((e: unknown) => e);
+  const e2 = await env.run(acts.fused, notAnImage).catch((e: unknown) => e);
   expect(e2).toBeInstanceOf(ApplicationFailure);
   expect((e2 as ApplicationFailure).details).toContainEqual({ stage: 'quantify' });
   expect((e2 as ApplicationFailure).nonRetryable).toBe(true);
@@ -117,10 +116,10 @@ it('retries a failing row write until the last attempt, which returns the record
     i.benchmark.settings = { ...settings, benchmark: { sink: 'duckdb', duckdbPath: join(blocked, 'b.duckdb') } };
     return i;
   };
-  const e = await new MockActivityEnvironment({ attempt: 1 }).run(acts.postprocessToRecord, withBlockedSink('run-r1')).catch((x: unknown) => x);
+  const e = await new MockActivityEnvironment({ attempt: 1 }).run(acts.fused, withBlockedSink('run-r1')).catch((x: unknown) => x);
   expect(e).toBeInstanceOf(ApplicationFailure);
   expect((e as ApplicationFailure).details).toContainEqual({ stage: 'record' });
-  const last = (await new MockActivityEnvironment({ attempt: 3 }).run(acts.postprocessToRecord, withBlockedSink('run-r3'))) as PostprocessToRecordResult;
+  const last = (await new MockActivityEnvironment({ attempt: 3 }).run(acts.fused, withBlockedSink('run-r3'))) as FusedResult;
   expect(last.record.status).toBe('failed');
   expect(last.quantify.cells).toBeGreaterThan(3);
   rmSync(blocked);

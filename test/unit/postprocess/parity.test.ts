@@ -5,7 +5,7 @@ import { matchObjects } from '../../../core/eval/match';
 import type { NdArray } from '../../../core/formats/ndarray';
 import { readNpz, writeNpz } from '../../../core/formats/npz';
 import { postprocessMaps } from '../../../core/postprocess/deep-watershed';
-import { postprocessPredictions } from '../../../core/postprocess/run';
+import { postprocess } from '../../../core/postprocess';
 import { runPython } from '../../helpers/python';
 
 const SCRIPT = join(__dirname, 'fixtures', 'deep_watershed_reference.py');
@@ -49,7 +49,7 @@ describe('deep watershed parity with scikit-image (512×512 seeded Mesmer-like m
   test('the postprocess stage (worker threads, TIFF out) writes the same masks, readable by tifffile as int32', async () => {
     const outDir = join(dir, 'SEGMASK');
     const progress: number[] = [];
-    const r = await postprocessPredictions({ predictionsUri: mapsUri, outDir, name: 'tile', compartment: 'both', onProgress: (f) => progress.push(f) });
+    const r = await postprocess({ predictionsUri: mapsUri, outDir, name: 'tile', compartment: 'both', onProgress: (f) => progress.push(f) });
     expect(r.wholeCellMaskUri).toBe(join(outDir, 'tile_WholeCellMask.tiff'));
     expect(r.nucleusMaskUri).toBe(join(outDir, 'tile_NucleusMask.tiff'));
     expect([r.width, r.height]).toEqual([512, 512]);
@@ -73,14 +73,14 @@ print(w.dtype, n.dtype, int(w.max()), int(n.max()), bool((w == e['whole']).all()
     const bad = join(dir, 'bad.npz');
     const a1 = heads.get('arr_1')!;
     await writeNpz(bad, { arr_0: heads.get('arr_0')!, arr_1: { ...a1, shape: [1, 512, 256, 6] }, arr_2: heads.get('arr_2')!, arr_3: heads.get('arr_3')! });
-    await expect(postprocessPredictions({ predictionsUri: bad, outDir: join(dir, 'x'), name: 'bad', compartment: 'whole-cell' }))
+    await expect(postprocess({ predictionsUri: bad, outDir: join(dir, 'x'), name: 'bad', compartment: 'whole-cell' }))
       .rejects.toMatchObject({ code: 'INVALID_ARRAY', message: expect.stringContaining(`${bad}: array 'arr_1' has shape (1,512,256,6), expected (1,H,W,3)`) });
   });
 
   test('invalid parameter overrides are refused before any work', async () => {
-    await expect(postprocessPredictions({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'nuclear', nuclear: { maximaThreshold: 0 } }))
+    await expect(postprocess({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'nuclear', nuclear: { maximaThreshold: 0 } }))
       .rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('nuclear parameters: maximaThreshold must be > 0') });
-    await expect(postprocessPredictions({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'whole-cell', wholeCell: { radius: 1.5 } }))
+    await expect(postprocess({ predictionsUri: mapsUri, outDir: join(dir, 'y'), name: 'p', compartment: 'whole-cell', wholeCell: { radius: 1.5 } }))
       .rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('radius') });
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeLabelMaskTiff } from '../../../core/formats/tiff-write';
 import { upsertProjectEntries, upsertProjectEntry } from '../../../core/quantify/qpproj';
-import { quantifyImage } from '../../../core/quantify/run';
+import { quantify } from '../../../core/quantify';
 import { runPython } from '../../helpers/python';
 import { writeFileSync } from 'node:fs';
 
@@ -17,10 +17,10 @@ function parseTsv(path: string): { header: string[]; rows: string[][] } {
   return { header: lines[0].split('\t'), rows: lines.slice(1).map((l) => l.split('\t')) };
 }
 
-describe('quantifyImage (worker thread, files in and out)', () => {
+describe('quantify (worker thread, files in and out)', () => {
   test('TSV columns and values match the reference; IDs stable; GeoJSON and project written', async () => {
     const progress: number[] = [];
-    const r = await quantifyImage({
+    const r = await quantify({
       imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'),
       outTsvUri: f('REPORTS/img_QUANT.tsv'), geojsonUri: f('REPORTS/img.geojson'), projectUri: f('PROJ/project.qpproj'),
       imageName: 'img', onProgress: (p) => progress.push(p),
@@ -46,7 +46,7 @@ describe('quantifyImage (worker thread, files in and out)', () => {
     }
     expect(bad.slice(0, 10)).toEqual([]);
     // Same input → same Object IDs; GeoJSON ids are the same UUIDs.
-    const again = await quantifyImage({ imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('again.tsv'), imageName: 'img', legacyNames: true });
+    const again = await quantify({ imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('again.tsv'), imageName: 'img', legacyNames: true });
     const second = parseTsv(again.tsvUri);
     expect(second.rows.map((row) => row[1])).toEqual(rows.map((row) => row[1]));
     expect(second.header).toContain('CD3: Cytoplasm: Median');
@@ -59,9 +59,9 @@ describe('quantifyImage (worker thread, files in and out)', () => {
 
   test('channels measured on helper threads give the same table, in channel order, as one thread', async () => {
     const base = { imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), imageName: 'img' };
-    const one = await quantifyImage({ ...base, outTsvUri: f('t1.tsv'), threads: 1 });
+    const one = await quantify({ ...base, outTsvUri: f('t1.tsv'), threads: 1 });
     const progress: number[] = [];
-    const three = await quantifyImage({ ...base, outTsvUri: f('t3.tsv'), threads: 3, onProgress: (p) => progress.push(p) });
+    const three = await quantify({ ...base, outTsvUri: f('t3.tsv'), threads: 3, onProgress: (p) => progress.push(p) });
     expect(three.channels).toEqual(one.channels);
     expect(one.channels.length).toBe(3);
     expect(readFileSync(f('t3.tsv'), 'utf8')).toBe(readFileSync(f('t1.tsv'), 'utf8'));
@@ -70,7 +70,7 @@ describe('quantifyImage (worker thread, files in and out)', () => {
   });
 
   test('uncalibrated image → px columns and one warning', async () => {
-    const r = await quantifyImage({ imageUri: f('image_uncal.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('px.tsv') });
+    const r = await quantify({ imageUri: f('image_uncal.ome.tiff'), wholeCellMaskUri: f('wholecell.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('px.tsv') });
     expect(r.calibrated).toBe(false);
     expect(r.warnings.filter((w) => /px/.test(w))).toHaveLength(1);
     const { header } = parseTsv(f('px.tsv'));
@@ -79,7 +79,7 @@ describe('quantifyImage (worker thread, files in and out)', () => {
 
   test('a mask of the wrong size fails naming both files and writes nothing', async () => {
     writeFileSync(f('small.tiff'), encodeLabelMaskTiff({ data: new Int32Array(20 * 10).fill(1), width: 20, height: 10 }));
-    await expect(quantifyImage({ imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('small.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('never.tsv') }))
+    await expect(quantify({ imageUri: f('image.ome.tiff'), wholeCellMaskUri: f('small.tiff'), nucleusMaskUri: f('nucleus.tiff'), outTsvUri: f('never.tsv') }))
       .rejects.toThrow(/small\.tiff.*20×10.*image\.ome\.tiff.*96×96/);
     expect(existsSync(f('never.tsv'))).toBe(false);
   });

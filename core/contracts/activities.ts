@@ -1,0 +1,36 @@
+import type {
+  DiscoverInput, DiscoverOutput, DiscoveredImage, FinalizeInput, FinalizeOutput, ImageListPage,
+} from './run';
+import type {
+  ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
+  QuantifyInput, QuantifyResult, RecordInput, RecordResult,
+} from './stages';
+
+/**
+ * Every activity a workflow may call, by its Temporal activity type. `activities/` implements exactly
+ * this (checked by the compiler in `createActivities`); workflows proxy it, so they need no import of
+ * the implementations.
+ */
+export interface TesselActivities {
+  /** Lists and plans the run's images; writes the list to storage (cpu). */
+  discover(input: DiscoverInput): Promise<DiscoverOutput>;
+  /** One page of the discovered list (cpu). */
+  readImageList(input: ImageListPage): Promise<DiscoveredImage[]>;
+  convert(input: ConvertInput): Promise<ConvertResult>;
+  /** The only activity on the GPU queue. */
+  predict(input: PredictInput): Promise<PredictResult>;
+  postprocess(input: PostprocessInput): Promise<PostprocessResult>;
+  quantify(input: QuantifyInput): Promise<QuantifyResult>;
+  /** The manifest, then the benchmark row. */
+  record(input: RecordInput): Promise<RecordResult>;
+  /** postprocess, quantify and record of a small image in one activity. */
+  fused(input: FusedInput): Promise<FusedResult>;
+  /** The QuPath project and the run's summary. */
+  finalize(input: FinalizeInput): Promise<FinalizeOutput>;
+}
+
+/** Which activities run on which queue. */
+export const GPU_ACTIVITIES = ['predict'] as const satisfies readonly (keyof TesselActivities)[];
+export const CPU_ACTIVITIES = [
+  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'record', 'fused', 'finalize',
+] as const satisfies readonly (keyof TesselActivities)[];

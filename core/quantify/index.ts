@@ -1,0 +1,26 @@
+import { join } from 'node:path';
+import { runInWorker } from '../parallel/run-in-worker';
+import type { QuantifyJobOptions, QuantifyOutcome } from './job';
+
+export type { QuantifyOutcome } from './job';
+
+export interface QuantifyOptions extends QuantifyJobOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+}
+
+/**
+ * QuPath-style quantification of one image: whole-cell and nucleus label masks plus the OME-TIFF →
+ * `<name>_QUANT.tsv` (QuPath ≥ 0.6 export layout), optionally a GeoJSON FeatureCollection and a
+ * QuPath project entry. All work (reading, measuring, writing) runs on a worker thread so the
+ * calling event loop keeps heartbeating; `signal` terminates it, `onProgress` receives 0…1.
+ * An image without calibration is measured in pixels (`px` columns) with a warning; masks whose
+ * size differs from the image fail with an InvalidImageError naming both files.
+ */
+export async function quantify(opts: QuantifyOptions): Promise<QuantifyOutcome> {
+  const { signal, onProgress, ...job } = opts;
+  return runInWorker<QuantifyOutcome>(join(__dirname, 'job'), 'quantifyJob', [job], {
+    signal,
+    onMessage: (f) => onProgress?.(f as number),
+  });
+}
