@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { predictArray } from '../core/predict/pipeline';
 import { getSession, type InferenceModel } from '../core/predict/session';
 import { ModelMetadata } from '../core/model/metadata';
+import { Random } from '../core/synth/random';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,8 +46,8 @@ async function loadModel(): Promise<InferenceModel> {
 
 /** Seeded tissue-like image: noisy background plus Gaussian blobs in both channels. */
 function tissue(size: number): Float32Array {
-  let s = 12345;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const r = new Random(12345);
+  const rnd = () => r.next();
   const img = new Float32Array(size * size * 2);
   for (let i = 0; i < img.length; i++) img[i] = rnd() * 5;
   for (let b = 0; b < (size * size) / 400; b++) {

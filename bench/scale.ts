@@ -29,7 +29,7 @@ import { startDevServer } from '../infra/temporal/dev-server';
 import { buildRunInput, workspaceLocations } from '../cli/run-input';
 import { taskQueuesFromEnv } from '../core/config/temporal';
 import { createWorkers } from '../workers/create';
-import type { RunSummary } from '../core/contracts';
+import { RUN_WORKFLOW_TYPE, type RunSummary } from '../core/contracts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   });
   const cpu0 = { server: serverCpuS(server.process.pid), workers: process.cpuUsage() };
   const t0 = performance.now();
-  const handle = await client.workflow.start('segmentAndMeasure', { taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input] });
+  const handle = await client.workflow.start(RUN_WORKFLOW_TYPE, { taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input] });
   // Watch it meanwhile: TEMPORAL_ADDRESS=<address> npm run -s tessel -- status <run id>
   process.stderr.write(`run ${input.runId} on ${server.address}\n`);
   const summary = (await handle.result()) as RunSummary;

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
-import { STAGES, type RunProgress, type RunSummary } from '../core/contracts';
+import { STAGES, progressQuery, type RunProgress, type RunSummary } from '../core/contracts';
 
 /**
  * Follows a run until it ends: a bar per stage (done+failed of total images) on a TTY, one line per change
@@ -41,7 +41,7 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
 
   while (!stopped) {
     try {
-      render(await handle.query<RunProgress>('progress'));
+      render(await handle.query(progressQuery));
     } catch {
       // Query can fail while the workflow is between tasks or has just closed; the next poll or the result settles it.
     }

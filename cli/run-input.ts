@@ -6,6 +6,7 @@ import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../core/config/temporal';
 import type { EnvConfig } from '../core/config/env';
+import { addWatershedOptions, watershedOverrides } from './watershed-options';
 import type { ChannelSpec, Locations, RunInput } from '../core/contracts';
 
 /** deepcell-imaging's workspace folders; each overridable. */
@@ -16,7 +17,7 @@ export const WORKSPACE_DEFAULTS = {
 
 /** Options shared by `run workspace` and `run paths`. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  return addWatershedOptions(cmd)
     .option('--image-filter <patterns>', 'only images whose name starts with this prefix, or matches this glob (*, ?, [..]); comma-separated for several', collectList, [])
     .option('--model <zip>', 'model collection (ZIP, local or gs://); default: the env config\'s segment_model_path, else the reference model, built on first use')
     .option('--nuclear-channels <list>', 'nuclear channel names or 0-based indices, summed (default: a known nuclear stain such as DAPI, else channel 0)')
@@ -44,6 +45,14 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--from-stage <stage>', 'start every image at this stage, reusing kept intermediates (e.g. re-run the watershed without the GPU)').choices(['predict', 'postprocess', 'quantify']));
 }
 
+/** Only the compartments with overrides, so runs without any keep the same settings hash. */
+function givenOverrides(o: ReturnType<typeof watershedOverrides>): Pick<RunInput['settings']['postprocess'], 'wholeCell' | 'nuclear'> {
+  return {
+    wholeCell: Object.keys(o.wholeCell).length ? o.wholeCell : undefined,
+    nuclear: Object.keys(o.nuclear).length ? o.nuclear : undefined,
+  };
+}
+
 export function collectList(value: string, prev: string[] = []): string[] {
   return prev.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
 }
@@ -65,9 +74,15 @@ export const toNonNegativeInt = (value: string): number => integerAtLeast(value,
  */
 export const DEFAULT_FUSED_MAX_PIXELS = 512 * 512;
 
+/** Splits `A,B,3` into specs; all-digit items become 0-based indices. */
+export function parseChannelList(value: string): ChannelSpec[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new ConfigError(`empty channel list '${value}'`);
+  return items.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
 function channelList(value?: string): ChannelSpec[] | undefined {
-  if (!value) return undefined;
-  return value.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  return value ? parseChannelList(value) : undefined;
 }
 
 /** Local paths become absolute (workers may run elsewhere in the tree); gs:// stays as is. */
@@ -136,7 +151,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     settings: {
       channels: { nuclear: channelList(o.nuclearChannels), membrane: channelList(o.membraneChannels), combine: o.combine },
       model: { uri: absoluteUri(o.model), batchSize: o.batchSize, device: o.device },
-      postprocess: { compartment: o.compartment },
+      postprocess: { compartment: o.compartment, ...givenOverrides(watershedOverrides(o as unknown as Record<string, unknown>)) },
       quantify: { geojson: o.geojson, legacyNames: Boolean(o.legacyNames) },
       benchmark: {
         sink, duckdbPath, bigqueryTable: sink === 'bigquery' ? bigqueryTable : undefined,

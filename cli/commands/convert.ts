@@ -1,14 +1,7 @@
 import { Option, type Command } from 'commander';
 import { convert } from '../../core/convert';
-import { ConfigError } from '../../core/errors';
 import { printJson } from '../output';
-
-/** Splits `A,B,3` into specs; all-digit items become 0-based indices. */
-export function parseChannelList(value: string): (string | number)[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (items.length === 0) throw new ConfigError(`empty channel list '${value}'`);
-  return items.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
+import { parseChannelList } from '../run-input';
 
 export function register(program: Command): void {
   program
@@ -16,11 +9,11 @@ export function register(program: Command): void {
     .description('Convert an image to Mesmer input: an NPZ holding exactly one array, input_channels (H×W×2 float32: nuclear, membrane), plus a <name>.json sidecar with the source, the channels used and µm/pixel. Both are written atomically.')
     .argument('<image>', 'OME-TIFF / TIFF path or gs:// URI')
     .requiredOption('--out <name.npz>', 'output NPZ path or gs:// URI (the sidecar goes beside it as <name>.json)')
-    .requiredOption('--nuclear-channels <list>', 'comma-separated channel names (exact, then case-insensitive) or 0-based indices, combined into the nuclear channel', parseChannelList)
-    .requiredOption('--membrane-channels <list>', 'comma-separated channel names or 0-based indices, combined into the membrane channel', parseChannelList)
+    .option('--nuclear-channels <list>', 'comma-separated channel names (exact, then case-insensitive) or 0-based indices, combined into the nuclear channel (default: a known nuclear stain such as DAPI, else channel 0)', parseChannelList)
+    .option('--membrane-channels <list>', 'comma-separated channel names or 0-based indices, combined into the membrane channel (default: known membrane stains, else channel 1)', parseChannelList)
     .addOption(new Option('--combine <how>', 'how several channels combine (float32)').choices(['sum', 'max']).default('sum'))
     .option('--json', 'print the result as JSON')
-    .action(async (image: string, o: { out: string; nuclearChannels: (string | number)[]; membraneChannels: (string | number)[]; combine: 'sum' | 'max'; json?: boolean }) => {
+    .action(async (image: string, o: { out: string; nuclearChannels?: (string | number)[]; membraneChannels?: (string | number)[]; combine: 'sum' | 'max'; json?: boolean }) => {
       const tty = process.stderr.isTTY === true;
       const r = await convert({
         imageUri: image, outUri: o.out, nuclearChannels: o.nuclearChannels, membraneChannels: o.membraneChannels, combine: o.combine,

@@ -11,7 +11,7 @@ import { followRun } from '../progress';
 import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
 import { formatSummary } from '../summary';
 import { taskQueuesFromEnv } from '../../core/config/temporal';
-import type { RunInput, RunSummary } from '../../core/contracts';
+import { RUN_WORKFLOW_TYPE, type RunInput, type RunSummary } from '../../core/contracts';
 
 /** Exit status when the run finished but some images failed. */
 export const EXIT_SOME_FAILED = 3;
@@ -86,7 +86,7 @@ export async function executeRun(input: RunInput, o: { embedded?: boolean; detac
   const embedded = o.embedded ? await startEmbedded() : undefined;
   const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace } : undefined);
   try {
-    const handle = await client.workflow.start('segmentAndMeasure', {
+    const handle = await client.workflow.start(RUN_WORKFLOW_TYPE, {
       taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input],
     });
     if (o.detach && !embedded) {

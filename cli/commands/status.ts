@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connectClient, runNotFound } from '../client';
 import { printJson } from '../output';
-import { STAGES, type RunProgress, type RunSummary } from '../../core/contracts';
+import { STAGES, progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 export function register(program: Command): void {
   program.command('status <run-id>')
@@ -20,12 +20,12 @@ export function register(program: Command): void {
             status = (await handle.result()) as RunSummary;
           } catch (e) {
             const state = desc.status.name === 'CANCELLED' || /cancel/i.test((e as Error).message) ? 'cancelled' : 'failed';
-            const last = await handle.query<RunProgress>('progress').catch(() => undefined);
+            const last = await handle.query(progressQuery).catch(() => undefined);
             status = last ? { ...last, state } : emptyStatus(runId, state);
             if (e instanceof WorkflowFailedError && !o.json) process.stderr.write(`run ${state}: ${e.cause?.message ?? e.message}\n`);
           }
         } else {
-          status = await handle.query<RunProgress>('progress');
+          status = await handle.query(progressQuery);
         }
         const { results: _r, ...compact } = status as RunSummary;
         if (o.json) printJson(compact);

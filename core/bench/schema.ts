@@ -1,5 +1,5 @@
 /**
- * Benchmark rows: deepcell-imaging's 36 BigQuery columns (REFERENCE.md), in their order, then Tessel's
+ * Benchmark rows: deepcell-imaging's 36 BigQuery columns (test/fixtures/deepcell-imaging/ lists them), in their order, then Tessel's
  * own. One row per image per run. Every column is nullable; a sink stores them all.
  */
 export type ColumnType = 'STRING' | 'FLOAT' | 'INTEGER' | 'BOOLEAN' | 'DATETIME' | 'TIMESTAMP';

@@ -181,6 +181,9 @@ export function outputsFor(input: Pick<RunInput, 'locations' | 'runId' | 'settin
   };
 }
 
+/** The workflow type of a run (`workflows/segment-and-measure.ts`), as clients start it. */
+export const RUN_WORKFLOW_TYPE = 'segmentAndMeasure';
+
 /** The workflow id of one image's workflow within a run. */
 export function imageWorkflowId(runId: string, name: string): string {
   return `${runId}--${name}`;

@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * Deep-watershed parameters for one compartment, as Mesmer names them (deepcell-toolbox
- * `deep_watershed`). See REFERENCE.md (Mesmer) for the recipe.
+ * `deepcell_toolbox.deep_watershed`, the post-processing of `deepcell.applications.Mesmer`; van Valen
+ * lab, https://github.com/vanvalenlab/deepcell-toolbox).
  */
 export const DeepWatershedParams = z.object({
   /** h for h-maxima on the (smoothed) inner-distance map. */
@@ -22,7 +23,7 @@ export const DeepWatershedParams = z.object({
 });
 export type DeepWatershedParams = z.infer<typeof DeepWatershedParams>;
 
-/** Mesmer's published defaults (REFERENCE.md). */
+/** Mesmer's defaults (`Mesmer.predict`'s `postprocess_kwargs_whole_cell` / `_nuclear`, deepcell 0.12). */
 export const MESMER_WHOLE_CELL_DEFAULTS: DeepWatershedParams = {
   maximaThreshold: 0.075, maximaSmooth: 0, interiorThreshold: 0.2, interiorSmooth: 2,
   smallObjectsThreshold: 15, fillHolesThreshold: 15, radius: 2,

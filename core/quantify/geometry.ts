@@ -2,6 +2,7 @@
  * Planar geometry on small point sets (the vertices of one traced cell): convex hull, minimum
  * bounding circle and minimum width. Pure functions over flat `[x0, y0, x1, y1, …]` arrays.
  */
+import { Random } from '../synth/random';
 
 /**
  * Convex hull by Andrew's monotone chain (A. M. Andrew, "Another efficient algorithm for convex hulls
@@ -53,10 +54,10 @@ export function minBoundingCircleRadius(points: ArrayLike<number>): number {
   if (n === 0) return 0;
   const xs = new Float64Array(n), ys = new Float64Array(n);
   for (let i = 0; i < n; i++) { xs[i] = points[2 * i]; ys[i] = points[2 * i + 1]; }
-  let seed = 0x9e3779b9;
+  // A fixed shuffle (Welzl's expected linear time needs random order; a fixed seed keeps results reproducible).
+  const random = new Random(0x9e3779b9);
   for (let i = n - 1; i > 0; i--) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    const j = seed % (i + 1);
+    const j = random.int(i + 1);
     const tx = xs[i]; xs[i] = xs[j]; xs[j] = tx;
     const ty = ys[i]; ys[i] = ys[j]; ys[j] = ty;
   }

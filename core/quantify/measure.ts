@@ -77,7 +77,8 @@ export interface MeasureOptions {
  * channel. The measurer keeps pixel-index lists, not the masks, so the caller may drop the masks
  * after construction: memory is then O(labelled pixels + one channel + output columns).
  *
- * Conventions follow QuPath's `ObjectMeasurements` (see REFERENCE.md); shapes come from polygons
+ * Conventions follow QuPath's `ObjectMeasurements` (qupath-core-processing,
+ * `qupath.lib.analysis.features.ObjectMeasurements`; the README lists them); shapes come from polygons
  * traced along pixel edges ({@link traceRegion}). Multi-piece regions: area, length, solidity and
  * diameters are those of the whole MultiPolygon and circularity is missing, as in QuPath; holes count
  * in length, are excluded from area, and circularity uses the exterior ring.

@@ -4,7 +4,7 @@ import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
-import type { RunProgress, RunSummary } from '../../core/contracts';
+import { progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
  * Crash survival on a real dev server, driven by the operator's commands (`tessel worker`, `tessel run
@@ -31,7 +31,7 @@ const sha = (s: string) => createHash('sha256').update(s, 'latin1').digest('hex'
 async function waitFor(runId: string, pred: (p: RunProgress) => boolean, timeoutMs = 300_000): Promise<RunProgress> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const p = await client.workflow.getHandle(runId).query<RunProgress>('progress').catch(() => undefined);
+    const p = await client.workflow.getHandle(runId).query(progressQuery).catch(() => undefined);
     if (p && pred(p)) return p;
     if (Date.now() > deadline) throw new Error(`timed out waiting on ${runId}: ${JSON.stringify(p)}`);
     await new Promise((r) => setTimeout(r, 100));

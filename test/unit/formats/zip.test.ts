@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, readZip, writeZip } from '../../../core/formats/zip';
 import { runPython } from '../../helpers/python';
+import { Random } from '../../../core/synth/random';
 
 let dir: string;
 beforeAll(() => {
@@ -12,11 +13,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function seeded(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 24) & 0x0f; // low entropy so deflate pays off
-  }
+  const r = new Random(seed);
+  for (let i = 0; i < n; i++) out[i] = r.int(16); // low entropy so deflate pays off
   return out;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { NdArray } from '../../../core/formats/ndarray';
 import { readNpz, writeNpz } from '../../../core/formats/npz';
 import { runPython } from '../../helpers/python';
+import { Random } from '../../../core/synth/random';
 
 /**
  * Runs a Python snippet on arrays: `inputs` are saved as `in.npz`; the snippet sees them as `I`
@@ -24,16 +25,10 @@ export async function python(code: string, inputs: Record<string, NdArray>): Pro
   }
 }
 
-/** A seeded generator (mulberry32) so test inputs are reproducible. */
+/** A seeded generator so test inputs are reproducible. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 export const f32 = (data: Float32Array, h: number, w: number): NdArray => ({ data, shape: [h, w], dtype: 'float32' });

@@ -1,7 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDbSink } from '../../../core/bench/duckdb';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { closeDuckDbFiles, DuckDbSink } from '../../../core/bench/duckdb';
 import { buildBenchmarkRow } from '../../../core/record/row';
 import { BENCHMARK_COLUMNS, DEEPCELL_IMAGING_COLUMNS } from '../../../core/bench/schema';
 import type { ConvertResult, RunSettings } from '../../../core/contracts';
@@ -16,9 +17,17 @@ const convert: ConvertResult = {
   nuclearChannels: ['DAPI'], membraneChannels: ['PanCK'],
 };
 
+afterAll(() => closeDuckDbFiles());
+
 describe('benchmark rows', () => {
-  it("has deepcell-imaging's 36 columns first, then Tessel's", () => {
-    expect(DEEPCELL_IMAGING_COLUMNS).toHaveLength(36);
+  it("has deepcell-imaging's 36 columns first, with their names and types, then Tessel's", () => {
+    // The peer's published schema (test/fixtures/deepcell-imaging/README.md), and the schema file Tessel ships.
+    const peer = JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'deepcell-imaging', 'bigquery-schema.json'), 'utf8')) as { name: string; type: string }[];
+    const shipped = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'infra', 'bigquery', 'schema.json'), 'utf8')) as { name: string; type: string }[];
+    const nameType = (c: { name: string; type: string }) => `${c.name}:${c.type}`;
+    expect(peer).toHaveLength(36);
+    expect(DEEPCELL_IMAGING_COLUMNS.map(nameType)).toEqual(peer.map(nameType));
+    expect(shipped.slice(0, 36).map(nameType)).toEqual(peer.map(nameType));
     expect(BENCHMARK_COLUMNS.slice(0, 36)).toEqual(DEEPCELL_IMAGING_COLUMNS);
     expect(new Set(BENCHMARK_COLUMNS.map((c) => c.name)).size).toBe(BENCHMARK_COLUMNS.length);
   });
@@ -58,5 +67,31 @@ describe('benchmark rows', () => {
     expect(rows[0].pixels).toBe(5000);
     expect(rows[0].success).toBe(true);
     expect((await sink.list()).length).toBe(3);
+  });
+
+  it('keeps one row per run, image and compartment: a retried write replaces it', async () => {
+    const sink = new DuckDbSink(join(mkdtempSync(join(tmpdir(), 'tessel-duck-')), 'b.duckdb'));
+    const row = (totalTimeS: number, compartment: RunSettings['postprocess']['compartment'] = 'both') => buildBenchmarkRow({
+      runId: 'r1', workflowId: 'w', image: { name: 'a', imageUri: '/a' }, settings: { ...settings, postprocess: { compartment } },
+      result: { name: 'a', imageUri: '/a', status: 'done', stageSeconds: {} }, metrics: { convert }, totalTimeS,
+    });
+    await sink.write([row(1)]);
+    await sink.write([row(2)]); // the record activity, retried
+    await sink.write([row(3, 'nuclear')]);
+    const rows = await sink.list({ runId: 'r1' });
+    expect(rows.map((r) => [r.compartment, r.total_time_s]).sort()).toEqual([['both', 2], ['nuclear', 3]]);
+    expect(await sink.list({ runId: "r1' OR '1'='1" })).toEqual([]);
+  });
+
+  it('de-duplicates a file written before rows had a key, keeping the latest', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'tessel-duck-')), 'b.duckdb');
+    const db = await DuckDBInstance.create(path);
+    const conn = await db.connect();
+    await conn.run('CREATE TABLE benchmarks (run_id VARCHAR, input_file_id VARCHAR, compartment VARCHAR, total_time_s DOUBLE)');
+    await conn.run("INSERT INTO benchmarks VALUES ('r1', 'a', 'both', 1), ('r1', 'a', 'both', 2), ('r1', 'b', 'both', 5)");
+    conn.closeSync();
+    db.closeSync();
+    const rows = await new DuckDbSink(path).list({ runId: 'r1' });
+    expect(rows.map((r) => [r.input_file_id, r.total_time_s]).sort()).toEqual([['a', 2], ['b', 5]]);
   });
 });

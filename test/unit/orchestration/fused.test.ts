@@ -105,7 +105,7 @@ it('names the stage that failed, keeping the failure\'s type and retryability', 
   expect(e2).toBeInstanceOf(ApplicationFailure);
   expect((e2 as ApplicationFailure).details).toContainEqual({ stage: 'quantify' });
   expect((e2 as ApplicationFailure).nonRetryable).toBe(true);
-  expect((e2 as ApplicationFailure).type).toBeTruthy();
+  expect((e2 as ApplicationFailure).type).toBe('INVALID_IMAGE');
 });
 
 it('retries a failing row write until the last attempt, which returns the record as failed', async () => {
