@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { predictArray } from '../core/predict/pipeline';
 import { getSession, type InferenceModel } from '../core/predict/session';
 import { ModelMetadata } from '../core/model/metadata';
-import { Random } from '../core/synth/random';
+import { blobImage } from '../core/synth/blobs';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,23 +44,6 @@ async function loadModel(): Promise<InferenceModel> {
   return { uri: join(dir, 'conv.onnx'), sha256: createHash('sha256').update(onnx).digest('hex'), onnx, metadata };
 }
 
-/** Seeded tissue-like image: noisy background plus Gaussian blobs in both channels. */
-function tissue(size: number): Float32Array {
-  const r = new Random(12345);
-  const rnd = () => r.next();
-  const img = new Float32Array(size * size * 2);
-  for (let i = 0; i < img.length; i++) img[i] = rnd() * 5;
-  for (let b = 0; b < (size * size) / 400; b++) {
-    const cy = rnd() * size, cx = rnd() * size, r = 3 + rnd() * 5, a = 20 + rnd() * 200, ch = b % 2;
-    for (let y = Math.max(0, Math.floor(cy - 2.5 * r)); y < Math.min(size, cy + 2.5 * r); y++) {
-      for (let x = Math.max(0, Math.floor(cx - 2.5 * r)); x < Math.min(size, cx + 2.5 * r); x++) {
-        img[(y * size + x) * 2 + ch] += a * Math.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r));
-      }
-    }
-  }
-  return img;
-}
-
 async function main(): Promise<void> {
   const size = Number(arg('size', '2048'));
   const batch = Number(arg('batch', '8'));
@@ -71,10 +54,10 @@ async function main(): Promise<void> {
   const model = await loadModel();
   const ms = await getSession(model, { intraOpThreads: threads, device });
   const t = model.metadata.tileSize;
-  const image = tissue(size);
+  const image = blobImage(size, size, 12345);
 
   // Warm up both paths once (JIT, onnxruntime arenas), small image.
-  await predictArray({ input: tissue(300), width: 300, height: 300, model, batchSize: batch, intraOpThreads: threads, device });
+  await predictArray({ input: blobImage(300, 300, 12345), width: 300, height: 300, model, batchSize: batch, intraOpThreads: threads, device });
 
   const results: { raw: number; e2e: number; timings: unknown }[] = [];
   for (let r = 0; r < rounds; r++) {

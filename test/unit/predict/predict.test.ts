@@ -11,7 +11,7 @@ import { mesmerResizedShape, resizeBilinear } from '../../../core/predict/resamp
 import { isTesselError } from '../../../core/errors';
 import { runPython } from '../../helpers/python';
 import { makeTestModel, maxAbsDiff, tempDir } from './helpers';
-import { Random } from '../../../core/synth/random';
+import { blobImage } from '../../../core/synth/blobs';
 
 /** The linear test model's per-head matrices (make_test_model.py LINEAR_W), rows = nuclear, membrane. */
 const LINEAR_W = [[[0], [1]], [[1, 0, 0.5], [0, 1, 0.5]], [[1], [0]], [[0, 1, 0.25], [1, 0, 0]]];
@@ -25,23 +25,6 @@ function applyLinear(image: Float32Array, k: number): Float32Array {
   return out;
 }
 
-/** Seeded tissue-like two-channel image (bright blobs on a noisy background). */
-function tissue(width: number, height: number, seed = 1): Float32Array {
-  const r = new Random(seed);
-  const rnd = () => r.next();
-  const img = new Float32Array(width * height * 2);
-  for (let i = 0; i < img.length; i++) img[i] = rnd() * 5;
-  for (let b = 0; b < (width * height) / 600; b++) {
-    const cy = rnd() * height, cx = rnd() * width, r = 3 + rnd() * 6, a = 20 + rnd() * 200, ch = b % 2;
-    for (let y = Math.max(0, Math.floor(cy - 3 * r)); y < Math.min(height, cy + 3 * r); y++) {
-      for (let x = Math.max(0, Math.floor(cx - 3 * r)); x < Math.min(width, cx + 3 * r); x++) {
-        img[(y * width + x) * 2 + ch] += a * Math.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * r * r));
-      }
-    }
-  }
-  return img;
-}
-
 describe('predictArray / predict on tiny ONNX models', () => {
   const dir = tempDir('predict');
   let linear: InferenceModel;
@@ -52,7 +35,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
 
   it('tiled, batched, blended output equals the model applied to the whole normalised image (no seams, no offsets)', async () => {
     const width = 611, height = 450;
-    const input = tissue(width, height);
+    const input = blobImage(width, height);
     const progress: number[] = [];
     const r = await predictArray({ input, width, height, model: linear, batchSize: 3, onProgress: (d) => progress.push(d) });
     expect(r.tiles).toBe(9);
@@ -67,7 +50,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
 
   it('resamples to the model resolution and back to the image size (Mesmer rule)', async () => {
     const width = 300, height = 260;
-    const input = tissue(width, height, 5);
+    const input = blobImage(width, height, 5);
     const r = await predictArray({ input, width, height, umPerPixel: 0.25, model: linear });
     const s = mesmerResizedShape(width, height, 0.25, 0.5);
     const norm = mesmerNormalize(resizeBilinear(input, width, height, 2, s.width, s.height), s.width, s.height);
@@ -81,7 +64,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
 
   it('normalising on worker threads gives the same result, and an image smaller than a tile is the model on its normalised pixels', async () => {
     const width = 200, height = 150;
-    const input = tissue(width, height, 9);
+    const input = blobImage(width, height, 9);
     const a = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: false });
     const b = await predictArray({ input, width, height, model: linear, normalizeOnWorkers: true });
     for (let k = 0; k < 4; k++) expect(maxAbsDiff(a.heads[k], b.heads[k])).toBe(0);
@@ -122,7 +105,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
     const second = await getSession(linear);
     expect(second.session).not.toBe(first.session);
     expect(second.session.alive).toBe(true);
-    const r = await predictArray({ input: tissue(64, 64), width: 64, height: 64, model: linear });
+    const r = await predictArray({ input: blobImage(64, 64), width: 64, height: 64, model: linear });
     expect(r.tiles).toBe(1);
   });
 
@@ -148,7 +131,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
 
   it('honours cancellation between batches', async () => {
     const width = 700, height = 600;
-    const input = tissue(width, height, 3);
+    const input = blobImage(width, height, 3);
     const ac = new AbortController();
     let calls = 0;
     const reason = new Error('cancelled by test');
@@ -163,7 +146,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
   it('predict writes raw_predictions.npz in Mesmer shapes (checked with numpy), using the sidecar µm/pixel', async () => {
     const width = 280, height = 300;
     const npz = join(dir, 'img.npz');
-    await writeNpz(npz, { input_channels: { data: tissue(width, height, 4), shape: [height, width, 2], dtype: 'float32' } });
+    await writeNpz(npz, { input_channels: { data: blobImage(width, height, 4), shape: [height, width, 2], dtype: 'float32' } });
     writeFileSync(join(dir, 'img.json'), JSON.stringify({ umPerPixel: 0.5 }));
     const out = join(dir, 'raw_predictions.npz');
     const r = await predict({ npzUri: npz, modelUri: linear.uri, model: linear, outUri: out });
@@ -171,7 +154,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
     const shapes = runPython(`import numpy as np, sys\nz = np.load(sys.argv[1])\nprint(sorted(z.files), [(z[f].shape, str(z[f].dtype)) for f in sorted(z.files)])`, [out]).trim();
     expect(shapes).toBe("['arr_0', 'arr_1', 'arr_2', 'arr_3'] [((1, 300, 280, 1), 'float32'), ((1, 300, 280, 3), 'float32'), ((1, 300, 280, 1), 'float32'), ((1, 300, 280, 3), 'float32')]");
     const back = await readNpz(out);
-    const direct = await predictArray({ input: tissue(width, height, 4), width, height, model: linear });
+    const direct = await predictArray({ input: blobImage(width, height, 4), width, height, model: linear });
     expect(maxAbsDiff(back.get('arr_1')!.data as Float32Array, direct.heads[1])).toBe(0);
   });
 
