@@ -96,7 +96,9 @@ function takeThread(): PooledThread {
 function spawnWorker(): Worker {
   const jsEntry = join(__dirname, 'worker-entry.js');
   const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
-  const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+  // Threads inherit the process's Node flags (--cpu-prof, --max-old-space-size…), so profiling and
+  // memory limits cover them too; a TypeScript entry also needs tsx's hook.
+  const execArgv = entry.endsWith('.ts') ? [...process.execArgv, '--require', require.resolve('tsx/cjs')] : undefined;
   return new Worker(entry, { execArgv });
 }
 

@@ -92,10 +92,28 @@ export function mesmerDefaults(compartment: Compartment): DeepWatershedParams {
  */
 export function compartmentMaps(heads: MesmerHeads, compartment: Compartment, file = 'raw predictions'): WatershedMaps {
   const get = (k: string): NdArray | undefined => (heads instanceof Map ? heads.get(k) : (heads as Record<string, NdArray>)[k]);
+  const { width, height } = checkCompartmentHeads(get, compartment, file);
   const names = COMPARTMENT_HEADS[compartment];
-  const dist = get(names.maxima);
-  const pix = get(names.pixelwise);
-  const check = (a: NdArray | undefined, name: string, channels: number): NdArray => {
+  const pixelwise = get(names.pixelwise)!.data as Float32Array;
+  const interior = new Float32Array(width * height);
+  for (let i = 0, j = 1; i < interior.length; i++, j += 3) interior[i] = pixelwise[j];
+  return { maxima: get(names.maxima)!.data as Float32Array, interior, width, height };
+}
+
+/** The dtype and shape of a head, as an NDArray or an NPZ listing gives them. */
+export interface HeadInfo {
+  dtype: string;
+  shape: readonly number[];
+}
+
+/**
+ * Checks a compartment's two heads against the NPZ contract (see {@link compartmentMaps}) and returns
+ * the image size.
+ * @throws InvalidArrayError naming `file` for a missing head, a wrong dtype or a wrong shape.
+ */
+export function checkCompartmentHeads(get: (name: string) => HeadInfo | undefined, compartment: Compartment, file = 'raw predictions'): { width: number; height: number } {
+  const names = COMPARTMENT_HEADS[compartment];
+  const check = (a: HeadInfo | undefined, name: string, channels: number): HeadInfo => {
     if (!a) throw new InvalidArrayError(file, `missing array '${name}' (${compartment} head; expected arr_0..arr_3 from Mesmer)`);
     if (a.dtype !== 'float32') throw new InvalidArrayError(file, `array '${name}' has dtype ${a.dtype}, expected float32`);
     const s = a.shape;
@@ -104,17 +122,12 @@ export function compartmentMaps(heads: MesmerHeads, compartment: Compartment, fi
     }
     return a;
   };
-  const d = check(dist, names.maxima, 1);
-  const q = check(pix, names.pixelwise, 3);
+  const d = check(get(names.maxima), names.maxima, 1);
+  const q = check(get(names.pixelwise), names.pixelwise, 3);
   if (d.shape[1] !== q.shape[1] || d.shape[2] !== q.shape[2]) {
     throw new InvalidArrayError(file, `'${names.maxima}' is ${d.shape[1]}×${d.shape[2]} but '${names.pixelwise}' is ${q.shape[1]}×${q.shape[2]}`);
   }
-  const height = d.shape[1];
-  const width = d.shape[2];
-  const pixelwise = q.data as Float32Array;
-  const interior = new Float32Array(width * height);
-  for (let i = 0, j = 1; i < interior.length; i++, j += 3) interior[i] = pixelwise[j];
-  return { maxima: d.data as Float32Array, interior, width, height };
+  return { width: d.shape[2], height: d.shape[1] };
 }
 
 /**

@@ -1,0 +1,65 @@
+import { NpzFile } from '../formats/npz-stream';
+import { encodeLabelMaskTiff } from '../formats/tiff-write';
+import { maxLabel } from '../kernels/remove-small-objects';
+import { checkCompartmentHeads, COMPARTMENT_HEADS, deepWatershed, type WatershedMaps } from './deep-watershed';
+import type { Compartment, DeepWatershedParams } from './params';
+
+/** One compartment of the postprocess stage, as it crosses to its worker thread (plain data). */
+export interface CompartmentJob {
+  compartment: Compartment;
+  /** Validated parameters. */
+  params: DeepWatershedParams;
+  /** The compartment's maps, moved to the thread (as `segment` hands them over from predict)… */
+  maps?: WatershedMaps;
+  /** …or the raw predictions to read them from. */
+  predictionsUri?: string;
+}
+
+/** What a compartment's thread hands back: the encoded mask (a few MB), not the labels. */
+export interface CompartmentResult {
+  /** The int32 label mask as a TIFF file's bytes, ready to be written. */
+  tiff: Uint8Array;
+  /** Objects, labelled 1..count. */
+  count: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Runs one compartment on the calling (worker) thread: reads its two maps from the NPZ — the inner
+ * distance head whole and only channel 1 of the pixelwise head, straight from the file — unless they
+ * came with the job, runs {@link deepWatershed} and encodes the mask. Reading and encoding here, not on
+ * the stage's own thread, lets both compartments do them at once.
+ *
+ * @throws InvalidArrayError naming the NPZ for a missing head, a wrong dtype or shape, or a CRC mismatch.
+ */
+export async function segmentCompartment(job: CompartmentJob): Promise<CompartmentResult> {
+  let maps = job.maps;
+  if (!maps) {
+    if (!job.predictionsUri) throw new Error('segmentCompartment: neither maps nor predictionsUri given');
+    maps = await readCompartmentMaps(job.predictionsUri, job.compartment);
+  }
+  const { width, height } = maps;
+  const labels = deepWatershed(maps, job.params);
+  maps = undefined; // the maps are no longer needed once the labels exist
+  job.maps = undefined;
+  const tiff = encodeLabelMaskTiff({ data: labels, width, height });
+  return { tiff, count: maxLabel(labels), width, height };
+}
+
+/**
+ * A compartment's maps from `raw_predictions.npz`: the inner-distance head and the interior
+ * (channel 1 of the pixelwise head), checked against the NPZ contract.
+ */
+export async function readCompartmentMaps(uri: string, compartment: Compartment): Promise<WatershedMaps> {
+  const npz = await NpzFile.open(uri);
+  try {
+    const { width, height } = checkCompartmentHeads((name) => npz.info(name), compartment, uri);
+    const names = COMPARTMENT_HEADS[compartment];
+    const maxima = (await npz.read(names.maxima)).data as Float32Array;
+    const interior = (await npz.readChannel(names.pixelwise, 1)).data as Float32Array;
+    return { maxima, interior, width, height };
+  } finally {
+    await npz.close();
+  }
+}
