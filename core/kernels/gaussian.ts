@@ -87,7 +87,9 @@ function filterRows(src: Float32Array, dst: Float32Array, width: number, height:
   const centre = w[radius];
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let i = 0; i < line.length; i++) line[i] = src[row + reflectIndex(i - radius, width)];
+    // Reflected ends by index arithmetic; the interior as a plain run.
+    for (let i = 0; i < radius; i++) { line[i] = src[row + reflectIndex(i - radius, width)]; line[radius + width + i] = src[row + reflectIndex(width + i, width)]; }
+    for (let x = 0; x < width; x++) line[radius + x] = src[row + x];
     for (let x = 0; x < width; x++) {
       const c = x + radius;
       let s = line[c] * centre;
