@@ -23,12 +23,27 @@ const MAX_DIGIT_BITS = 13;
  * @see P. M. McIlroy, K. Bostic, M. D. McIlroy, "Engineering radix sort", Computing Systems 6(1), 1993.
  */
 export function sortByValue(values: Float32Array, include?: Uint8Array): ValueOrder {
+  return radixSortKeys(sortKeys(values, include));
+}
+
+/** The entries to sort and their keys less their minimum, in index order (see {@link radixSortKeys}). */
+export interface SortKeys extends ValueOrder {
+  /** Bits the keys span: 32 − clz32(max key). */
+  span: number;
+}
+
+/**
+ * First half of {@link sortByValue}: the order-preserving keys of the included entries, less their
+ * minimum. After it, `values` and `include` are no longer needed, so a caller that owns them can let
+ * them go before the sort proper doubles the key arrays.
+ */
+export function sortKeys(values: Float32Array, include?: Uint8Array): SortKeys {
   const n = values.length;
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
   let m = 0;
   for (let i = 0; i < n; i++) if (include === undefined || include[i] !== 0) m++;
-  let keys = new Uint32Array(m);
-  let order = new Int32Array(m);
+  const keys = new Uint32Array(m);
+  const order = new Int32Array(m);
   let lo = 0xffffffff, hi = 0;
   for (let i = 0, j = 0; i < n; i++) {
     if (include !== undefined && include[i] === 0) continue;
@@ -39,16 +54,24 @@ export function sortByValue(values: Float32Array, include?: Uint8Array): ValueOr
     if (k < lo) lo = k;
     if (k > hi) hi = k;
   }
-  if (m === 0) return { order, keys };
+  if (m === 0) return { order, keys, span: 0 };
   for (let j = 0; j < m; j++) keys[j] = (keys[j] - lo) >>> 0;
-  const span = 32 - Math.clz32(hi - lo);
+  return { order, keys, span: 32 - Math.clz32(hi - lo) };
+}
+
+/** Second half of {@link sortByValue}: a stable LSD radix sort of the keys (and their entries). */
+export function radixSortKeys(input: SortKeys): ValueOrder {
+  let keys: Uint32Array = input.keys;
+  let order: Int32Array = input.order;
+  const { span } = input;
+  const m = keys.length;
   const passes = Math.ceil(span / MAX_DIGIT_BITS);
-  if (passes === 0) return { order, keys }; // all equal: already in index order
+  if (passes === 0) return { order, keys }; // all equal (or none): already in index order
   const digit = Math.ceil(span / passes);
   const buckets = 1 << digit;
   const mask = buckets - 1;
-  let keys2 = new Uint32Array(m);
-  let order2 = new Int32Array(m);
+  let keys2: Uint32Array = new Uint32Array(m);
+  let order2: Int32Array = new Int32Array(m);
   const count = new Int32Array(buckets);
   for (let shift = 0; shift < span; shift += digit) {
     count.fill(0);

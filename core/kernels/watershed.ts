@@ -1,6 +1,6 @@
 import type { Plane } from '../formats/ndarray';
 import { FloodQueue } from './flood-queue';
-import { sortByValue } from './sort-by-value';
+import { radixSortKeys, sortByValue, sortKeys } from './sort-by-value';
 
 /** Options of {@link watershedFromMarkers}. */
 export interface WatershedOptions {
@@ -51,6 +51,94 @@ export function watershedFromMarkers(surface: Plane<Float32Array>, markers: Int3
       if (s < -1) { state[p] = m; queue.push(p, -s - 2); }
     }
   }
+  flood(queue, state, pw);
+  const out = new Int32Array(data.length);
+  for (let y = 0; y < height; y++) {
+    let p = (y + 1) * pw + 1;
+    for (let x = 0, i = y * width; x < width; x++, i++, p++) { const l = state[p]; out[i] = l > 0 ? l : 0; }
+  }
+  return out;
+}
+
+/** Inputs {@link watershedConsuming} takes over; it clears each field once it is done with it. */
+export interface ConsumedWatershedInputs {
+  surface?: Float32Array;
+  markers?: Int32Array;
+  mask?: Uint8Array;
+}
+
+/**
+ * {@link watershedFromMarkers} for a caller that hands its inputs over: the markers are dropped once
+ * they are in the flood's state, the surface and the mask once the pixels are sorted, and the labels
+ * are returned in the state's own buffer (a view of its first width × height values). Peak memory is
+ * the state and the sort, not the inputs as well. Same result, bit for bit.
+ */
+export function watershedConsuming(inputs: ConsumedWatershedInputs, width: number, height: number): Int32Array {
+  const n = width * height;
+  if (!inputs.surface || !inputs.markers || inputs.surface.length !== n || inputs.markers.length !== n || (inputs.mask && inputs.mask.length !== n)) {
+    throw new RangeError(`watershed inputs must hold ${width}×${height} pixels`);
+  }
+  const pw = width + 2;
+  // Markers go into the state now (their queue places are filled in below), so their array can go.
+  const { state, markerIds } = seedState(inputs.markers, inputs.mask, width, height);
+  inputs.markers = undefined;
+  // Once the keys are made, the surface and the mask can go before the sort doubles the key arrays.
+  const keys = sortKeys(inputs.surface, inputs.mask);
+  inputs.surface = undefined;
+  inputs.mask = undefined;
+  const sorted = radixSortKeys(keys);
+  const markerPlaces = new Int32Array(markerIds.length);
+  const queue = new FloodQueue(sorted, (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => {
+    if (state[id] === -2) state[id] = -(place + 2);
+    else markerPlaces[lowerBound(markerIds, id)] = place;
+  }, { consumeSorted: true });
+  // Marker pixels enter first, in raster order (padded ids increase with raster order).
+  for (let k = 0; k < markerIds.length; k++) queue.push(markerIds[k], markerPlaces[k]);
+  flood(queue, state, pw);
+  // Unpad in place: each value moves to a lower index, read before anything is written there.
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0, p = (y + 1) * pw + 1; x < width; x++, i++, p++) { const l = state[p]; state[i] = l > 0 ? l : 0; }
+  }
+  return state.subarray(0, n);
+}
+
+/**
+ * The padded flood state with the markers' labels in place (−2: in the mask, not reached; −1: padding
+ * or masked out) and the marker pixels' padded ids in raster order.
+ */
+function seedState(markers: Int32Array, mask: Uint8Array | undefined, width: number, height: number): { state: Int32Array; markerIds: Int32Array } {
+  const pw = width + 2;
+  const state = new Int32Array(pw * (height + 2)).fill(-1);
+  let count = 0;
+  for (let i = 0; i < markers.length; i++) {
+    const m = markers[i];
+    if (m < 0) throw new RangeError(`watershed markers must be >= 0, got ${m} at x=${i % width}, y=${Math.floor(i / width)}`);
+    if (m !== 0 && (!mask || mask[i] !== 0)) count++;
+  }
+  const markerIds = new Int32Array(count);
+  for (let y = 0, i = 0, k = 0; y < height; y++) {
+    for (let x = 0, p = (y + 1) * pw + 1; x < width; x++, i++, p++) {
+      if (mask && mask[i] === 0) continue;
+      const m = markers[i];
+      if (m !== 0) { state[p] = m; markerIds[k++] = p; } else state[p] = -2;
+    }
+  }
+  return { state, markerIds };
+}
+
+/** Index of `id` in the ascending `ids`. */
+function lowerBound(ids: Int32Array, id: number): number {
+  let lo = 0, hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The priority flood itself over the padded state (see {@link watershedFromMarkers}). */
+function flood(queue: FloodQueue, state: Int32Array, pw: number): void {
   while (queue.size > 0) {
     const p = queue.pop();
     const l = state[p];
@@ -65,10 +153,4 @@ export function watershedFromMarkers(surface: Plane<Float32Array>, markers: Int3
     q = p + pw; s = state[q];
     if (s < -1) { state[q] = l; queue.push(q, -s - 2); }
   }
-  const out = new Int32Array(data.length);
-  for (let y = 0; y < height; y++) {
-    let p = (y + 1) * pw + 1;
-    for (let x = 0, i = y * width; x < width; x++, i++, p++) { const l = state[p]; out[i] = l > 0 ? l : 0; }
-  }
-  return out;
 }

@@ -40,9 +40,10 @@ export async function segmentCompartment(job: CompartmentJob): Promise<Compartme
     maps = await readCompartmentMaps(job.predictionsUri, job.compartment);
   }
   const { width, height } = maps;
-  const labels = deepWatershed(maps, job.params);
-  maps = undefined; // the maps are no longer needed once the labels exist
   job.maps = undefined;
+  // The maps are this thread's own (moved here or read here): the recipe may drop them as it goes.
+  const labels = deepWatershed(maps, job.params, { consumeMaps: true });
+  maps = undefined;
   const tiff = encodeLabelMaskTiff({ data: labels, width, height });
   return { tiff, count: maxLabel(labels), width, height };
 }

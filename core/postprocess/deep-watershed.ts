@@ -7,7 +7,7 @@ import { hMaxima } from '../kernels/h-maxima';
 import { labelComponents } from '../kernels/label';
 import { relabelSequential } from '../kernels/relabel';
 import { removeSmallObjects } from '../kernels/remove-small-objects';
-import { watershedFromMarkers } from '../kernels/watershed';
+import { type ConsumedWatershedInputs, watershedConsuming } from '../kernels/watershed';
 import { type Compartment, DeepWatershedParams, MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from './params';
 
 /** One compartment's two maps, row-major H×W float32. */
@@ -32,31 +32,57 @@ export interface WatershedMaps {
  * 5. fill holes with fewer than fillHolesThreshold pixels inside labels (skipped when 0);
  * 6. relabel 1..n in label order.
  *
- * Returns int32 labels, 0 = background. The input maps are not modified.
+ * Returns int32 labels, 0 = background. The input maps are not modified (unless handed over with
+ * `consumeMaps`, when the labels may be a view of a larger buffer).
  *
  * @throws ConfigError for parameters that fail the schema or maximaThreshold = 0.
  * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
  */
-export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams): Int32Array {
+export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams, opts: DeepWatershedOptions = {}): Int32Array {
   const p = validateParams(params);
   const { width, height } = maps;
   const n = width * height;
   if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
+  const consume = opts.consumeMaps === true;
+  // Each array below is dropped as soon as the next step no longer needs it: the peak is one step's
+  // working set, not the sum of them all.
+  const held: Partial<Pick<WatershedMaps, 'maxima' | 'interior'>> = { maxima: maps.maxima, interior: maps.interior };
+  if (consume) (maps as Partial<WatershedMaps>).maxima = (maps as Partial<WatershedMaps>).interior = undefined;
 
   // σ = 0 needs no copy: h-maxima only reads its input.
-  const maxima = p.maximaSmooth > 0 ? gaussianFilter({ data: maps.maxima, width, height }, p.maximaSmooth) : maps.maxima;
-  const markers = labelComponents({ data: hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius)), width, height }, 2);
+  let maxima: Float32Array | undefined = p.maximaSmooth > 0 ? gaussianFilter({ data: held.maxima!, width, height }, p.maximaSmooth) : held.maxima!;
+  held.maxima = undefined;
+  let peaks: Uint8Array | undefined = hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius));
+  maxima = undefined;
+  let markers: Int32Array | undefined = labelComponents({ data: peaks, width, height }, 2).labels;
+  peaks = undefined;
 
   // Our own smoothed copy of the interior becomes the flooded surface −interior, in place.
-  const surface = p.interiorSmooth > 0 ? gaussianFilter({ data: maps.interior, width, height }, p.interiorSmooth) : maps.interior.slice();
-  const mask = new Uint8Array(n);
+  const interior = held.interior!;
+  held.interior = undefined;
+  let surface: Float32Array | undefined = p.interiorSmooth > 0 ? gaussianFilter({ data: interior, width, height }, p.interiorSmooth) : consume ? interior : interior.slice();
+  let mask: Uint8Array | undefined = new Uint8Array(n);
   const threshold = Math.fround(p.interiorThreshold);
   for (let i = 0; i < n; i++) { mask[i] = surface[i] > threshold ? 1 : 0; surface[i] = -surface[i]; }
-  let labels = watershedFromMarkers({ data: surface, width, height }, markers.labels, { mask });
+  const inputs: ConsumedWatershedInputs = { surface, markers, mask };
+  surface = undefined; markers = undefined; mask = undefined;
+  let labels = watershedConsuming(inputs, width, height);
 
-  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold);
-  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold);
-  return relabelSequential(labels).labels;
+  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
+  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
+  labels = relabelSequential(labels, { inPlace: true }).labels;
+  // The labels live in the flood's padded buffer; a caller who kept its maps gets an array of its own
+  // (one that can be transferred between threads).
+  return consume || labels.byteLength === labels.buffer.byteLength ? labels : labels.slice();
+}
+
+/** Options of {@link deepWatershed}. */
+export interface DeepWatershedOptions {
+  /**
+   * Take the maps over: their fields are cleared and their buffers may be reused or dropped as the
+   * recipe goes, so the caller's arrays must not be used afterwards. @default false
+   */
+  consumeMaps?: boolean;
 }
 
 /**
