@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 import { InvalidArrayError } from '../errors';
 import { storeFor, type RangeReader } from '../storage';
-import { LocalStore } from '../storage/local';
+import { StagedFile } from '../storage/staged-file';
 import type { DType, NdArray, TypedArray } from './ndarray';
 import { allocTyped, dtypeSize, npyArray, npyHeader, parseNpyHeader, type NpyHeader } from './npz';
 import {
@@ -263,9 +259,7 @@ interface Slot extends NpzArraySpec {
  * by {@link NpzWriter.commit}.
  */
 export class NpzWriter {
-  private closed = false;
-
-  private constructor(readonly uri: string, private readonly tmp: string, private readonly fh: fs.FileHandle, private readonly slots: Map<string, Slot>, private readonly cdOffset: number) {}
+  private constructor(private readonly file: StagedFile, private readonly slots: Map<string, Slot>, private readonly cdOffset: number) {}
 
   /** Creates the temporary file for `arrays` (names unique, written as `<name>.npy`). */
   static async create(uri: string, arrays: NpzArraySpec[]): Promise<NpzWriter> {
@@ -280,10 +274,7 @@ export class NpzWriter {
       slots.set(a.name, { ...a, shape: [...a.shape], record, header, dataStart, byteLength, written: 0, crc: crc32(header) });
       offset = dataStart + byteLength;
     }
-    const tmp = await temporaryPath(uri);
-    await fs.mkdir(dirname(tmp), { recursive: true });
-    const fh = await fs.open(tmp, 'w');
-    return new NpzWriter(uri, tmp, fh, slots, offset);
+    return new NpzWriter(await StagedFile.create(uri), slots, offset);
   }
 
   /**
@@ -292,18 +283,13 @@ export class NpzWriter {
    * @throws Error for an unknown array, a wrong dtype, or more elements than its shape holds.
    */
   async append(name: string, data: TypedArray): Promise<void> {
-    if (this.closed) throw new Error('NpzWriter: already committed or aborted');
     const s = this.slots.get(name);
     if (!s) throw new Error(`NpzWriter: no array '${name}'`);
     if (data.constructor.name !== ARRAY_OF[s.dtype]) throw new Error(`NpzWriter: '${name}' is ${s.dtype}, got ${data.constructor.name}`);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (s.written + bytes.length > s.byteLength) throw new Error(`NpzWriter: '${name}' holds ${s.byteLength} bytes; ${s.written + bytes.length} written`);
+    await this.file.writeAt(bytes, s.dataStart + s.written);
     s.crc = crc32(bytes, s.crc);
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, s.dataStart + s.written + done);
-      done += bytesWritten;
-    }
     s.written += bytes.length;
   }
 
@@ -312,58 +298,24 @@ export class NpzWriter {
    * @throws Error when an array is incomplete (nothing is published).
    */
   async commit(): Promise<void> {
-    if (this.closed) throw new Error('NpzWriter: already committed or aborted');
     try {
       for (const s of this.slots.values()) {
         if (s.written !== s.byteLength) throw new Error(`NpzWriter: '${s.name}' has ${s.written} of its ${s.byteLength} bytes`);
         s.record.crc = s.crc;
         const local = zipLocalHeader(s.record);
-        await writeAll(this.fh, local, s.record.localHeaderOffset);
-        await writeAll(this.fh, s.header, s.record.localHeaderOffset + local.length);
+        await this.file.writeAt(local, s.record.localHeaderOffset);
+        await this.file.writeAt(s.header, s.record.localHeaderOffset + local.length);
       }
-      await writeAll(this.fh, zipCentralDirectory([...this.slots.values()].map((s) => s.record), this.cdOffset), this.cdOffset);
-      await this.fh.close();
-      this.closed = true;
-      await publish(this.tmp, this.uri);
+      await this.file.writeAt(zipCentralDirectory([...this.slots.values()].map((s) => s.record), this.cdOffset), this.cdOffset);
     } catch (e) {
-      await this.abort();
+      await this.file.abort();
       throw e;
     }
+    await this.file.commit();
   }
 
   /** Drops the temporary file; nothing appears at the URI. */
   async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      await this.fh.close().catch(() => undefined);
-    }
-    await fs.rm(this.tmp, { force: true });
-  }
-}
-
-async function writeAll(fh: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
-}
-
-/** A local target's temporary sibling (renamed into place), or a file in the OS temp folder (uploaded). */
-async function temporaryPath(uri: string): Promise<string> {
-  const name = `.tessel-tmp-${randomBytes(6).toString('hex')}.npz`;
-  const path = localPath(uri);
-  return path ? join(dirname(path), name) : join(tmpdir(), name);
-}
-
-function localPath(uri: string): string | undefined {
-  if (!(storeFor(uri) instanceof LocalStore)) return undefined;
-  return resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri);
-}
-
-async function publish(tmp: string, uri: string): Promise<void> {
-  const path = localPath(uri);
-  try {
-    if (path) await fs.rename(tmp, path);
-    else await storeFor(uri).putFile(tmp, uri);
-  } finally {
-    await fs.rm(tmp, { force: true });
+    await this.file.abort();
   }
 }

@@ -1,17 +1,14 @@
-import { createWriteStream, promises as fs } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { InvalidImageError } from '../errors';
 import type { DType, Plane } from '../formats/ndarray';
 import { basename, storeFor } from '../storage';
-import { formatGeoJson } from './geojson';
 import { runInWorker } from '../parallel/run-in-worker';
 import type { ChannelShareJob } from './channel-job';
-import { CellMeasurer, type ChannelColumns, type Compartment, type Stat } from './measure';
+import { CellMeasurer, type CellTable, type ChannelColumns, type Compartment, type Stat } from './measure';
 import { upsertProjectEntry } from './qpproj';
-import { formatQuPathTsv } from './tsv';
+import { GeoJsonWriter, MeasurementTableWriter } from './table-writer';
 
 /** What {@link quantifyJob} needs; plain data so it can cross into a worker thread. */
 export interface QuantifyJobOptions {
@@ -140,8 +137,8 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
     }
     const table = measurer.table;
     const imageName = opts.imageName ?? basename(opts.imageUri);
-    await writeChunks(opts.outTsvUri, formatQuPathTsv(table, { imageName, legacyNames: opts.legacyNames }));
-    if (opts.geojsonUri) await writeChunks(opts.geojsonUri, formatGeoJson(table, { imageName, legacyNames: opts.legacyNames }));
+    await writeWith(MeasurementTableWriter.open(opts.outTsvUri, { imageName, legacyNames: opts.legacyNames }), table);
+    if (opts.geojsonUri) await writeWith(GeoJsonWriter.open(opts.geojsonUri, { imageName, legacyNames: opts.legacyNames }), table);
     if (opts.projectUri) await addToProject(opts.projectUri, opts.projectImageUri ?? toFileUri(opts.imageUri), imageName);
     progress(1);
     return {
@@ -159,21 +156,16 @@ function defaultThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 4);
 }
 
-/** Streams text chunks to a local temporary file, then hands it to the store (atomic rename or upload). */
-async function writeChunks(uri: string, chunks: Iterable<string>): Promise<void> {
-  const tmp = join(tmpdir(), `.tessel-quant-${randomBytes(6).toString('hex')}`);
+/** Writes a whole table through a measurement writer, publishing it only if every row made it. */
+async function writeWith(opening: Promise<{ append(t: CellTable): Promise<void>; commit(): Promise<void>; abort(): Promise<void> }>, table: CellTable): Promise<void> {
+  const writer = await opening;
   try {
-    const out = createWriteStream(tmp);
-    const failed = new Promise<never>((_, reject) => out.once('error', reject));
-    failed.catch(() => undefined); // observed through the races below
-    for (const chunk of chunks) {
-      if (!out.write(chunk)) await Promise.race([new Promise<void>((r) => out.once('drain', () => r())), failed]);
-    }
-    await Promise.race([new Promise<void>((r) => out.end(r)), failed]);
-    await storeFor(uri).putFile(tmp, uri);
-  } finally {
-    await fs.rm(tmp, { force: true });
+    await writer.append(table);
+  } catch (e) {
+    await writer.abort();
+    throw e;
   }
+  await writer.commit();
 }
 
 async function addToProject(projectUri: string, imageUri: string, imageName: string): Promise<void> {
