@@ -1,5 +1,6 @@
 import { NpzFile } from '../formats/npz-stream';
 import { encodeLabelMaskTiff } from '../formats/tiff-write';
+import { releaseBuffers } from '../parallel/release';
 import { maxLabel } from '../kernels/remove-small-objects';
 import { checkCompartmentHeads, COMPARTMENT_HEADS, deepWatershed, type WatershedMaps } from './deep-watershed';
 import type { Compartment, DeepWatershedParams } from './params';
@@ -41,11 +42,17 @@ export async function segmentCompartment(job: CompartmentJob): Promise<Compartme
   }
   const { width, height } = maps;
   job.maps = undefined;
-  // The maps are this thread's own (moved here or read here): the recipe may drop them as it goes.
+  // The maps are this thread's own (moved here or read here): the recipe may drop them as it goes,
+  // and their memory is given back once it is done.
+  const inputs = [maps.maxima.buffer, maps.interior.buffer];
   const labels = deepWatershed(maps, job.params, { consumeMaps: true });
   maps = undefined;
+  releaseBuffers(...inputs.filter((b) => b !== labels.buffer));
   const tiff = encodeLabelMaskTiff({ data: labels, width, height });
-  return { tiff, count: maxLabel(labels), width, height };
+  const count = maxLabel(labels);
+  // This thread waits in the pool afterwards: give the labels' memory back now, not at its next collection.
+  releaseBuffers(labels.buffer);
+  return { tiff, count, width, height };
 }
 
 /**

@@ -66,12 +66,13 @@ export class TraceScratch {
 
 /**
  * Traces the pixels equal to `label` inside the inclusive bounding box [x0, x1] × [y0, y1] of a
- * row-major `mask` and measures the resulting geometry (pixel units).
+ * row-major `mask` and measures the resulting geometry (pixel units). `mask` may be a window of the
+ * image whose pixel (0, 0) is the image's (originX, originY): coordinates come out in the image's.
  */
 export function traceRegion(
   mask: Int32Array, width: number, height: number, label: number,
   x0: number, y0: number, x1: number, y1: number,
-  scratch: TraceScratch, keepRings = false,
+  scratch: TraceScratch, keepRings = false, originX = 0, originY = 0,
 ): RegionShape {
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
   const vw = w + 1; // vertex grid is (w+1) × (h+1)
@@ -111,7 +112,7 @@ export function traceRegion(
       let v = v0, d = d0, edges = 0, twiceArea = 0;
       let vx = v0 % vw, vy = (v0 - vx) / vw;
       let prevX = vx, prevY = vy;
-      coords.push(vx + x0, vy + y0);
+      coords.push(vx + x0 + originX, vy + y0 + originY);
       for (;;) {
         rem[v] &= ~d;
         edges++;
@@ -128,7 +129,7 @@ export function traceRegion(
           // A corner: emit the vertex and accumulate the shoelace sum.
           twiceArea += prevX * vy - vx * prevY;
           prevX = vx; prevY = vy;
-          if (v !== v0 || next !== d0) coords.push(vx + x0, vy + y0);
+          if (v !== v0 || next !== d0) coords.push(vx + x0 + originX, vy + y0 + originY);
         }
         if (v === v0 && next === d0) break;
         d = next;
@@ -153,7 +154,7 @@ export function traceRegion(
       if (rowMax[k] + 1 > hi) hi = rowMax[k] + 1;
     }
     if (lo === Infinity) continue;
-    candidates.push(lo, ly + y0, hi, ly + y0);
+    candidates.push(lo + originX, ly + y0 + originY, hi + originX, ly + y0 + originY);
   }
   const hull = convexHull(candidates, true);
   return {

@@ -1,5 +1,7 @@
 import type { TypedArray } from '../formats/ndarray';
-import type { LabelIndex, NucleusPairing } from './labels';
+import { gatherCell, gatherNucleus, type CompartmentPixels } from './compartments';
+
+export { indexCompartments, type CompartmentPixels } from './compartments';
 
 /** Cell compartments, in QuPath's `ObjectMeasurements.Compartments` terms. */
 export type Compartment = 'nucleus' | 'cytoplasm' | 'membrane' | 'cell';
@@ -7,88 +9,6 @@ export type Compartment = 'nucleus' | 'cytoplasm' | 'membrane' | 'cell';
 export type Stat = 'mean' | 'median' | 'min' | 'max' | 'std';
 export const ALL_COMPARTMENTS: readonly Compartment[] = ['nucleus', 'cytoplasm', 'membrane', 'cell'];
 export const ALL_STATS: readonly Stat[] = ['mean', 'median', 'min', 'max', 'std'];
-
-/**
- * Pixel indices of every compartment, grouped by cell row (CSR layout: `start[c]..start[c+1]`).
- * Built once from the masks, then every channel is measured by gathering through these lists, so
- * the masks can be dropped and memory stays O(labelled pixels + one channel). The three pixel lists
- * are backed by SharedArrayBuffers, so the structure crosses to worker threads without a copy.
- *
- * - Cell pixels are ordered cytoplasm first, then the cell's own nucleus: Cytoplasm is the prefix
- *   `start[c]..cytoEnd[c]` and Cell the whole range.
- * - Nucleus: every pixel of the paired nucleus, including any part outside the cell (QuPath measures
- *   the nucleus ROI as it is).
- * - Membrane: cell pixels with a 4-neighbour inside the image that carries another whole-cell label
- *   (background included). Pixels on the image edge are not membrane for that reason alone — exactly
- *   QuPath's `ObjectMeasurements.measureCells`.
- */
-export interface CompartmentPixels {
-  cellStart: Float64Array; cytoEnd: Float64Array; cellPixels: Uint32Array;
-  nucleusStart: Float64Array; nucleusPixels: Uint32Array;
-  membraneStart: Float64Array; membranePixels: Uint32Array;
-  /** Longest list, for sizing scratch buffers. */
-  maxLength: number;
-}
-
-export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing, withMembrane = true): CompartmentPixels {
-  const { width, height } = cells;
-  const nCells = cells.ids.length;
-  const cellStart = new Float64Array(nCells + 1), nucleusStart = new Float64Array(nCells + 1);
-  let maxLength = 0;
-  for (let c = 0; c < nCells; c++) {
-    const nn = pairing.nucleusOfCell[c] >= 0 ? nuclei.count[pairing.nucleusOfCell[c]] : 0;
-    cellStart[c + 1] = cellStart[c] + cells.count[c];
-    nucleusStart[c + 1] = nucleusStart[c] + nn;
-    maxLength = Math.max(maxLength, cells.count[c], nn);
-  }
-  const cellPixels = sharedUint32(cellStart[nCells]);
-  const nucleusPixels = sharedUint32(nucleusStart[nCells]);
-  const front = cellStart.slice(0, nCells), back = cellStart.slice(1);
-  const nucCursor = nucleusStart.slice(0, nCells);
-  const membraneCount = new Float64Array(nCells);
-  const cData = cells.data, cLut = cells.lut, nData = nuclei.data, nLut = nuclei.lut;
-  const { nucleusOfCell, cellOfNucleus } = pairing;
-  const isMembrane = (i: number, x: number, y: number, v: number) =>
-    (y > 0 && cData[i - width] !== v) || (y < height - 1 && cData[i + width] !== v) ||
-    (x > 0 && cData[i - 1] !== v) || (x < width - 1 && cData[i + 1] !== v);
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
-      const nr = nLut[nData[i]];
-      if (nr >= 0) {
-        const owner = cellOfNucleus[nr];
-        if (owner >= 0) nucleusPixels[nucCursor[owner]++] = i;
-      }
-      const v = cData[i];
-      const c = cLut[v];
-      if (c < 0) continue;
-      if (nr >= 0 && nucleusOfCell[c] === nr) cellPixels[--back[c]] = i;
-      else cellPixels[front[c]++] = i;
-      if (withMembrane && isMembrane(i, x, y, v)) membraneCount[c]++;
-    }
-  }
-  const membraneStart = new Float64Array(nCells + 1);
-  for (let c = 0; c < nCells; c++) membraneStart[c + 1] = membraneStart[c] + membraneCount[c];
-  const membranePixels = sharedUint32(membraneStart[nCells]);
-  if (withMembrane) {
-    const cursor = membraneStart.slice(0, nCells);
-    for (let y = 0, i = 0; y < height; y++) {
-      for (let x = 0; x < width; x++, i++) {
-        const v = cData[i];
-        const c = cLut[v];
-        if (c >= 0 && isMembrane(i, x, y, v)) membranePixels[cursor[c]++] = i;
-      }
-    }
-  }
-  return { cellStart, cytoEnd: front, cellPixels, nucleusStart, nucleusPixels, membraneStart, membranePixels, maxLength };
-}
-
-/**
- * The pixel lists live in shared memory: helper threads measuring channels read them in place instead
- * of each receiving a copy (for a million cells, ~1.5 GB per copy).
- */
-function sharedUint32(length: number): Uint32Array {
-  return new Uint32Array(new SharedArrayBuffer(Math.max(1, length) * 4), 0, length);
-}
 
 /** Output columns for one compartment of one channel; a column is absent when that statistic was not asked for. */
 export type StatColumns = Partial<Record<Stat, Float32Array>>;
@@ -104,7 +24,7 @@ export function measureChannel(
   pixels: CompartmentPixels, channel: TypedArray, out: Partial<Record<Compartment, StatColumns>>, scratch?: Float64Array,
 ): void {
   const buf = scratch && scratch.length >= pixels.maxLength ? scratch : new Float64Array(Math.max(1, pixels.maxLength));
-  const nCells = pixels.cellStart.length - 1;
+  const nCells = pixels.cellCount.length;
   const data = channel as ArrayLike<number>;
   // Channels of at most 16-bit integers (nearly every multiplexed image) take the median from a
   // two-level histogram that leaves the values in place; others (float, 32-bit) by selection, which
@@ -115,21 +35,19 @@ export function measureChannel(
   for (let c = 0; c < nCells; c++) {
     if (out.cytoplasm || out.cell) {
       // One gather serves both: the cell's list holds its cytoplasm first, then its nucleus.
-      const from = pixels.cellStart[c], to = pixels.cellStart[c + 1], cyto = pixels.cytoEnd[c] - from;
-      gather(data, pixels.cellPixels, from, to, buf);
+      const n = gatherCell(pixels, c, data, buf, !out.cell);
       if (out.cytoplasm) {
+        const cyto = pixels.cytoCount[c];
         if (copy !== buf) copy.set(buf.subarray(0, cyto)); // the cell still needs the whole list in order
         summary(copy, cyto, out.cytoplasm, c);
       }
-      if (out.cell) summary(buf, to - from, out.cell, c);
+      if (out.cell) summary(buf, n, out.cell, c);
     }
-    if (out.nucleus) {
-      gather(data, pixels.nucleusPixels, pixels.nucleusStart[c], pixels.nucleusStart[c + 1], buf);
-      summary(buf, pixels.nucleusStart[c + 1] - pixels.nucleusStart[c], out.nucleus, c);
-    }
+    if (out.nucleus) summary(buf, gatherNucleus(pixels, c, data, buf), out.nucleus, c);
     if (out.membrane) {
-      gather(data, pixels.membranePixels, pixels.membraneStart[c], pixels.membraneStart[c + 1], buf);
-      summary(buf, pixels.membraneStart[c + 1] - pixels.membraneStart[c], out.membrane, c);
+      const from = pixels.membraneStart[c], to = pixels.membraneStart[c + 1];
+      gather(data, pixels.membranePixels, from, to, buf);
+      summary(buf, to - from, out.membrane, c);
     }
   }
 }

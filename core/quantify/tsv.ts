@@ -117,32 +117,40 @@ export function putValue(out: TextBuffer, v: number, single: boolean): void {
     return;
   }
   // 7 significant digits through an integer, trailing zeros dropped (as formatValue's formatSingle).
+  // Below 1e7 with that many decimals the integer is under 2^31: int32 arithmetic from here on.
   const decimals = a >= 1e6 ? 0 : a >= 1e5 ? 1 : a >= 1e4 ? 2 : a >= 1e3 ? 3 : a >= 100 ? 4 : a >= 10 ? 5 : 6;
-  let m = Math.round(a * POW10[decimals]);
+  let m = Math.round(a * POW10[decimals]) | 0;
   let d = decimals;
-  while (d > 0 && m % 10 === 0) { m /= 10; d--; }
+  while (d > 0) {
+    const q = (m / 10) | 0;
+    if (m - q * 10 !== 0) break;
+    m = q;
+    d--;
+  }
   if (v < 0) out.byte(MINUS);
-  // Digits of m (< 2^31: at most 7 significant digits of a number below 1e7), a point d from the right.
   const b = out.bytes;
-  let digits = 1;
-  for (let t = m; t >= 10; t = Math.floor(t / 10)) digits++;
-  const end = out.length + digits + (d > 0 ? 1 : 0);
+  const end = out.length + digitCount(m) + (d > 0 ? 1 : 0);
   let o = end;
-  for (let i = 0; i < digits; i++) {
+  for (let i = 0; o > out.length; i++) {
     if (d > 0 && i === d) b[--o] = DOT;
-    b[--o] = ZERO + (m % 10);
-    m = Math.floor(m / 10);
+    const q = (m / 10) | 0;
+    b[--o] = ZERO + m - q * 10;
+    m = q;
   }
   out.length = end;
 }
 
-/** A safe integer below 2^31 in magnitude, as decimal digits (−0 as 0). */
+/** Decimal digits of a non-negative int32. */
+function digitCount(m: number): number {
+  return m < 10 ? 1 : m < 100 ? 2 : m < 1e3 ? 3 : m < 1e4 ? 4 : m < 1e5 ? 5 : m < 1e6 ? 6 : m < 1e7 ? 7 : m < 1e8 ? 8 : m < 1e9 ? 9 : 10;
+}
+
+/** An integer below 2^31 in magnitude, as decimal digits (−0 as 0). */
 function putInteger(out: TextBuffer, v: number): void {
-  if (v < 0) { out.byte(MINUS); v = -v; }
+  let m = v < 0 ? -v | 0 : v | 0;
+  if (v < 0) out.byte(MINUS);
   const b = out.bytes;
-  let digits = 1;
-  for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
-  let o = out.length + digits;
+  let o = out.length + digitCount(m);
   out.length = o;
-  do { b[--o] = ZERO + (v % 10); v = Math.floor(v / 10); } while (v > 0);
+  do { const q = (m / 10) | 0; b[--o] = ZERO + m - q * 10; m = q; } while (m > 0);
 }
