@@ -64,13 +64,13 @@ export interface PredictCliOptions {
 }
 
 /** Runs predict for the CLI with progress; used by `predict` and `segment`. */
-export async function runPredict(npz: string, out: string, o: PredictCliOptions, keepWatershedChannels = false): Promise<PredictOutcome & { modelUri: string }> {
+export async function runPredict(npz: string, out: string, o: PredictCliOptions): Promise<PredictOutcome & { modelUri: string }> {
   const modelUri = await resolveModel(o.model);
   const progress = tileProgress('predict');
   try {
     const r = await predict({
       npzUri: npz, modelUri, outUri: out, batchSize: o.batchSize, device: o.device, intraOpThreads: o.threads,
-      umPerPixel: o.umPerPixel, compress: o.compress, onProgress: progress.onProgress, keepWatershedChannels,
+      umPerPixel: o.umPerPixel, compress: o.compress, onProgress: progress.onProgress,
     });
     return { ...r, modelUri };
   } finally {

@@ -1,12 +1,11 @@
 import { type Command, Option } from 'commander';
 import { postprocess } from '../../core/postprocess';
 import { CompartmentSelection } from '../../core/postprocess/params';
+import { closeIdleThreads } from '../../core/parallel/run-in-worker';
+import { releaseSessions } from '../../core/predict/session';
 import { joinUri } from '../../core/storage';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
-
-/** Compartments `segment` runs at once (see the call). */
-const SEGMENT_COMPARTMENTS_AT_ONCE = Number(process.env.TESSEL_SEGMENT_CONCURRENCY ?? 1);
 
 export function register(program: Command): void {
   const cmd = program
@@ -27,20 +26,18 @@ export function register(program: Command): void {
     const predictionsUri = (o.predictions as string | undefined) ?? joinUri(outDir, `${name}_raw_predictions.npz`);
     const overrides = watershedOverrides(o);
     const t0 = performance.now();
-    // The watershed's four planes come straight from predict (16 bytes/pixel), not read back from the NPZ.
-    const p = await runPredict(npz, predictionsUri, o, true);
+    const p = await runPredict(npz, predictionsUri, o);
+    // The model and the normalisation threads are not needed again in this process: their memory
+    // (weights, activations, thread heaps) goes before the watershed's.
+    await releaseSessions();
+    await closeIdleThreads();
     const tty = process.stderr.isTTY === true;
     const t1 = performance.now();
-    const kept = p.watershedChannels;
-    p.watershedChannels = undefined;
-    const maps = kept && {
-      'whole-cell': { maxima: kept.wholeCell.innerDistance, interior: kept.wholeCell.interior, width: p.width, height: p.height },
-      nuclear: { maxima: kept.nuclear.innerDistance, interior: kept.nuclear.interior, width: p.width, height: p.height },
-    };
+    // Each compartment's thread reads its two maps back from the NPZ just written (the page cache has
+    // it), one compartment after the other: the process then holds one compartment's maps and watershed
+    // at a time, never all four heads (32 bytes/pixel) nor both watersheds.
     const m = await postprocess({
-      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, ...overrides, maps,
-      // One compartment at a time: the other's maps wait, rather than two watersheds' buffers at once.
-      concurrency: SEGMENT_COMPARTMENTS_AT_ONCE,
+      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, ...overrides, concurrency: 1,
       onProgress: tty ? (f) => process.stderr.write(`\rpostprocess ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');

@@ -10,10 +10,8 @@ export interface CompartmentJob {
   compartment: Compartment;
   /** Validated parameters. */
   params: DeepWatershedParams;
-  /** The compartment's maps, moved to the thread (as `segment` hands them over from predict)… */
-  maps?: WatershedMaps;
-  /** …or the raw predictions to read them from. */
-  predictionsUri?: string;
+  /** The raw predictions (Mesmer's four heads) to read the compartment's maps from. */
+  predictionsUri: string;
 }
 
 /** What a compartment's thread hands back: the encoded mask (a few MB), not the labels. */
@@ -28,22 +26,17 @@ export interface CompartmentResult {
 
 /**
  * Runs one compartment on the calling (worker) thread: reads its two maps from the NPZ — the inner
- * distance head whole and only channel 1 of the pixelwise head, straight from the file — unless they
- * came with the job, runs {@link deepWatershed} and encodes the mask. Reading and encoding here, not on
- * the stage's own thread, lets both compartments do them at once.
+ * distance head whole and only channel 1 of the pixelwise head, straight from the file — runs
+ * {@link deepWatershed} and encodes the mask. Reading and encoding here, not on the stage's own
+ * thread, lets both compartments do them at once.
  *
  * @throws InvalidArrayError naming the NPZ for a missing head, a wrong dtype or shape, or a CRC mismatch.
  */
 export async function segmentCompartment(job: CompartmentJob): Promise<CompartmentResult> {
-  let maps = job.maps;
-  if (!maps) {
-    if (!job.predictionsUri) throw new Error('segmentCompartment: neither maps nor predictionsUri given');
-    maps = await readCompartmentMaps(job.predictionsUri, job.compartment);
-  }
+  let maps: WatershedMaps | undefined = await readCompartmentMaps(job.predictionsUri, job.compartment);
   const { width, height } = maps;
-  job.maps = undefined;
-  // The maps are this thread's own (moved here or read here): the recipe may drop them as it goes,
-  // and their memory is given back once it is done.
+  // The maps are this thread's own: the recipe may drop them as it goes, and their memory is given
+  // back once it is done.
   const inputs = [maps.maxima.buffer, maps.interior.buffer];
   const labels = deepWatershed(maps, job.params, { consumeMaps: true });
   maps = undefined;

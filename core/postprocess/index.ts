@@ -4,7 +4,7 @@ import { runInWorker } from '../parallel/run-in-worker';
 import { storeFor } from '../storage';
 import { joinUri } from '../storage/types';
 import type { CompartmentJob, CompartmentResult } from './compartment-job';
-import { checkCompartmentHeads, mesmerDefaults, validateParams, type WatershedMaps } from './deep-watershed';
+import { checkCompartmentHeads, mesmerDefaults, validateParams } from './deep-watershed';
 import type { Compartment, CompartmentSelection, DeepWatershedParams } from './params';
 
 export interface PostprocessOptions {
@@ -24,13 +24,8 @@ export interface PostprocessOptions {
   /** Called with the fraction done, 0..1. */
   onProgress?: (fraction: number) => void;
   /**
-   * Compartments' maps already in memory (`segment` hands them over from predict): used instead of
-   * reading `predictionsUri`, and moved to the worker threads — the caller's arrays are detached.
-   */
-  maps?: Partial<Record<Compartment, WatershedMaps>>;
-  /**
    * Compartments run at once, each on its own thread. 1 runs them one after the other, which halves
-   * the stage's peak memory. @default 2
+   * the stage's peak memory (`tessel segment` does). @default 2
    */
   concurrency?: number;
 }
@@ -74,12 +69,8 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   let done = 0;
   const modulePath = require.resolve('./compartment-job');
   const run = async (c: Compartment): Promise<CompartmentResult> => {
-    const maps = opts.maps?.[c];
-    const job: CompartmentJob = { compartment: c, params: params.get(c)!, maps: maps && ownedMaps(maps), predictionsUri: maps ? undefined : opts.predictionsUri };
-    const result = await runInWorker<CompartmentResult>(modulePath, 'segmentCompartment', [job], {
-      transfer: job.maps ? [job.maps.maxima.buffer as ArrayBuffer, job.maps.interior.buffer as ArrayBuffer] : [],
-      signal: opts.signal,
-    });
+    const job: CompartmentJob = { compartment: c, params: params.get(c)!, predictionsUri: opts.predictionsUri };
+    const result = await runInWorker<CompartmentResult>(modulePath, 'segmentCompartment', [job], { signal: opts.signal });
     progress(0.05 + (0.85 * ++done) / compartments.length);
     return result;
   };
@@ -101,32 +92,16 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   return outcome;
 }
 
-/** Checks the heads the compartments need (the NPZ's listing, or the maps given) and returns the image size. */
+/** Checks the heads the compartments need in the NPZ's listing and returns the image size. */
 async function checkInputs(opts: PostprocessOptions, compartments: Compartment[]): Promise<{ width: number; height: number }> {
-  const sizes: { width: number; height: number }[] = [];
-  const fromFile = compartments.filter((c) => !opts.maps?.[c]);
-  for (const c of compartments) {
-    const m = opts.maps?.[c];
-    if (!m) continue;
-    if (m.maxima.length !== m.width * m.height || m.interior.length !== m.width * m.height) throw new RangeError(`${c} maps must hold ${m.width}×${m.height} pixels`);
-    sizes.push({ width: m.width, height: m.height });
-  }
-  if (fromFile.length > 0) {
-    const npz = await NpzFile.open(opts.predictionsUri);
-    try {
-      for (const c of fromFile) sizes.push(checkCompartmentHeads((name) => npz.info(name), c, opts.predictionsUri));
-    } finally {
-      await npz.close();
+  const npz = await NpzFile.open(opts.predictionsUri);
+  try {
+    const sizes = compartments.map((c) => checkCompartmentHeads((name) => npz.info(name), c, opts.predictionsUri));
+    if (sizes.some((s) => s.width !== sizes[0].width || s.height !== sizes[0].height)) {
+      throw new InvalidArrayError(opts.predictionsUri, `the compartments' maps differ in size: ${sizes.map((s) => `${s.width}×${s.height}`).join(', ')}`);
     }
+    return { ...sizes[0] };
+  } finally {
+    await npz.close();
   }
-  if (sizes.some((s) => s.width !== sizes[0].width || s.height !== sizes[0].height)) {
-    throw new InvalidArrayError(opts.predictionsUri, `the compartments' maps differ in size: ${sizes.map((s) => `${s.width}×${s.height}`).join(', ')}`);
-  }
-  return { ...sizes[0] };
-}
-
-/** Maps whose arrays own their whole buffers, so they can move to a worker without copying more than they hold. */
-function ownedMaps(m: WatershedMaps): WatershedMaps {
-  const own = (a: Float32Array) => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer) ? a : a.slice());
-  return { ...m, maxima: own(m.maxima), interior: own(m.interior) };
 }

@@ -25,20 +25,6 @@ export interface PredictOptions {
   compress?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
-  /**
-   * Also return the four planes deep watershed uses ({@link WatershedChannels}), so a caller that
-   * postprocesses next (`tessel segment`) need not read the NPZ back. @default false
-   */
-  keepWatershedChannels?: boolean;
-}
-
-/**
- * The planes deep watershed reads from Mesmer's heads, per compartment: the inner distance (channel 0
- * of `arr_0`/`arr_2`) and the interior probability (channel 1 of `arr_1`/`arr_3`), H×W float32 each.
- */
-export interface WatershedChannels {
-  wholeCell: { innerDistance: Float32Array; interior: Float32Array };
-  nuclear: { innerDistance: Float32Array; interior: Float32Array };
 }
 
 export interface PredictOutcome {
@@ -51,8 +37,6 @@ export interface PredictOutcome {
   modelVersion: string;
   modelSha256: string;
   timings: PredictTimings & { inputLoadS: number; outputWriteS: number };
-  /** With `keepWatershedChannels`, when the heads have Mesmer's channels (1, 3, 1, 3). */
-  watershedChannels?: WatershedChannels;
 }
 
 /**
@@ -93,8 +77,6 @@ export async function predict(opts: PredictOptions): Promise<PredictOutcome> {
 
   // Stored NPZs are written as the rows of the heads are finished, so the four heads (32 bytes/pixel)
   // are never held whole; a deflated one needs each head whole in turn.
-  const keep = opts.keepWatershedChannels === true;
-  let kept: WatershedChannels | undefined;
   let writer: NpzWriter | undefined;
   let whole: Float32Array[] | undefined;
   let writeS = 0;
@@ -103,11 +85,9 @@ export async function predict(opts: PredictOptions): Promise<PredictOutcome> {
     const t = performance.now();
     if (!headChannels) {
       headChannels = rows.map((r) => r.length / ((y1 - y0) * width));
-      if (keep && headChannels.join() === '1,3,1,3') kept = newWatershedChannels(width * height);
       if (opts.compress) whole = headChannels.map((c) => new Float32Array(width * height * c));
       else writer = await NpzWriter.create(opts.outUri, headChannels.map((c, k) => ({ name: `arr_${k}`, dtype: 'float32' as const, shape: [1, height, width, c] })));
     }
-    if (kept) keepRows(kept, rows, y0 * width);
     if (whole) rows.forEach((r, k) => whole![k].set(r, y0 * width * headChannels![k]));
     if (writer) for (let k = 0; k < rows.length; k++) await writer.append(`arr_${k}`, rows[k]);
     writeS += (performance.now() - t) / 1000;
@@ -139,22 +119,7 @@ export async function predict(opts: PredictOptions): Promise<PredictOutcome> {
   return {
     width, height, umPerPixel, tiles: r.tiles, batchSize: r.batchSize, modelName: md.name, modelVersion: md.version, modelSha256: model.sha256,
     timings: { ...r.timings, modelLoadS: r.timings.modelLoadS + collectionS, inputLoadS, outputWriteS },
-    watershedChannels: kept,
   };
-}
-
-function newWatershedChannels(pixels: number): WatershedChannels {
-  const pair = () => ({ innerDistance: new Float32Array(pixels), interior: new Float32Array(pixels) });
-  return { wholeCell: pair(), nuclear: pair() };
-}
-
-/** Copies the watershed's planes out of finished head rows starting at pixel `at`. */
-function keepRows(kept: WatershedChannels, rows: Float32Array[], at: number): void {
-  kept.wholeCell.innerDistance.set(rows[0], at);
-  kept.nuclear.innerDistance.set(rows[2], at);
-  for (const [pixelwise, interior] of [[rows[1], kept.wholeCell.interior], [rows[3], kept.nuclear.interior]] as const) {
-    for (let j = 1, o = at; j < pixelwise.length; j += 3, o++) interior[o] = pixelwise[j];
-  }
 }
 
 /** `umPerPixel` from the `<name>.json` sidecar that convert writes next to the NPZ, when present and valid. */

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { ModelContractError } from '../errors';
 import { HeadMeaning } from '../model/metadata';
+import { releaseBuffers } from '../parallel/release';
 import { runInWorker } from '../parallel/run-in-worker';
 import { extractChannel, mesmerNormalizeLevels, type MesmerNormalizeOptions, type NormalizedPlane } from './normalize';
 import { mesmerResizedShape, resizeBilinear } from './resample';
@@ -149,6 +150,10 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const stream = opts.onRows && !resampled ? opts.onRows : undefined;
   const loop = await runTiles(ms, grid, source, headNames, headChannels, opts, stream);
   const inferenceS = (performance.now() - tInfer) / 1000;
+  // The levels (and a streamed band) are this function's own: their memory goes now, before the
+  // caller's next step allocates, not at some later garbage collection.
+  if ('planes' in source) releaseBuffers(...source.planes.map((p) => p.levels?.buffer));
+  if (stream) releaseBuffers(...loop.ring.map((h) => h.buffer));
 
   const tBack = performance.now();
   let heads = resampled
@@ -172,7 +177,7 @@ type TileSource = { image: Float32Array } | { planes: NormalizedPlane[] };
 async function runTiles(
   ms: ModelSession, grid: TileGrid, source: TileSource, headNames: string[], headChannels: number[], opts: PredictArrayOptions,
   onRows?: PredictArrayOptions['onRows'],
-): Promise<{ heads: Float32Array[]; batchSize: number; cpuS: number }> {
+): Promise<{ heads: Float32Array[]; ring: Float32Array[]; batchSize: number; cpuS: number }> {
   const t = grid.tileSize;
   const inChannels = ms.inputChannels;
   const batchSize = ms.fixedBatch ?? Math.max(1, Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE[ms.device]));
@@ -257,16 +262,17 @@ async function runTiles(
     await running.catch(() => undefined);
     throw e;
   }
-  return { heads: onRows ? [] : heads, batchSize, cpuS: cpuMs / 1000 };
+  return { heads: onRows ? [] : heads, ring: onRows ? heads : [], batchSize, cpuS: cpuMs / 1000 };
 }
 
 /**
- * Rows of a streamed head held at once: a tile's height plus a stride for every tile row one batch
- * can reach into, so no tile in flight ever writes outside the band not yet handed over.
+ * Rows of a streamed head held at once: a tile's height plus a stride for every tile row past the
+ * first that one batch can reach into (the band starts at the first tile row not finished), so no
+ * tile in flight ever writes outside the band not yet handed over.
  */
 function ringRows(grid: TileGrid, batchSize: number): number {
   const stride = grid.rows.count > 1 ? grid.rows.starts[1] - grid.rows.starts[0] : grid.tileSize;
-  return Math.min(grid.height, grid.tileSize + stride * (Math.ceil(batchSize / grid.cols.count) + 1));
+  return Math.min(grid.height, grid.tileSize + stride * Math.ceil(batchSize / grid.cols.count));
 }
 
 /** Output rows no tile from index `next` on adds to: those above the first unblended tile's row. */
