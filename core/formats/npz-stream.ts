@@ -259,6 +259,9 @@ interface Slot extends NpzArraySpec {
  * by {@link NpzWriter.commit}.
  */
 export class NpzWriter {
+  /** The file's size in bytes, once committed. */
+  bytes = 0;
+
   private constructor(private readonly file: StagedFile, private readonly slots: Map<string, Slot>, private readonly cdOffset: number) {}
 
   /** Creates the temporary file for `arrays` (names unique, written as `<name>.npy`). */
@@ -306,7 +309,9 @@ export class NpzWriter {
         await this.file.writeAt(local, s.record.localHeaderOffset);
         await this.file.writeAt(s.header, s.record.localHeaderOffset + local.length);
       }
-      await this.file.writeAt(zipCentralDirectory([...this.slots.values()].map((s) => s.record), this.cdOffset), this.cdOffset);
+      const directory = zipCentralDirectory([...this.slots.values()].map((s) => s.record), this.cdOffset);
+      await this.file.writeAt(directory, this.cdOffset);
+      this.bytes = this.cdOffset + directory.length;
     } catch (e) {
       await this.file.abort();
       throw e;

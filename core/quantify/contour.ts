@@ -81,7 +81,9 @@ export function traceRegion(
   const rowMin = scratch.rowMin, rowMax = scratch.rowMax;
   const rem = scratch.remaining, orig = scratch.original;
   rem.fill(0, 0, nv);
-  const pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
+  // The pieces are only needed where two label pixels touch at a corner alone (rare in cells): they
+  // are numbered the first time the tracer meets such a vertex. Without one, pieces = exterior rings.
+  let pieces = -1;
   const piece = scratch.piece;
   let area = 0, length = 0;
   for (let r = y0; r <= y1; r++) {
@@ -103,7 +105,7 @@ export function traceRegion(
   }
   orig.set(rem.subarray(0, nv));
 
-  let exteriorArea = 0, exteriorLength = 0;
+  let exteriorArea = 0, exteriorLength = 0, exteriors = 0;
   const rings: { exterior: boolean; coords: number[] }[] | undefined = keepRings ? [] : undefined;
   for (let v0 = 0; v0 < nv; v0++) {
     while (rem[v0] !== 0) {
@@ -120,6 +122,7 @@ export function traceRegion(
         const bits = orig[v];
         let next = (bits & LEFT_OF[d]) ? LEFT_OF[d] : (bits & d) ? d : RIGHT_OF[d];
         if ((bits & LEFT_OF[d]) && (bits & RIGHT_OF[d])) {
+          if (pieces < 0) pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
           // Diagonal contact: P is the pixel on the left of the incoming edge, Q the one across the vertex.
           const pp = (vy - 1 + PY[d]) * w + (vx - 1 + PX[d]);
           const qp = (vy - PY[d]) * w + (vx - PX[d]);
@@ -139,6 +142,7 @@ export function traceRegion(
       if (exterior) {
         exteriorArea = -twiceArea / 2;
         exteriorLength = edges;
+        exteriors++;
       }
       if (rings) rings.push({ exterior, coords: reverseRing(coords) });
     }
@@ -158,7 +162,7 @@ export function traceRegion(
   }
   const hull = convexHull(candidates, true);
   return {
-    area, length, pieces, exteriorArea, exteriorLength,
+    area, length, pieces: pieces < 0 ? exteriors : pieces, exteriorArea, exteriorLength,
     convexArea: Math.abs(polygonArea(hull)),
     maxDiameter: 2 * minBoundingCircleRadius(hull),
     minDiameter: minWidth(hull),
