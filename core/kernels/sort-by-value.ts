@@ -59,8 +59,12 @@ export function sortKeys(values: Float32Array, include?: Uint8Array): SortKeys {
   return { order, keys, span: 32 - Math.clz32(hi - lo) };
 }
 
-/** Second half of {@link sortByValue}: a stable LSD radix sort of the keys (and their entries). */
-export function radixSortKeys(input: SortKeys): ValueOrder {
+/**
+ * Second half of {@link sortByValue}: a stable LSD radix sort of the keys (and their entries). `scratch`
+ * (at least as long as the keys) holds the other half of each pass instead of two new arrays — e.g.
+ * buffers the caller no longer needs; the result may then be in them.
+ */
+export function radixSortKeys(input: SortKeys, scratch?: { keys: Uint32Array; order: Int32Array }): ValueOrder {
   let keys: Uint32Array = input.keys;
   let order: Int32Array = input.order;
   const { span } = input;
@@ -70,8 +74,8 @@ export function radixSortKeys(input: SortKeys): ValueOrder {
   const digit = Math.ceil(span / passes);
   const buckets = 1 << digit;
   const mask = buckets - 1;
-  let keys2: Uint32Array = new Uint32Array(m);
-  let order2: Int32Array = new Int32Array(m);
+  let keys2: Uint32Array = scratch && scratch.keys.length >= m ? scratch.keys.subarray(0, m) : new Uint32Array(m);
+  let order2: Int32Array = scratch && scratch.order.length >= m ? scratch.order.subarray(0, m) : new Int32Array(m);
   const count = new Int32Array(buckets);
   for (let shift = 0; shift < span; shift += digit) {
     count.fill(0);

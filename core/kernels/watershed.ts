@@ -68,10 +68,11 @@ export interface ConsumedWatershedInputs {
 }
 
 /**
- * {@link watershedFromMarkers} for a caller that hands its inputs over: the markers are dropped once
- * they are in the flood's state, the surface and the mask once the pixels are sorted, and the labels
+ * {@link watershedFromMarkers} for a caller that hands its inputs over: the markers go into the flood's
+ * state, the surface into the sort's keys, and then their buffers serve the sort as scratch; the labels
  * are returned in the state's own buffer (a view of its first width × height values). Peak memory is
- * the state and the sort, not the inputs as well. Same result, bit for bit.
+ * the state and the sort, not the inputs as well. Same result, bit for bit. The caller must not use the
+ * inputs' buffers afterwards (their contents are overwritten).
  */
 export function watershedConsuming(inputs: ConsumedWatershedInputs, width: number, height: number): Int32Array {
   const n = width * height;
@@ -79,14 +80,14 @@ export function watershedConsuming(inputs: ConsumedWatershedInputs, width: numbe
     throw new RangeError(`watershed inputs must hold ${width}×${height} pixels`);
   }
   const pw = width + 2;
-  // Markers go into the state now (their queue places are filled in below), so their array can go.
+  // Markers go into the state now (their queue places are filled in below); once the keys are made the
+  // surface and the mask are done with too, and the markers' and surface's buffers (each a pixel's
+  // worth of 4 bytes) become the sort's other halves instead of two new arrays.
   const { state, markerIds } = seedState(inputs.markers, inputs.mask, width, height);
-  inputs.markers = undefined;
-  // Once the keys are made, the surface and the mask can go before the sort doubles the key arrays.
   const keys = sortKeys(inputs.surface, inputs.mask);
-  inputs.surface = undefined;
-  inputs.mask = undefined;
-  const sorted = radixSortKeys(keys);
+  const scratch = { keys: new Uint32Array(inputs.surface.buffer, inputs.surface.byteOffset, n), order: new Int32Array(inputs.markers.buffer, inputs.markers.byteOffset, n) };
+  inputs.surface = inputs.markers = inputs.mask = undefined;
+  const sorted = radixSortKeys(keys, scratch);
   const markerPlaces = new Int32Array(markerIds.length);
   const queue = new FloodQueue(sorted, (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => {
     if (state[id] === -2) state[id] = -(place + 2);

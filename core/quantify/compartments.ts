@@ -45,9 +45,17 @@ export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing
   // Pass 1 counts each list's runs, pass 2 lays them out: a run continues when the pixel to the left
   // belongs to the same list.
   const cytoRuns = new Float64Array(nCells), ownNucleusRuns = new Float64Array(nCells), nucleusRunCount = new Float64Array(nCells);
-  scanRuns(cells, nuclei, pairing,
-    (c, own, _i, continues) => { if (!continues) { if (own) ownNucleusRuns[c]++; else cytoRuns[c]++; } },
+  const membraneCount = new Float64Array(nCells);
+  scanRuns(cells, nuclei, pairing, withMembrane,
+    (c, own, _i, continues, membrane) => {
+      if (!continues) { if (own) ownNucleusRuns[c]++; else cytoRuns[c]++; }
+      if (membrane) membraneCount[c]++;
+    },
     (owner, _i, continues) => { if (!continues) nucleusRunCount[owner]++; });
+  const membraneStart = shared(Float64Array, nCells + 1);
+  for (let c = 0; c < nCells; c++) membraneStart[c + 1] = membraneStart[c] + membraneCount[c];
+  const membranePixels = shared(Uint32Array, membraneStart[nCells]);
+  const membraneCursor = membraneStart.slice(0, nCells);
   const cellRuns = shared(Float64Array, nCells + 1), cytoRunsEnd = shared(Float64Array, nCells), nucleusRuns = shared(Float64Array, nCells + 1);
   let total = 0;
   for (let c = 0; c < nCells; c++) { cellRuns[c] = total; cytoRunsEnd[c] = total + cytoRuns[c]; total += cytoRuns[c] + ownNucleusRuns[c]; }
@@ -57,10 +65,11 @@ export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing
   const runStart = shared(Uint32Array, total), runLength = shared(Uint32Array, total);
   // Cytoplasm runs fill from the front, the cell's own nucleus from the back (so in reverse raster order).
   const front = cellRuns.slice(0, nCells), back = cellRuns.slice(1), nucCursor = nucleusRuns.slice(0, nCells);
-  scanRuns(cells, nuclei, pairing,
-    (c, own, i, continues) => {
+  scanRuns(cells, nuclei, pairing, withMembrane,
+    (c, own, i, continues, membrane) => {
       if (continues) runLength[own ? back[c] : front[c] - 1]++;
       else { const r = own ? --back[c] : front[c]++; runStart[r] = i; runLength[r] = 1; }
+      if (membrane) membranePixels[membraneCursor[c]++] = i;
     },
     (owner, i, continues) => {
       if (continues) runLength[nucCursor[owner] - 1]++;
@@ -72,41 +81,17 @@ export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing
     cytoCount[c] = n;
   }
 
-  const cData = cells.data, cLut = cells.lut;
-  const membraneCount = new Float64Array(nCells);
-  if (withMembrane) {
-    for (let y = 0, i = 0; y < height; y++) {
-      for (let x = 0; x < width; x++, i++) {
-        const v = cData[i];
-        const c = cLut[v];
-        if (c >= 0 && isMembrane(cData, width, height, i, x, y, v)) membraneCount[c]++;
-      }
-    }
-  }
-  const membraneStart = shared(Float64Array, nCells + 1);
-  for (let c = 0; c < nCells; c++) membraneStart[c + 1] = membraneStart[c] + membraneCount[c];
-  const membranePixels = shared(Uint32Array, membraneStart[nCells]);
-  if (withMembrane) {
-    const cursor = membraneStart.slice(0, nCells);
-    for (let y = 0, i = 0; y < height; y++) {
-      for (let x = 0; x < width; x++, i++) {
-        const v = cData[i];
-        const c = cLut[v];
-        if (c >= 0 && isMembrane(cData, width, height, i, x, y, v)) membranePixels[cursor[c]++] = i;
-      }
-    }
-  }
   return { width, cellRuns, cytoRunsEnd, cellCount, cytoCount, nucleusRuns, nucleusCount, runStart, runLength, membraneStart, membranePixels, maxLength };
 }
 
 /**
  * One raster pass over both masks: each whole-cell pixel goes to `onCell` (its cell row, whether it is
- * in the cell's own nucleus, its index, whether the pixel to its left is in the same list), each pixel
- * of a paired nucleus to `onNucleus` (the cell it is paired with, likewise).
+ * in the cell's own nucleus, its index, whether the pixel to its left is in the same list, whether it
+ * is membrane), each pixel of a paired nucleus to `onNucleus` (the cell it is paired with, likewise).
  */
 function scanRuns(
-  cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing,
-  onCell: (c: number, own: boolean, i: number, continues: boolean) => void,
+  cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing, withMembrane: boolean,
+  onCell: (c: number, own: boolean, i: number, continues: boolean, membrane: boolean) => void,
   onNucleus: (owner: number, i: number, continues: boolean) => void,
 ): void {
   const { width, height } = cells;
@@ -129,7 +114,7 @@ function scanRuns(
         const left = nLut[nData[i - 1]];
         continues = (left >= 0 && nucleusOfCell[c] === left) === own;
       }
-      onCell(c, own, i, continues);
+      onCell(c, own, i, continues, withMembrane && isMembrane(cData, width, height, i, x, y, v));
     }
   }
 }
