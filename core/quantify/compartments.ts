@@ -32,7 +32,7 @@ export interface CompartmentPixels {
 
 /** Builds the compartments of the paired cells and nuclei (see {@link CompartmentPixels}). */
 export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing, withMembrane = true): CompartmentPixels {
-  const { width, height } = cells;
+  const { width } = cells;
   const nCells = cells.ids.length;
   const cellCount = shared(Float64Array, nCells), cytoCount = shared(Float64Array, nCells), nucleusCount = shared(Float64Array, nCells);
   let maxLength = 0;
