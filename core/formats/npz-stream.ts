@@ -301,7 +301,7 @@ export class NpzWriter {
    * @throws Error when an array is incomplete (nothing is published).
    */
   async commit(): Promise<void> {
-    try {
+    await this.file.commitAfter(async () => {
       for (const s of this.slots.values()) {
         if (s.written !== s.byteLength) throw new Error(`NpzWriter: '${s.name}' has ${s.written} of its ${s.byteLength} bytes`);
         s.record.crc = s.crc;
@@ -312,11 +312,7 @@ export class NpzWriter {
       const directory = zipCentralDirectory([...this.slots.values()].map((s) => s.record), this.cdOffset);
       await this.file.writeAt(directory, this.cdOffset);
       this.bytes = this.cdOffset + directory.length;
-    } catch (e) {
-      await this.file.abort();
-      throw e;
-    }
-    await this.file.commit();
+    });
   }
 
   /** Drops the temporary file; nothing appears at the URI. */

@@ -111,14 +111,10 @@ export class GeoJsonWriter {
   }
 
   async commit(): Promise<void> {
-    try {
+    await this.file.commitAfter(async () => {
       await this.start();
       await this.file.append('\n]}\n');
-    } catch (e) {
-      await this.file.abort();
-      throw e;
-    }
-    await this.file.commit();
+    });
   }
 
   async abort(): Promise<void> {

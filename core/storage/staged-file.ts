@@ -54,6 +54,17 @@ export class StagedFile {
     }
   }
 
+  /** Runs the output's last writes (headers, a closing bracket), then commits; aborts if they fail. */
+  async commitAfter(lastWrites: () => Promise<void>): Promise<void> {
+    try {
+      await lastWrites();
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+    await this.commit();
+  }
+
   /** Drops the temporary file; nothing appears at the URI. */
   async abort(): Promise<void> {
     if (!this.closed) {
