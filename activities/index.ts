@@ -1,4 +1,5 @@
 import { defaultEnvironment, type WorkerEnvironment } from './common';
+import { makeClassify } from './classify';
 import { makeConvert } from './convert';
 import { discoverImages, readImageList } from './discover';
 import { finalizeRun } from './finalize';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     predictImage: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
     postprocessImage: makePostprocess(env),
     quantifyImage: makeQuantify(env),
+    classifyImage: makeClassify(env),
     recordBenchmark: makeRecord({ priceTable: deps.priceTable }),
     finalizeRun,
     // Kept for children started before `finishImage` existed (they replay and finish with these two).
@@ -42,5 +44,5 @@ export function createActivities(deps: ActivityDeps = {}) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Which activities run on which queue. */
-export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage', 'postprocessToRecord'] as const;
+export const CPU_ACTIVITIES = ['discoverImages', 'readImageList', 'convertImage', 'postprocessImage', 'quantifyImage', 'classifyImage', 'recordBenchmark', 'finalizeRun', 'writeManifest', 'finishImage', 'postprocessToRecord'] as const;
 export const GPU_ACTIVITIES = ['predictImage'] as const;

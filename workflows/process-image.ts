@@ -6,7 +6,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES, stageEventSignal } from './definitions';
 import { applyPostprocess, applyQuantify, stageSeconds } from './results';
 import type {
-  ConvertResult, ImageInput, ImageResult, PostprocessResult, PredictResult, ProgressReport, QuantifyResult, Stage, StageEvent,
+  ClassifyResult, ConvertResult, ImageInput, ImageResult, PostprocessResult, PredictResult, ProgressReport, QuantifyResult, Stage, StageEvent,
 } from './types';
 
 function activitiesFor(taskQueue: string, maxAttempts: number, heartbeatTimeoutS: number) {
@@ -58,7 +58,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
   });
   const { image, outputs, settings } = input;
   const result: ImageResult = { name: image.name, imageUri: image.imageUri, status: 'done', stageSeconds: {}, outputs };
-  const metrics: { convert?: ConvertResult; predict?: PredictResult; postprocess?: PostprocessResult; quantify?: QuantifyResult } = {};
+  const metrics: { convert?: ConvertResult; predict?: PredictResult; postprocess?: PostprocessResult; quantify?: QuantifyResult; classify?: ClassifyResult } = {};
   const startedAtMs = Date.now();
 
   const batched = patched(FEWER_ROUND_TRIPS);
@@ -94,7 +94,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
   };
 
   // --from-stage starts later, reusing the intermediates an earlier run kept.
-  const order: Stage[] = ['convert', 'predict', 'postprocess', 'quantify'];
+  const order: Stage[] = ['convert', 'predict', 'postprocess', 'quantify', 'classify'];
   const first = order.indexOf(input.fromStage ?? 'convert');
   const runs = (s: Stage) => order.indexOf(s) >= first;
   const predictionsUri = !runs('predict') && image.keptPredictionsUri ? image.keptPredictionsUri : outputs.predictionsUri;
@@ -118,7 +118,8 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       await notify({ stage: 'predict', event: 'done' });
     }
     const small = (c?: ConvertResult) => !!c && c.width * c.height <= (input.fuseStagesMaxPixels ?? 0);
-    if (fromActivities && runs('postprocess') && small(metrics.convert) && patched(FUSED_SMALL_IMAGES)) {
+    // With a classifier the image takes the per-stage path: classify runs between quantify and record.
+    if (fromActivities && !settings.classify && runs('postprocess') && small(metrics.convert) && patched(FUSED_SMALL_IMAGES)) {
       current = 'postprocess';
       await notify({ stage: 'postprocess', event: 'started' });
       let out: Awaited<ReturnType<Activities['postprocessToRecord']>>;
@@ -155,10 +156,21 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       applyPostprocess(result, metrics.postprocess);
       await notify({ stage: 'postprocess', event: 'done', cells: metrics.postprocess.cells });
     }
-    current = 'quantify';
-    metrics.quantify = await stage('quantify', (progress) => cpu.quantifyImage({ ...quantifyInput(), progress }));
-    applyQuantify(result, metrics.quantify);
-    await notify({ stage: 'quantify', event: 'done', cells: result.cells });
+    if (runs('quantify')) {
+      current = 'quantify';
+      metrics.quantify = await stage('quantify', (progress) => cpu.quantifyImage({ ...quantifyInput(), progress }));
+      applyQuantify(result, metrics.quantify);
+      await notify({ stage: 'quantify', event: 'done', cells: result.cells });
+    }
+    if (settings.classify) {
+      // Cells get their class from the run's classifier: the table's Classification column, GeoJSON classification.
+      current = 'classify';
+      metrics.classify = await stage('classify', (progress) => cpu.classifyImage({
+        tsvUri: outputs.tsvUri, geojsonUri: outputs.geojsonUri, classifierUri: settings.classify!.uri, progress,
+      }));
+      result.cells ??= metrics.classify.cells;
+      await notify({ stage: 'classify', event: 'done', cells: metrics.classify.cells });
+    }
   } catch (err) {
     if (isCancellation(err)) throw err;
     const cause = err instanceof ActivityFailure ? err.cause : err;

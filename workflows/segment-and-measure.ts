@@ -57,7 +57,8 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   let running = 0;
 
   const count = (ev: Pick<StageEvent, 'stage' | 'event'>) => {
-    const counts = state.stageCounts[ev.stage];
+    // A run carried over from before the classify stage existed has no counts for it yet.
+    const counts = (state.stageCounts[ev.stage] ??= { done: 0, failed: 0, running: 0 });
     if (ev.event === 'started') counts.running++;
     else {
       counts.running = Math.max(0, counts.running - 1);

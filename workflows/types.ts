@@ -16,8 +16,9 @@ export interface Locations {
   benchmarks: string;
 }
 
-export type Stage = 'convert' | 'predict' | 'postprocess' | 'quantify' | 'record';
-export const STAGES: readonly Stage[] = ['convert', 'predict', 'postprocess', 'quantify', 'record'];
+export type Stage = 'convert' | 'predict' | 'postprocess' | 'quantify' | 'classify' | 'record';
+/** `classify` runs only when the run has a classifier (`settings.classify`). */
+export const STAGES: readonly Stage[] = ['convert', 'predict', 'postprocess', 'quantify', 'classify', 'record'];
 
 export type ChannelSpec = string | number;
 
@@ -30,6 +31,8 @@ export interface RunSettings {
     nuclear?: Record<string, number>;
   };
   quantify: { geojson: boolean; legacyNames: boolean };
+  /** A cell classifier (model collection ZIP with `classifier/…`): after quantify, each cell gets its class. Absent: no classify stage. */
+  classify?: { uri: string };
   benchmark: {
     sink: 'duckdb' | 'bigquery' | 'none';
     duckdbPath?: string;
@@ -64,7 +67,7 @@ export interface RunInput {
   fuseStagesMaxPixels?: number;
 }
 
-export type ResumableStage = 'predict' | 'postprocess' | 'quantify';
+export type ResumableStage = 'predict' | 'postprocess' | 'quantify' | 'classify';
 
 export type ImagePlan = 'new' | 'done' | 'failed-before' | 'input-changed' | 'settings-changed' | 'outputs-missing';
 
@@ -151,6 +154,15 @@ export interface PostprocessResult extends StageMetrics {
 export interface QuantifyResult extends StageMetrics {
   cells: number;
   unpairedNuclei: number;
+  warnings: string[];
+}
+
+/** The classify stage's outcome: the classifier's identity and how many cells each class got. */
+export interface ClassifyResult extends StageMetrics {
+  cells: number;
+  classifierSha256: string;
+  /** Cells per class, every class of the classifier listed. */
+  counts: Record<string, number>;
   warnings: string[];
 }
 

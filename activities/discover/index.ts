@@ -19,7 +19,8 @@ export async function planImages(input: Omit<DiscoverInput, 'runId'>): Promise<{
   const { images, skipped } = await discover(input.locations.images, input.imageFilter);
   const s = input.settings;
   const model = await hashObject(s.model.uri);
-  const hash = settingsHash({ channels: s.channels, modelSha256: model.sha256, postprocess: s.postprocess, quantify: s.quantify });
+  const classifierSha256 = s.classify ? (await hashObject(s.classify.uri)).sha256 : undefined;
+  const hash = settingsHash({ channels: s.channels, modelSha256: model.sha256, postprocess: s.postprocess, quantify: s.quantify, classifierSha256 });
   const planned: DiscoveredImage[] = [];
   for (const { name, imageUri } of images) {
     const manifest = await readManifest(manifestUri(input.locations.jobs, name));
