@@ -78,10 +78,19 @@ export function measurementNames(table: QuantTable): string[] {
   return table.header.slice(start >= 0 ? start + 1 : 0).filter((h) => !['Image', 'Object ID', 'Object type', 'Name', 'Classification', 'Parent', 'ROI'].includes(h));
 }
 
-/** `; did you mean …` with up to three names sharing the most words with `name`, or nothing. */
+/**
+ * `; did you mean …` with up to three names closest to `name`: most words in common, then a word that
+ * starts like one of `name`'s other words (CD4 → CD3, CD8), or nothing when none shares a word.
+ */
 export function suggest(names: readonly string[], name: string): string {
-  const words = new Set(name.toLowerCase().split(/[\s:]+/).filter(Boolean));
-  const scored = names.map((n) => ({ n, s: n.toLowerCase().split(/[\s:]+/).filter((w) => words.has(w)).length })).filter((x) => x.s > 0);
+  const split = (s: string) => s.toLowerCase().split(/[\s:]+/).filter(Boolean);
+  const words = split(name);
+  const scored = names.map((n) => {
+    const theirs = split(n);
+    const shared = words.filter((w) => theirs.includes(w));
+    const alike = words.filter((w) => !shared.includes(w) && theirs.some((t) => t.length >= 2 && w.length >= 2 && t.slice(0, 2) === w.slice(0, 2))).length;
+    return { n, s: shared.length + 0.5 * alike, shared: shared.length };
+  }).filter((x) => x.shared > 0);
   scored.sort((a, b) => b.s - a.s);
   return scored.length ? `; did you mean ${scored.slice(0, 3).map((x) => `'${x.n}'`).join(', ')}?` : '';
 }

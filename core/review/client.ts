@@ -110,7 +110,7 @@ export const CLIENT_JS = String.raw`
     api('api/labels', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisions: batch, since: offset }) })
       .then(function (b) {
         pending.splice(0, batch.length); saveLocal(); merge(b);
-        setStatus('saved (' + labels.size + ' labelled)');
+        setStatus(pending.length ? 'saving… (' + pending.length + ' to send)' : 'all saved (' + labels.size + ' labelled)');
         sending = false; send();
       })
       .catch(function (e) {

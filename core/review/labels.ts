@@ -127,7 +127,7 @@ export class LabelStore {
   }
 
   /** Appends decisions (validated first: nothing is written when one is malformed). */
-  append(decisions: readonly LabelDecision[]): Promise<void> {
+  async append(decisions: readonly LabelDecision[]): Promise<void> {
     const lines = decisions.map((d) => JSON.stringify(LabelDecision.parse(d)) + '\n').join('');
     const run = this.chain.then(() => (lines ? fs.appendFile(this.path, lines, { flag: 'a' }) : undefined));
     this.chain = run.catch(() => undefined);

@@ -77,7 +77,9 @@ export async function serveReview(review: Review, opts: { labelsPath: string; po
         if (p.data.label !== null && !allowed.has(p.data.label)) throw new HttpError(400, `decision ${i + 1}: unknown class '${p.data.label}'; this review's classes: ${review.opts.classes.join(', ')} (and ${UNSURE})`);
         return p.data;
       });
-      await store.append(decisions);
+      // A browser resends what it had not seen acknowledged (a reload mid-send): each decision is stored once.
+      const seen = new Set((await store.since(0)).decisions.map(decisionKey));
+      await store.append(decisions.filter((d) => !seen.has(decisionKey(d))));
       return store.since(typeof body.since === 'number' ? body.since : 0);
     },
     'POST /api/train': async () => {
@@ -132,6 +134,11 @@ export async function serveReview(review: Review, opts: { labelsPath: string; po
       server.close(() => resolve());
     }),
   };
+}
+
+/** What makes a decision the same one again: cell, time, reviewer and label. */
+function decisionKey(d: LabelDecision): string {
+  return `${d.cellId}\u0000${d.time}\u0000${d.reviewer}\u0000${d.label}`;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
