@@ -35,13 +35,13 @@ suite('review page', () => {
   });
 
   type Shown = { id: string; image: string; label: number };
-  const shownCells = (page: Page) => page.evaluate(() => (window as unknown as { tesselReview: { cells(): Shown[] } }).tesselReview.cells());
+  const shownCells = (page: Page) => page.evaluate(() => (globalThis as unknown as { tesselReview: { cells(): Shown[] } }).tesselReview.cells());
   const labelOf = (page: Page, id: string) => page.locator(`figure[data-id="${id}"]`).getAttribute('data-label');
   /** Waits until the element's text matches (a string matches literally). */
   async function waitText(page: Page, selector: string, want: string | RegExp, timeout = 10_000): Promise<void> {
     const re = typeof want === 'string' ? new RegExp(want.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : want;
     try {
-      await page.waitForFunction(([sel, src, flags]) => new RegExp(src, flags).test(document.querySelector(sel)?.textContent ?? ''), [selector, re.source, re.flags] as const, { timeout });
+      await page.waitForFunction(([sel, src, flags]) => new RegExp(src, flags).test((globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector(sel)?.textContent ?? ''), [selector, re.source, re.flags] as const, { timeout });
     } catch (e) {
       throw new Error(`${selector} never matched ${re}: it reads '${await page.locator(selector).textContent()}' (${(e as Error).message.split('\n')[0]})`);
     }
