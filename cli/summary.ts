@@ -7,7 +7,8 @@ export function formatSummary(s: RunSummary, extra: { outputs?: Record<string, s
   const skipped = s.images.skipped ? `, ${s.images.skipped} skipped (outputs already complete; --force redoes them)` : '';
   lines.push(`  images: ${s.images.done} done, ${s.images.failed} failed${skipped}, ${s.images.total} total`);
   lines.push(`  cells found: ${s.cells}`);
-  const perStage = STAGES.filter((st) => st !== 'record').map((st: Stage) => {
+  const ranClassify = s.results.some((r) => r.stageSeconds.classify !== undefined) || (s.stageTotals?.classify?.images ?? 0) > 0;
+  const perStage = STAGES.filter((st) => st !== 'record' && (st !== 'classify' || ranClassify)).map((st: Stage) => {
     const secs = s.results.map((r) => r.stageSeconds[st]).filter((x): x is number => typeof x === 'number');
     const { seconds: total, images } = s.stageTotals?.[st] ?? { seconds: secs.reduce((a, b) => a + b, 0), images: secs.length };
     return `${st} ${total.toFixed(1)} s${images ? ` (mean ${(total / images).toFixed(2)} s)` : ''}`;

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../../core/errors';
 import { bundleModelCollection, checkManifest, METADATA_ENTRY, ONNX_ENTRY, parseModelMetadata, readModelCollectionEntries, sha256Hex } from '../../core/model/collection';
 import { ensureReferenceModel, REFERENCE_FILE } from '../../core/reference';
+import { loadClassifier } from '../../core/classify/bundle';
 import { printJson } from '../output';
 
 interface TensorInfo { name: string; type?: string; shape?: (number | string)[] }
@@ -20,6 +21,18 @@ async function describeOnnx(onnx: Uint8Array): Promise<{ inputs: TensorInfo[]; o
     return { inputs: meta(s.inputMetadata, session.inputNames), outputs: meta(s.outputMetadata, session.outputNames) };
   } finally {
     await session.release();
+  }
+}
+
+/** The classifier entries of a collection, if it has any: a one-line summary, or why they are invalid. */
+async function describeClassifier(zip: string, entries: Map<string, Uint8Array>): Promise<{ summary?: string; error?: string } | undefined> {
+  if (![...entries.keys()].some((k) => k.startsWith('classifier/'))) return undefined;
+  try {
+    const { metadata: m } = await loadClassifier(zip);
+    const cv = m.crossValidation ? `, cross-validated accuracy ${(m.crossValidation.accuracy * 100).toFixed(1)}%` : '';
+    return { summary: `${m.name}: ${m.classes.map((c) => c.name).join(', ')}; ${m.features.length} features, ${m.forest.trees} trees, ${m.training.labels} labels${cv}` };
+  } catch (e) {
+    return { error: (e as Error).message };
   }
 }
 
@@ -61,15 +74,19 @@ export function register(program: Command): void {
       } catch (e) {
         onnxError = (e as Error).message.split('\n')[0];
       }
-      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError;
-      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError };
+      // A collection may carry a cell classifier (tessel classify train) beside, or instead of, a segmentation model.
+      const classifier = await describeClassifier(zip, entries);
+      const segmentation = entries.has(ONNX_ENTRY) || entries.has(METADATA_ENTRY) || !classifier;
+      if (!segmentation) metadataError = onnxError = undefined;
+      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError && !classifier?.error;
+      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError, classifier };
       if (!ok) process.exitCode = 1;
       if (o.json) return printJson(report);
       const lines: string[] = [`${zip}  sha256 ${report.sha256}`];
       if (!manifest) lines.push('manifest.json: MISSING (checksums cannot be verified)');
       for (const c of checksums) lines.push(`  ${c.ok ? 'OK  ' : 'FAIL'} ${c.name}${c.ok ? '' : c.expected ? ` (expected ${c.expected}, got ${c.actual ?? 'missing'})` : ' (not in manifest)'}`);
       if (metadataError) lines.push(`metadata: INVALID: ${metadataError}`);
-      else {
+      else if (segmentation) {
         const md = metadata as import('../../core/model/metadata').ModelMetadata;
         lines.push(`model: ${md.name} ${md.version}`, `  ${md.description}`, `  provenance: ${md.provenance}`,
           `  input ${md.input.name} ${JSON.stringify(md.input.shape)} (${md.input.channels.join(', ')}), ${md.umPerPixel} µm/pixel, tile ${md.tileSize}, stride ratio ${md.strideRatio}, normalization ${md.normalization.kind}`,
@@ -77,10 +94,11 @@ export function register(program: Command): void {
           `  postprocess whole-cell ${JSON.stringify(md.postprocess.wholeCell)}`, `  postprocess nuclear ${JSON.stringify(md.postprocess.nuclear)}`);
       }
       if (onnxError) lines.push(`onnx: FAIL: ${onnxError}`);
-      else {
+      else if (segmentation) {
         const fmt = (t: TensorInfo) => `${t.name}${t.type ? ` ${t.type}` : ''}${t.shape ? ` [${t.shape.join(', ')}]` : ''}`;
         lines.push(`onnx inputs: ${onnx!.inputs.map(fmt).join('; ')}`, `onnx outputs: ${onnx!.outputs.map(fmt).join('; ')}`);
       }
+      if (classifier) lines.push(classifier.error ? `classifier: INVALID: ${classifier.error}` : `classifier: ${classifier.summary}`);
       lines.push(ok ? 'verdict: OK' : 'verdict: FAIL');
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -64,6 +64,11 @@ export const TESSEL_COLUMNS: ColumnDef[] = [
   { name: 'gpu_memory_gb', type: 'FLOAT', description: 'GPU memory reserved for predict, where known' },
   { name: 'total_time_s', type: 'FLOAT', description: 'wall time of the image from first activity start to record' },
   { name: 'estimated_cost_usd', type: 'FLOAT', description: 'estimated cost from the configured price table' },
+  { name: 'classifier_sha256', type: 'STRING', description: 'SHA-256 of the cell classifier collection, when the run classified cells' },
+  { name: 'class_counts', type: 'STRING', description: 'cells per class as JSON, e.g. {"CD3+":120,"other":880}' },
+  { name: 'classification_time_s', type: 'FLOAT', description: 'seconds of the classify stage' },
+  { name: 'classification_queue_wait_s', type: 'FLOAT', description: 'schedule-to-start of classify' },
+  { name: 'classification_attempts', type: 'INTEGER', description: 'attempts of classify' },
 ];
 
 export const BENCHMARK_COLUMNS: ColumnDef[] = [...DEEPCELL_IMAGING_COLUMNS, ...TESSEL_COLUMNS];

@@ -30,6 +30,8 @@ export interface RunSettings {
     nuclear?: Record<string, number>;
   };
   quantify: { geojson: boolean; legacyNames: boolean };
+  /** A cell classifier (model collection ZIP with `classifier/…`): after quantify, each cell gets its class. Absent: no classify stage. */
+  classify?: { uri: string };
   benchmark: {
     sink: 'duckdb' | 'bigquery' | 'none';
     duckdbPath?: string;

@@ -78,19 +78,18 @@ export function parseModelMetadata(text: string, file: string): ModelMetadata {
 export function encodeModelCollection(onnx: Uint8Array, metadata: ModelMetadata | string, file = 'model collection'): Uint8Array {
   const text = typeof metadata === 'string' ? metadata : JSON.stringify(metadata, null, 2) + '\n';
   parseModelMetadata(text, file);
-  const metaBytes = new TextEncoder().encode(text);
-  const manifest: CollectionManifest = {
-    schemaVersion: 1,
-    files: {
-      [ONNX_ENTRY]: { sha256: sha256Hex(onnx), bytes: onnx.length },
-      [METADATA_ENTRY]: { sha256: sha256Hex(metaBytes), bytes: metaBytes.length },
-    },
-  };
-  return writeZip([
-    { name: MANIFEST_ENTRY, data: new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n') },
-    { name: ONNX_ENTRY, data: onnx },
-    { name: METADATA_ENTRY, data: metaBytes },
-  ]);
+  return encodeCollection([{ name: ONNX_ENTRY, data: onnx }, { name: METADATA_ENTRY, data: new TextEncoder().encode(text) }]);
+}
+
+/**
+ * Encode any collection ZIP: `manifest.json` (SHA-256 and size of every file) first, then the files in
+ * order. Segmentation models and cell classifiers (`classifier/…`, see `core/classify/bundle.ts`) are
+ * entries of the same format, so one collection may carry both.
+ */
+export function encodeCollection(files: { name: string; data: Uint8Array }[]): Uint8Array {
+  const manifest: CollectionManifest = { schemaVersion: 1, files: {} };
+  for (const f of files) manifest.files[f.name] = { sha256: sha256Hex(f.data), bytes: f.data.length };
+  return writeZip([{ name: MANIFEST_ENTRY, data: new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n') }, ...files]);
 }
 
 /** Open a collection's entries and manifest without judging them (for `tessel model inspect`). */
@@ -118,6 +117,24 @@ export async function readModelCollectionEntries(uri: string): Promise<{ bytes: 
 }
 
 /**
+ * Read a collection and verify every file against `manifest.json` (SHA-256 and size); nothing about
+ * which entries it holds.
+ *
+ * @throws NotFoundError when the URI does not exist.
+ * @throws ModelChecksumError on a corrupt archive, a missing/malformed manifest, a mismatching, missing or unlisted file.
+ */
+export async function readVerifiedCollection(uri: string): Promise<{ entries: Map<string, Uint8Array>; sha256: string }> {
+  const { bytes, entries, manifest } = await readModelCollectionEntries(uri);
+  if (!manifest) throw new ModelChecksumError(uri, `no ${MANIFEST_ENTRY} with checksums in the collection`);
+  const bad = checkManifest(entries, manifest).filter((r) => !r.ok);
+  if (bad.length > 0) {
+    const why = bad.map((r) => !r.expected ? `${r.name} is not in the manifest` : !r.actual ? `${r.name} is missing` : `${r.name} has SHA-256 ${r.actual.slice(0, 12)}…, manifest says ${r.expected.slice(0, 12)}…`);
+    throw new ModelChecksumError(uri, `checksum mismatch: ${why.join('; ')}`);
+  }
+  return { entries, sha256: sha256Hex(bytes) };
+}
+
+/**
  * Load and verify a model collection: every file must match `manifest.json` (SHA-256 and size), the
  * model and metadata must be present, and the metadata must satisfy the schema.
  *
@@ -126,18 +143,12 @@ export async function readModelCollectionEntries(uri: string): Promise<{ bytes: 
  * @throws ModelContractError when the metadata is not valid JSON or fails the schema.
  */
 export async function loadModelCollection(uri: string): Promise<ModelCollection> {
-  const { bytes, entries, manifest } = await readModelCollectionEntries(uri);
-  if (!manifest) throw new ModelChecksumError(uri, `no ${MANIFEST_ENTRY} with checksums in the collection`);
-  const bad = checkManifest(entries, manifest).filter((r) => !r.ok);
-  if (bad.length > 0) {
-    const why = bad.map((r) => !r.expected ? `${r.name} is not in the manifest` : !r.actual ? `${r.name} is missing` : `${r.name} has SHA-256 ${r.actual.slice(0, 12)}…, manifest says ${r.expected.slice(0, 12)}…`);
-    throw new ModelChecksumError(uri, `checksum mismatch: ${why.join('; ')}`);
-  }
+  const { entries, sha256 } = await readVerifiedCollection(uri);
   for (const required of [ONNX_ENTRY, METADATA_ENTRY]) {
     if (!entries.has(required)) throw new ModelChecksumError(uri, `collection has no ${required}`);
   }
   const metadata = parseModelMetadata(new TextDecoder().decode(entries.get(METADATA_ENTRY)!), uri);
-  return { uri, metadata, onnx: entries.get(ONNX_ENTRY)!, sha256: sha256Hex(bytes) };
+  return { uri, metadata, onnx: entries.get(ONNX_ENTRY)!, sha256 };
 }
 
 /**

@@ -36,7 +36,7 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
   let cost: number | null = null;
   if (input.priceTable) {
     cost = 0;
-    for (const s of [m.convert, m.predict, m.postprocess, m.quantify]) {
+    for (const s of [m.convert, m.predict, m.postprocess, m.quantify, m.classify]) {
       if (!s) continue;
       const price = input.priceTable[s.instanceType ?? ''] ?? 0;
       cost += (seconds(s) / 3600) * price;
@@ -84,5 +84,10 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
     gpu_memory_gb: m.predict?.gpuMemoryGb ?? null,
     total_time_s: input.totalTimeS,
     estimated_cost_usd: cost,
+    classifier_sha256: m.classify?.classifierSha256 ?? null,
+    class_counts: m.classify ? JSON.stringify(m.classify.counts) : null,
+    classification_time_s: m.classify ? seconds(m.classify) : null,
+    classification_queue_wait_s: m.classify?.queueWaitS ?? null,
+    classification_attempts: m.classify?.attempt ?? null,
   });
 }

@@ -51,7 +51,7 @@ export function referenceMetadata(version: string): ModelMetadata {
     description: 'Small fully convolutional reference network with Mesmer\'s input/output contract: a fixed Gaussian-derivative '
       + `filter bank (σ = ${SIGMAS.join(', ')} px) on the nuclear and membrane channels, a fitted ${REFERENCE_RECIPE.hidden}-unit 1×1 layer `
       + 'and four fitted heads (inner distance with sigmoid, pixelwise [border, interior, background] with softmax).',
-    provenance: 'Reference model fitted on Tessel\'s synthetic tissue generator (core/synth) by core/reference, '
+    provenance: 'Reference model fitted on Tessel\'s synthetic tissue generator (core/synth) by core/model/reference, '
       + `recipe ${JSON.stringify(REFERENCE_RECIPE)}. NOT Mesmer and not trained on real tissue: use it for demos, tests and `
       + 'benchmarks; for real images, convert Mesmer (docs/models.md).',
     input: { name: INPUT_NAME, shape: [null, tile, tile, 2], dtype: 'float32', channels: ['nuclear', 'membrane'] },
