@@ -1,6 +1,7 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { Tracer } from '@opentelemetry/api';
 import {
   OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor, OpenTelemetryWorkflowClientInterceptor, makeWorkflowExporter,
@@ -40,13 +41,14 @@ export function otlpTracesUrl(flag?: string, env: NodeJS.ProcessEnv = process.en
 
 /**
  * A tracer provider exporting to `url` over OTLP/HTTP in batches, registered as the process's global
- * provider and W3C propagator (the interceptors read the propagator from the global API). `processor`
- * replaces the OTLP exporter (tests pass an in-memory one).
+ * provider with the W3C propagator and an AsyncLocalStorage context manager (the interceptors inject the
+ * *active* context into Temporal headers: without a context manager there is none, and every span would
+ * start a trace of its own). `processor` replaces the OTLP exporter.
  */
 export function startTracing(opts: { serviceName: string; url?: string; processor?: SpanProcessor }): TracingSettings {
   const resource = new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME || opts.serviceName });
   const spanProcessor = opts.processor ?? new BatchSpanProcessor(new OTLPTraceExporter(opts.url ? { url: opts.url } : {}));
-  const provider = new BasicTracerProvider({ resource });
+  const provider = new NodeTracerProvider({ resource });
   provider.addSpanProcessor(spanProcessor);
   provider.register();
   return { spanProcessor, resource, tracer: provider.getTracer('tessel'), shutdown: () => provider.shutdown() };

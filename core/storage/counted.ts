@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { BroadcastChannel, isMainThread } from 'node:worker_threads';
 import type { RangeReader, Store, WriteOptions } from './types';
 
 /**
@@ -9,6 +10,21 @@ export interface StorageTraffic { readBytes: Record<string, number>; writtenByte
 
 const traffic: StorageTraffic = { readBytes: {}, writtenBytes: {} };
 
+// Stages also write from worker threads (quantification, for one), each with its own copy of this
+// module: they post their counts to the main thread, which keeps the totals.
+const CHANNEL = 'tessel:storage-traffic';
+type Count = [kind: keyof StorageTraffic, scheme: string, bytes: number];
+let toMain: BroadcastChannel | undefined;
+if (isMainThread) {
+  const fromThreads = new BroadcastChannel(CHANNEL);
+  fromThreads.unref();
+  fromThreads.onmessage = (m) => bump(...((m as MessageEvent).data as Count));
+}
+
+function bump(kind: keyof StorageTraffic, s: string, n: number): void {
+  traffic[kind][s] = (traffic[kind][s] ?? 0) + n;
+}
+
 /** A snapshot of the bytes read and written so far. */
 export function storageTraffic(): StorageTraffic {
   return { readBytes: { ...traffic.readBytes }, writtenBytes: { ...traffic.writtenBytes } };
@@ -18,9 +34,13 @@ function scheme(uri: string): string {
   return uri.startsWith('gs://') ? 'gs' : 'file';
 }
 
-function add(into: Record<string, number>, uri: string, n: number): void {
-  const s = scheme(uri);
-  into[s] = (into[s] ?? 0) + n;
+function add(kind: keyof StorageTraffic, uri: string, n: number): void {
+  if (isMainThread) return bump(kind, scheme(uri), n);
+  if (!toMain) {
+    toMain = new BroadcastChannel(CHANNEL);
+    toMain.unref();
+  }
+  toMain.postMessage([kind, scheme(uri), n] satisfies Count);
 }
 
 /**
@@ -35,7 +55,7 @@ export function countingStore(inner: Store): Store {
     delete: (uri) => inner.delete(uri),
     async readAll(uri) {
       const data = await inner.readAll(uri);
-      add(traffic.readBytes, uri, data.byteLength);
+      add('readBytes', uri, data.byteLength);
       return data;
     },
     async openRange(uri): Promise<RangeReader> {
@@ -46,19 +66,19 @@ export function countingStore(inner: Store): Store {
         close: () => r.close(),
         async read(offset, length, into) {
           const data = await r.read(offset, length, into);
-          add(traffic.readBytes, uri, data.byteLength);
+          add('readBytes', uri, data.byteLength);
           return data;
         },
       };
     },
     async writeAtomic(uri, data: Uint8Array | string, opts?: WriteOptions) {
       await inner.writeAtomic(uri, data, opts);
-      add(traffic.writtenBytes, uri, typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength);
+      add('writtenBytes', uri, typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength);
     },
     async putFile(localPath, uri, opts?: WriteOptions) {
       const size = (await stat(localPath)).size; // before: a local put moves the file away
       await inner.putFile(localPath, uri, opts);
-      add(traffic.writtenBytes, uri, size);
+      add('writtenBytes', uri, size);
     },
   };
 }
