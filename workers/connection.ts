@@ -48,7 +48,7 @@ function readPem(env: NodeJS.ProcessEnv, name: string, kind: 'CERTIFICATE' | 'PR
   try {
     data = readFileSync(path);
   } catch (e) {
-    throw new ConfigError(`${name}=${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path, cause: e });
+    throw new ConfigError(`${name}=${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: path });
   }
   // Keys come as 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY'.
   if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(data.toString('latin1'))) {

@@ -12,7 +12,8 @@ export function explainStartupError(e: unknown, t: TemporalSettings): Error {
   const msg = e instanceof Error ? e.message : String(e);
   const at = `Temporal at ${t.address}`;
   const tls = t.tls ? (t.apiKey ? 'TLS (on because TEMPORAL_API_KEY is set)' : 'TLS (TEMPORAL_TLS_CERT/KEY)') : undefined;
-  const fail = (why: string) => new TesselError('INVALID_CONFIG', why, { cause: e });
+  // The SDK's own text goes in `details`, not `cause`: the CLI prints a cause chain, and this line is the whole story.
+  const fail = (why: string) => new TesselError('INVALID_CONFIG', why, { details: { sdkError: msg } });
   if (/Namespace .* (is not found|was not found)/i.test(msg)) {
     return fail(`namespace '${t.namespace}' does not exist on ${at} (TEMPORAL_NAMESPACE)`);
   }
@@ -24,7 +25,7 @@ export function explainStartupError(e: unknown, t: TemporalSettings): Error {
   if (/InvalidContentType|InvalidMessage|WrongVersion|CorruptMessage/.test(msg) && tls) {
     return fail(`${tls} handshake with ${at} failed: the server does not speak TLS there (plaintext port, or the wrong address)`);
   }
-  if (/UnknownIssuer|invalid peer certificate|certificate verify failed|BadSignature|NotValidForName|CertExpired|UnknownCA/i.test(msg)) {
+  if (/UnknownIssuer|InvalidCertificate|CaUsedAsEndEntity|invalid peer certificate|certificate verify failed|BadSignature|NotValidForName|CertExpired|UnknownCA/i.test(msg)) {
     return fail(`${at} presented a certificate this worker does not trust (${firstDetail(msg)}); set TEMPORAL_TLS_CA to the server's CA, or check TEMPORAL_ADDRESS`);
   }
   if (/CertificateRequired|BadCertificate|certificate required|AlertReceived|HandshakeFailure/i.test(msg)) {
@@ -41,6 +42,6 @@ export function explainStartupError(e: unknown, t: TemporalSettings): Error {
 
 /** The first readable part of a transport error, without Rust's debug nesting. */
 function firstDetail(msg: string): string {
-  const quoted = /message: "([^"]+)"/.exec(msg) ?? /error: "([^"]+)"/.exec(msg) ?? /(InvalidCertificate\([A-Za-z]+\)|AlertReceived\([A-Za-z]+\))/.exec(msg);
+  const quoted = /message: "([^"]+)"/.exec(msg) ?? /error: "([^"]+)"/.exec(msg) ?? /(?:InvalidCertificate\((?:Other\(OtherError\()?|AlertReceived\()([A-Za-z]+)/.exec(msg);
   return (quoted ? quoted[1] : msg).split('\n')[0].slice(0, 200);
 }

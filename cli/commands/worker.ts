@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runWorkerProcess, type WorkerProcessOptions } from '../../workers/process';
 import type { QueueKind } from '../../workers/create';
+import { ConfigError } from '../../core/errors';
 import { activeEnvConfig } from '../env-config';
 
 /** Flag parsers that name the flag when a value is out of range (commander prints `option '--x' argument 'v' is invalid. …`). */
@@ -47,7 +48,7 @@ export function workerCommand(): Command {
 export function resolveWorkerOptions(o: WorkerFlags): WorkerProcessOptions {
   const queues: QueueKind[] = o.queue === 'all' ? ['workflows', 'cpu', 'gpu'] : [o.queue as QueueKind];
   if (o.predictionMemoryGb !== undefined && o.gpuMemoryGb !== undefined && o.predictionMemoryGb > o.gpuMemoryGb) {
-    throw new InvalidArgumentError(`--prediction-memory-gb ${o.predictionMemoryGb} exceeds --gpu-memory-gb ${o.gpuMemoryGb}: not one prediction fits`);
+    throw new ConfigError(`--prediction-memory-gb ${o.predictionMemoryGb} exceeds --gpu-memory-gb ${o.gpuMemoryGb}: not one prediction fits`);
   }
   let gpuSlots = o.gpuSlots;
   if (gpuSlots === undefined && o.gpuMemoryGb && o.predictionMemoryGb) gpuSlots = Math.max(1, Math.floor(o.gpuMemoryGb / o.predictionMemoryGb));
