@@ -60,6 +60,11 @@ export class ComputeSlots {
     return this.slots + (this.lookingAhead() ? this.ahead : 0);
   }
 
+  /** Compute slots running an activity now, and activities waiting in this worker for one (for /metrics). */
+  occupancy(): { inUse: number; waiting: number } {
+    return { inUse: this.slots - this.free, waiting: this.waiting.length };
+  }
+
   stats(): ComputeSlotStats {
     const t = this.totals;
     return { slots: this.slots, activities: t.activities, busyS: t.busyMs / 1000, heldAhead: t.heldAhead, heldS: t.heldMs / 1000 };

@@ -6,6 +6,9 @@ import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
 import type { TaskQueues, TemporalSettings } from '../core/config/temporal';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
+import type { WorkerMetrics } from './metrics';
+import { TRACING_WORKFLOW_MODULES, tracingActivityInterceptor, tracingSinks, type TracingSettings } from './tracing';
+import type { VersioningSettings } from './versioning';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -28,6 +31,19 @@ export interface WorkerOptions {
   identity?: string;
   /** Runtime log level when `TESSEL_LOG_LEVEL` is unset (the first call in a process wins). */
   logLevel?: LogLevel;
+  /** Join this Worker Deployment Version (Worker Versioning; workflows pinned). Default: unversioned. */
+  versioning?: VersioningSettings;
+  /** Tessel's Prometheus metrics: stage activities observed, compute slots reported. */
+  metrics?: WorkerMetrics;
+  /** Where the Temporal SDK serves its own Prometheus metrics (`host:port`; first call in a process wins). */
+  sdkMetricsAddress?: string;
+  /** OpenTelemetry tracing of workflows and activities. */
+  tracing?: TracingSettings;
+  /**
+   * Seconds a shutdown (SIGTERM) waits for running activities to finish before cancelling them, which
+   * hands them back to Temporal for another worker. Default 5.
+   */
+  shutdownGraceS?: number;
 }
 
 export interface RunningWorkers {
@@ -40,12 +56,23 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Workflow code bundled once per process (webpack), shared by every workflow worker in it. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-  return bundle;
+/**
+ * Workflow code bundled once per process (webpack), shared by every workflow worker in it; with
+ * `tracing`, the OpenTelemetry workflow interceptors are bundled in (they add headers and spans, no
+ * commands, so histories replay alike with or without them).
+ */
+export function workflowBundle(tracing = false): Promise<WorkflowBundleWithSourceMap> {
+  let b = bundles.get(tracing);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'), logger: quietLogger,
+      ...(tracing ? { workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES] } : {}),
+    });
+    bundles.set(tracing, b);
+  }
+  return b;
 }
 
 const quietLogger = {
@@ -60,12 +87,16 @@ const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
 let runtimeInstalled = false;
 
 /**
- * Installs the Temporal runtime logger once per process, before any connection: level from
- * `TESSEL_LOG_LEVEL` (TRACE…ERROR, else `fallback`), messages to stderr, and the per-queue
- * "nothing registered" notices dropped since Tessel splits queues across workers on purpose.
+ * Installs the Temporal runtime once per process, before any connection: the logger (level from
+ * `TESSEL_LOG_LEVEL`, TRACE…ERROR, else `fallback`; messages to stderr; the per-queue "nothing
+ * registered" notices dropped since Tessel splits queues across workers on purpose) and, given
+ * `prometheusBindAddress`, the SDK's Prometheus exporter (durations in seconds, counters with `_total`).
  */
-export function installRuntimeLogging(fallback: LogLevel = 'INFO'): void {
-  if (runtimeInstalled) return;
+export function installRuntimeLogging(fallback: LogLevel = 'INFO', prometheusBindAddress?: string): void {
+  if (runtimeInstalled) {
+    if (prometheusBindAddress) process.stderr.write('warning: Temporal runtime already installed in this process; its SDK metrics are not exported\n');
+    return;
+  }
   runtimeInstalled = true;
   const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
   const level = env && LOG_LEVELS.includes(env) ? env : fallback;
@@ -74,7 +105,12 @@ export function installRuntimeLogging(fallback: LogLevel = 'INFO'): void {
     const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
     process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
   });
-  Runtime.install({ logger });
+  Runtime.install({
+    logger,
+    ...(prometheusBindAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress, useSecondsForDurations: true, countersTotalSuffix: true } } } }
+      : {}),
+  });
 }
 
 /**
@@ -88,7 +124,7 @@ export function gpuSlotsFromBudget(budgetBytes: number, perPredictionBytes: numb
 
 /** Workers for the requested queues on one connection. */
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  installRuntimeLogging(opts.logLevel);
+  installRuntimeLogging(opts.logLevel, opts.sdkMetricsAddress);
   const connection = await NativeConnection.connect({
     address: opts.temporal.address,
     tls: opts.temporal.tls,
@@ -99,14 +135,18 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     Object.fromEntries(names.map((n) => [n, all[n as keyof typeof all]]));
   const workers: Worker[] = [];
   const common = {
-    connection, namespace: opts.temporal.namespace, shutdownGraceTime: '5s' as const,
+    connection, namespace: opts.temporal.namespace, shutdownGraceTime: `${opts.shutdownGraceS ?? 5}s` as const,
+    ...(opts.versioning ? {
+      workerDeploymentOptions: { useWorkerVersioning: true as const, version: { ...opts.versioning }, defaultVersioningBehavior: 'PINNED' as const },
+    } : {}),
     // The native bridge rejects an explicit `identity: undefined`; leave it out to get the SDK default.
     ...(opts.identity ? { identity: opts.identity } : {}),
   };
   if (opts.queues.includes('workflows')) {
     workers.push(await Worker.create({
-      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(),
+      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(!!opts.tracing),
       maxConcurrentWorkflowTaskExecutions: 40,
+      ...(opts.tracing ? { sinks: tracingSinks(opts.tracing) } : {}),
     }));
   }
   const slots: RunningWorkers['slots'] = {};
@@ -114,7 +154,12 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   // and run each activity inside one of its compute slots.
   const computeSlots = (kind: 'cpu' | 'gpu', n: number) => {
     const s = (slots[kind] = new ComputeSlots(n, opts.lookAhead ?? 1, opts.lookAheadMaxS ?? DEFAULT_LOOK_AHEAD_MAX_S));
+    opts.metrics?.watchSlots(kind, s);
     const inSlot: ActivityInterceptorsFactory = (ctx) => ({ inbound: { execute: (input, next) => s.run(ctx, () => next(input)) } });
+    // Outermost first: the trace span covers a wait for a slot too, the metrics time only the work.
+    const activity: ActivityInterceptorsFactory[] = [
+      ...(opts.tracing ? [tracingActivityInterceptor(opts.tracing)] : []), inSlot, ...(opts.metrics ? [opts.metrics.interceptor()] : []),
+    ];
     return {
       tuner: {
         activityTaskSlotSupplier: s.supplier(),
@@ -122,7 +167,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
         localActivityTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
         nexusTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
       },
-      interceptors: { activity: [inSlot] },
+      interceptors: { activity },
     };
   };
   if (opts.queues.includes('cpu')) {

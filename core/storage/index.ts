@@ -1,11 +1,13 @@
 import { ConfigError } from '../errors';
 import { GcsStore, type GcsStoreOptions } from './gcs';
 import { LocalStore } from './local';
+import { countingStore } from './counted';
 import { isGcsUri, type Store } from './types';
 
 export * from './types';
 export { LocalStore } from './local';
 export { GcsStore, parseGcsUri, type GcsStoreOptions } from './gcs';
+export { storageTraffic, type StorageTraffic } from './counted';
 
 const stores: Store[] = [new LocalStore()];
 let gcsStore: GcsStore | undefined;
@@ -27,10 +29,17 @@ export function configureGcs(opts: GcsStoreOptions = {}): GcsStore {
   return gcsStore;
 }
 
-/** The store that handles a URI. */
+const countedStores = new WeakMap<Store, Store>();
+/** The same store with its bytes counted (see storageTraffic), one wrapper per store. */
+function counted(s: Store): Store {
+  let c = countedStores.get(s);
+  if (!c) countedStores.set(s, (c = countingStore(s)));
+  return c;
+}
+
+/** The store that handles a URI; its reads and writes count in {@link storageTraffic}. */
 export function storeFor(uri: string): Store {
-  const s = stores.find((st) => st.handles(uri));
-  if (s) return s;
-  if (isGcsUri(uri)) return configureGcs();
+  const s = stores.find((st) => st.handles(uri)) ?? (isGcsUri(uri) ? configureGcs() : undefined);
+  if (s) return counted(s);
   throw new ConfigError(`no storage backend handles '${uri}'`);
 }
