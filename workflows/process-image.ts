@@ -220,7 +220,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
     return { ...manifestBase(), result };
   }
   function benchmarkBase() {
-    return { runId: input.runId, workflowId: workflowInfo().workflowId, image, settings };
+    return { runId: input.runId, workflowId: workflowInfo().workflowId, image, settings, settingsHash: input.settingsHash };
   }
   function benchmarkInput() {
     return { ...benchmarkBase(), result, metrics, totalTimeS: (Date.now() - startedAtMs) / 1000 };

@@ -39,6 +39,7 @@ export function makeFinishImage(opts: { priceTable?: Record<string, number> } = 
 export function makeFinish(opts: { priceTable?: Record<string, number> } = {}) {
   const recordBenchmark = makeRecord(opts);
   return async function finish(input: Omit<FinishInput, 'progress'>): Promise<FinishResult> {
+    const startedAtMs = Date.now();
     const { attempt } = Context.current().info;
     const out: FinishResult = {};
     const { manifest } = input;
@@ -54,7 +55,7 @@ export function makeFinish(opts: { priceTable?: Record<string, number> } = {}) {
         out.manifestError = e instanceof Error ? e.message : String(e);
       }
     }
-    await recordBenchmark(input.benchmark);
+    await recordBenchmark({ ...input.benchmark, recordStartedAtMs: startedAtMs });
     return out;
   };
 }

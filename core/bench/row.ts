@@ -13,8 +13,15 @@ export interface RowInput {
   totalTimeS: number;
   /** USD per hour by instance type, for `estimated_cost_usd`. */
   priceTable?: Record<string, number>;
+  /** The run's settings hash (see core/workspace/manifest.ts settingsHash). */
+  settingsHash?: string;
+  /** When the record stage began (its manifest write comes before the row). @default when the row is built */
+  recordStartedAtMs?: number;
   now?: Date;
 }
+
+/** UTC `YYYY-MM-DD HH:MM:SS.mmm`, the form of the DATETIME columns. */
+const utc = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString().replace('T', ' ').replace('Z', ''));
 
 function stage(prefix: string, m: StageMetrics | undefined, ok: boolean | null): BenchmarkRow {
   return {
@@ -42,6 +49,8 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
   const failed = result.status === 'failed' ? result.failedStage : undefined;
   const ok = (s: 'convert' | 'predict' | 'postprocess' | 'quantify', present: unknown) =>
     present ? true : failed === s ? false : null;
+  const now = input.now ?? new Date();
+  const recordStartedAtMs = input.recordStartedAtMs ?? now.getTime();
   let cost: number | null = null;
   if (input.priceTable) {
     cost = 0;
@@ -56,7 +65,7 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
     numpy_size_mb: m.convert ? m.convert.npzBytes / 1e6 : null,
     pixels: m.convert ? m.convert.width * m.convert.height : null,
     compartment: input.settings.postprocess.compartment,
-    benchmark_datetime_utc: (input.now ?? new Date()).toISOString().replace('T', ' ').replace('Z', ''),
+    benchmark_datetime_utc: utc(now.getTime()),
     success: result.status === 'done',
     cloud_region: input.settings.benchmark.cloudRegion ?? null,
     ...stage('preprocessing_', m.convert, ok('convert', m.convert)),
@@ -93,5 +102,16 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
     gpu_memory_gb: m.predict?.gpuMemoryGb ?? null,
     total_time_s: input.totalTimeS,
     estimated_cost_usd: cost,
+    error_type: result.errorType ?? null,
+    settings_hash: input.settingsHash ?? null,
+    command_line: input.settings.benchmark.commandLine ?? null,
+    conversion_started_at: utc(m.convert?.startedAtMs),
+    prediction_started_at: utc(m.predict?.startedAtMs),
+    postprocessing_started_at: utc(m.postprocess?.startedAtMs),
+    quantification_started_at: utc(m.quantify?.startedAtMs),
+    quantification_input_load_time_s: m.quantify?.inputLoadS ?? null,
+    quantification_output_write_time_s: m.quantify?.outputWriteS ?? null,
+    record_started_at: utc(recordStartedAtMs),
+    record_time_s: Math.max(0, (now.getTime() - recordStartedAtMs) / 1000),
   });
 }
