@@ -47,9 +47,9 @@ export async function serveDashboard(store: DashboardStore, o: ServeOptions): Pr
       return;
     }
     void payload().then((p) => {
-      const problem = 'problem' in p;
       if (path === '/data.json') {
-        res.writeHead(problem ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(p));
+        // A problem (no rows yet, file busy) is a valid answer the page shows, so 200 either way.
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(p));
       } else {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderPage(p));
       }

@@ -13,7 +13,7 @@ import {
 type Payload = DashboardData | DashboardProblem;
 const isProblem = (p: Payload): p is DashboardProblem => 'problem' in p;
 
-const state: { filter: Filter; view: ViewState; data?: DashboardData; renders: number } = {
+const state: { filter: Filter; view: ViewState; data?: DashboardData; live?: DashboardData['live']; source?: DashboardData['source']; renders: number } = {
   filter: { ...NO_FILTER }, view: { sort: 'total', showAll: false }, renders: 0,
 };
 
@@ -83,7 +83,8 @@ function draw(problem?: string): void {
   const live = data?.live;
   const status = problem && data ? `live · ${problem}` : data ? (live ? `live · ${generated(data)} · refreshes every ${live.refreshS} s` : generated(data)) : '';
   if (!data) {
-    root.replaceChildren(header({ problem: problem ?? '' }, ''), h('div', { class: 'problem', id: 'problem' }, problem ?? 'No data.'));
+    root.replaceChildren(header({ problem: problem ?? '', source: state.source }, ''), h('div', { class: 'problem', id: 'problem' }, problem ?? 'No data.',
+      state.live ? h('p', {}, `This page checks again every ${state.live.refreshS} s.`) : null));
     return;
   }
   root.replaceChildren(header(data, status), problem ? h('div', { class: 'banner', id: 'problem' }, problem) : '',
@@ -103,13 +104,14 @@ async function poll(url: string, refreshS: number): Promise<void> {
     problem = `cannot reach the dashboard server (${(e as Error).message}); retrying`;
   }
   draw(problem);
-  if (!state.data) document.getElementById('problem')?.append(h('p', {}, `This page checks again every ${refreshS} s.`));
   setTimeout(() => void poll(url, refreshS), refreshS * 1000);
 }
 
 function start(): void {
   const el = document.getElementById('tessel-data');
   const p = JSON.parse(el?.textContent ?? '{"problem":"the page carries no data"}') as Payload;
+  state.live = p.live;
+  state.source = p.source;
   if (isProblem(p)) draw(p.problem);
   else {
     state.data = p;
