@@ -9,7 +9,7 @@ export interface Caps { imagesPerRun: number; pointsPerRunStage: number; failure
  */
 export function capsFor(runs: number): Caps {
   const share = (total: number, floor: number, ceiling: number) => Math.max(floor, Math.min(ceiling, Math.floor(total / Math.max(1, runs))));
-  return { imagesPerRun: share(3000, 30, 400), pointsPerRunStage: share(1500, 20, 300), failuresPerRun: share(2000, 20, 500), islandsPerRun: share(20000, 200, 5000) };
+  return { imagesPerRun: share(2000, 30, 400), pointsPerRunStage: share(1500, 20, 300), failuresPerRun: share(1000, 20, 500), islandsPerRun: share(10000, 200, 5000) };
 }
 
 /** The runs in the store (every run, for choosing and validating `--run`), latest first. */
@@ -88,45 +88,64 @@ const STAGE_PREFIX = [['conv', 'conversion_queue_wait_s', 'preprocessing_input_l
 /**
  * Individual images: each run's slowest `imagesPerRun` (the per-image chart) and an even sample of as
  * many over the run's time (the timeline), with every stage's start, queue wait, load, compute and write.
+ * The ranking runs on a narrow projection (a window sort carries every column it is given), then joins back.
  */
 export function imagesQuery(d: Dialect, o: BaseOptions, caps: Caps): string {
   const c = caps.imagesPerRun;
   const stageCols = STAGE_PREFIX.map(([p, wait, load, compute, write]) =>
     `${p}_ms, ${d.cast(wait, 'FLOAT')} AS ${p}_wait, ${d.cast(load, 'FLOAT')} AS ${p}_load, ${d.cast(compute, 'FLOAT')} AS ${p}_compute, ${d.cast(write, 'FLOAT')} AS ${p}_write`).join(',\n      ');
-  return `${baseCtes(d, o)}
-  SELECT * FROM (
-    SELECT run_id AS run, input_file_id AS image, day, preprocessing_instance_type AS m1, prediction_instance_type AS m2, postprocessing_instance_type AS m3, gpu,
-      success, failed_stage, total_time_s, pixels / 1e6 AS mpx, cells,
-      ${stageCols},
-      ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY total_time_s DESC NULLS LAST, input_file_id) AS rn_slow,
-      ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY first_ms NULLS LAST, input_file_id) AS rn_time,
-      COUNT(*) OVER (PARTITION BY run_id) AS n_run
-    FROM r
-  ) AS x WHERE rn_slow <= ${c} OR MOD(rn_time - 1, ${d.cast(`CEIL(n_run / ${c}.0)`, 'INTEGER')}) = 0
+  return `${baseCtes(d, o)}, k AS (
+    SELECT * FROM (
+      SELECT run_id AS krun, input_file_id AS kimage, recorded_ms AS kms,
+        ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY total_time_s DESC NULLS LAST, input_file_id, recorded_ms) AS rn_slow,
+        ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY first_ms NULLS LAST, input_file_id, recorded_ms) AS rn_time,
+        COUNT(*) OVER (PARTITION BY run_id) AS n_run
+      FROM r
+    ) AS y WHERE rn_slow <= ${c} OR MOD(rn_time - 1, ${d.cast(`CEIL(n_run / ${c}.0)`, 'INTEGER')}) = 0
+  )
+  SELECT run_id AS run, input_file_id AS image, day, preprocessing_instance_type AS m1, prediction_instance_type AS m2, postprocessing_instance_type AS m3, gpu,
+    success, failed_stage, total_time_s, pixels / 1e6 AS mpx, cells,
+    ${stageCols},
+    rn_slow, rn_time, n_run
+  FROM r JOIN k ON r.run_id = k.krun AND r.input_file_id = k.kimage AND r.recorded_ms = k.kms
   ORDER BY run, rn_time`;
 }
 
-/** Scatter points: per run and stage an even sample over megapixels (the fits use every row, through the stage cells). */
+/**
+ * Scatter points: every stage of an even sample of `pointsPerRunStage` images per run, spread over
+ * image size (the fits use every row, through the stage cells). Images are ranked, not stage rows: a
+ * fifth of the sort.
+ */
 export function pointsQuery(d: Dialect, o: BaseOptions, caps: Caps): string {
   const p = caps.pointsPerRunStage;
-  return `${baseCtes(d, o)}
-  SELECT run, stage, machine, gpu, day, image, mpx, fit_s, mem_gb FROM (
-    SELECT run_id AS run, stage, machine, gpu, day, image, mpx, fit_s, mem_gb,
-      ROW_NUMBER() OVER (PARTITION BY run_id, stage ORDER BY mpx, image) AS rn, COUNT(*) OVER (PARTITION BY run_id, stage) AS n
-    FROM st WHERE mpx IS NOT NULL
-  ) AS x WHERE MOD(rn - 1, ${d.cast(`CEIL(n / ${p}.0)`, 'INTEGER')}) = 0 ORDER BY run, stage, mpx, image`;
+  return `${baseCtes(d, o)}, k AS (
+    SELECT krun, kimage, kms FROM (
+      SELECT run_id AS krun, input_file_id AS kimage, recorded_ms AS kms,
+        ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY pixels, input_file_id, recorded_ms) AS rn, COUNT(*) OVER (PARTITION BY run_id) AS n
+      FROM r WHERE pixels IS NOT NULL
+    ) AS y WHERE MOD(rn - 1, ${d.cast(`CEIL(n / ${p}.0)`, 'INTEGER')}) = 0
+  )
+  SELECT run_id AS run, stage, machine, gpu, day, image, mpx, fit_s, mem_gb
+  FROM st JOIN k ON st.run_id = k.krun AND st.image = k.kimage AND st.recorded_ms = k.kms
+  ORDER BY run, stage, mpx, image`;
 }
+
+/** Gaps shorter than this fraction of the run's span merge in the drawn lanes (a pixel of a 960-px chart is 1/800). */
+export const LANE_MERGE_FRACTION = 1 / 1500;
 
 /**
  * Prediction workers' busy stretches: each worker's predictions sorted by start; a prediction that
- * starts after every earlier one ended opens a new stretch (gaps-and-islands).
+ * starts after every earlier one ended opens a new stretch (gaps-and-islands). `forDrawing` also merges
+ * gaps below {@link LANE_MERGE_FRACTION} of the run, which no chart could show, so a long run's lanes
+ * stay a few thousand stretches; busy time is computed without it.
  */
-function islandCtes(d: Dialect, o: BaseOptions): string {
+function islandCtes(d: Dialect, o: BaseOptions, forDrawing = false): string {
+  const gap = forDrawing ? ` + (MAX(e) OVER (PARTITION BY run_id) - MIN(s) OVER (PARTITION BY run_id)) * ${LANE_MERGE_FRACTION}` : '';
   return `${baseCtes(d, o)}, p AS (
     SELECT run_id, COALESCE(worker, '(unknown)') AS worker, machine, gpu, started_ms AS s, started_ms + 1000 * seconds AS e
     FROM st WHERE stage = 'predict' AND started_ms IS NOT NULL
   ), o AS (
-    SELECT p.*, MAX(e) OVER (PARTITION BY run_id, worker ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e FROM p
+    SELECT p.*, MAX(e) OVER (PARTITION BY run_id, worker ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)${gap} AS prev_e FROM p
   ), g AS (
     SELECT o.*, SUM(CASE WHEN prev_e IS NULL OR s > prev_e THEN 1 ELSE 0 END)
       OVER (PARTITION BY run_id, worker ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island FROM o
@@ -144,9 +163,9 @@ export function busyQuery(d: Dialect, o: BaseOptions): string {
   FROM i GROUP BY run_id, worker ORDER BY run, worker`;
 }
 
-/** The busy stretches themselves, for the timeline's worker lanes (the first `islandsPerRun` of each run). */
+/** The busy stretches as drawn in the timeline's worker lanes (the first `islandsPerRun` of each run). */
 export function islandsQuery(d: Dialect, o: BaseOptions, caps: Caps): string {
-  return `${islandCtes(d, o)}
+  return `${islandCtes(d, o, true)}
   SELECT run_id AS run, worker, s, e FROM (
     SELECT i.*, ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY s, worker) AS rn FROM i
   ) AS x WHERE rn <= ${caps.islandsPerRun} ORDER BY run, worker, s`;

@@ -21,20 +21,24 @@ export interface ServedDashboard { url: string; server: Server; close(): Promise
 /**
  * Serves the dashboard live: `/` is the same page `--out` writes, carrying the data as of the request;
  * the page then fetches `/data.json` every `refreshS` seconds and redraws, keeping the reader's filters.
- * Each collection holds a DuckDB file for one short read-only session. Requests within half a refresh
- * share a collection, so several open pages do not multiply the queries. A store that cannot be read
- * (empty so far, held by another process, gone) becomes a message on the page, never a blank one.
+ * Each collection holds a DuckDB file only while it copies the rows (see DuckDbStore). Requests within half
+ * a refresh (or twice the last collection's time, when longer) share a collection, so several open pages
+ * do not multiply the queries. A store that cannot be read (empty so far, held by another process, gone)
+ * becomes a message on the page, never a blank one.
  */
 export async function serveDashboard(store: DashboardStore, o: ServeOptions): Promise<ServedDashboard> {
   const live = { refreshS: o.refreshS, url: 'data.json' };
   let last: { at: number; payload: Promise<DashboardData | DashboardProblem> } | undefined;
+  let tookMs = 0;
   const payload = (): Promise<DashboardData | DashboardProblem> => {
-    if (last && Date.now() - last.at < (o.refreshS * 1000) / 2) return last.payload;
+    // A store that takes long to read is read less often than the page asks (at most a third of the time).
+    if (last && Date.now() - last.at < Math.max((o.refreshS * 1000) / 2, 2 * tookMs)) return last.payload;
     const t0 = Date.now();
     const p = collectDashboard(store, { ...o, live }).catch((e: unknown): DashboardProblem => ({
       problem: (e as Error).message, source: store.source, live,
     })).then((r) => {
-      o.onCollect?.(r, Date.now() - t0);
+      tookMs = Date.now() - t0;
+      o.onCollect?.(r, tookMs);
       return r;
     });
     last = { at: t0, payload: p };

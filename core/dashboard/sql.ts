@@ -151,7 +151,7 @@ export function baseCtes(d: Dialect, o: BaseOptions): string {
       COALESCE(${s.machine}, '(unknown)') AS machine, COALESCE(${s.gpu === NULL ? d.cast(NULL, 'STRING') : s.gpu}, '(none)') AS gpu,
       COALESCE(${s.numGpus}, 0) AS num_gpus, COALESCE(${s.load}, 0) AS load_s, COALESCE(${s.compute}, 0) AS compute_s, COALESCE(${s.write}, 0) AS write_s,
       ${d.cast(s.fit, 'FLOAT')} AS fit_s, ${d.cast(s.wait, 'FLOAT')} AS wait_s, ${d.cast(s.attempts, 'INTEGER')} AS attempts, ${d.cast(s.memory, 'FLOAT')} AS mem_gb,
-      ${d.cast(s.startedMs, 'FLOAT')} AS started_ms, ${d.cast(s.worker, 'STRING')} AS worker, pixels / 1e6 AS mpx
+      ${d.cast(s.startedMs, 'FLOAT')} AS started_ms, ${d.cast(s.worker, 'STRING')} AS worker, pixels / 1e6 AS mpx, recorded_ms
     FROM r WHERE ${s.present}`).join('\n    UNION ALL\n    ');
   return `WITH b AS (
     SELECT ${cols.join(', ')} FROM ${d.table} ${where}
