@@ -81,7 +81,7 @@ export function imageRow(s: ImageSpec): BenchmarkRow {
   return normalizeRow(row as Partial<BenchmarkRow>);
 }
 
-/** Two runs with known rows: run-a on an L4 machine (one prediction worker), run-b on two T4 workers a day later. */
+/** Two runs with known rows: run-a on an L4 machine (one prediction worker), run-b on two T4 workers a day later (13 rows). */
 export function knownRows(): BenchmarkRow[] {
   const a0 = Date.parse('2024-05-06T10:00:00Z');
   const b0 = Date.parse('2024-05-07T09:00:00Z');
@@ -90,11 +90,16 @@ export function knownRows(): BenchmarkRow[] {
     runId: 'run-a', image: `a${i}`, queuedMs: a0 + i * 6000, mpx, cpuMachine: 'n2-standard-8', gpuMachine: 'g2-standard-8', gpuType: 'nvidia-l4', numGpus: 1,
     worker: 'gpu-a', predictAttempts: i === 2 ? 2 : 1, fail: i === 4 ? { stage: 'postprocess', errorType: 'INVALID_ARRAY' } : undefined,
   })));
+  const b = { runId: 'run-b', cpuMachine: 'n2-standard-8', gpuMachine: 'n1-standard-8', gpuType: 'nvidia-tesla-t4', numGpus: 1 };
   [0.5, 1, 1.5, 3, 6].forEach((mpx, i) => rows.push(imageRow({
-    runId: 'run-b', image: `b${i}`, queuedMs: b0 + i * 1500, mpx, cpuMachine: 'n2-standard-8', convertMachine: i === 3 ? 'custom-box' : undefined,
-    gpuMachine: 'n1-standard-8', gpuType: 'nvidia-tesla-t4', numGpus: 1, worker: i % 2 ? 'gpu-b2' : 'gpu-b1', predictWaitS: 0.4 + 0.3 * i,
+    ...b, image: `b${i}`, queuedMs: b0 + i * 1500, mpx, convertMachine: i === 3 ? 'custom-box' : undefined,
+    worker: i % 2 ? 'gpu-b2' : 'gpu-b1', predictWaitS: 0.4 + 0.3 * i,
     fail: i === 1 ? { stage: 'convert', errorType: 'INVALID_IMAGE' } : undefined, predictAttempts: i === 4 ? 3 : 1,
   })));
+  // Two slots on gpu-b2: b5's prediction (7.45–8.22 s) runs inside b3's (7.15–8.92 s), and b6's (8.50–9.02 s) starts
+  // after b5's ended but before b3's did: one busy stretch, which only a running maximum of the ends finds.
+  rows.push(imageRow({ ...b, image: 'b5', queuedMs: b0 + 5000, mpx: 1, worker: 'gpu-b2', predictWaitS: 1.5 }));
+  rows.push(imageRow({ ...b, image: 'b6', queuedMs: b0 + 6400, mpx: 0.5, worker: 'gpu-b2', predictWaitS: 1.25 }));
   return rows;
 }
 

@@ -61,7 +61,7 @@ maybe('the dashboard from BigQuery (Crucible)', () => {
     const fromBq = await collectDashboard(new BigQueryStore(`${emu.projectId}.dash.rows`, { apiEndpoint: emu.endpoint }), opts);
     const fromDuck = await collectDashboard(new DuckDbStore(file), opts);
     expect(fromBq.source).toEqual({ kind: 'bigquery', name: `${emu.projectId}.dash.rows` });
-    expect(fromBq.rows).toBe(11);
+    expect(fromBq.rows).toBe(13);
     expect(fromBq.notes).toEqual([]);
     const { source: _a, ...bq } = fromBq;
     const { source: _b, ...duck } = fromDuck;
@@ -75,7 +75,7 @@ maybe('the dashboard from BigQuery (Crucible)', () => {
     expect(data.runs.map((r) => r.runId)).toEqual(['run-a']);
     expect(data.rows).toBe(6);
     const err = await collectDashboard(new BigQueryStore(`${emu.projectId}.dash.rows`, { apiEndpoint: emu.endpoint }), { runs: ['nope'] }).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/no run 'nope' in this store; its runs, latest first: run-b \(5 images\), run-a \(6 images\)/);
+    expect((err as Error).message).toMatch(/no run 'nope' in this store; its runs, latest first: run-b \(7 images\), run-a \(6 images\)/);
   });
 
   it('a table without the benchmark schema, and a missing table, are clear errors', async () => {
@@ -92,7 +92,7 @@ maybe('the dashboard from BigQuery (Crucible)', () => {
     const out = join(dir, 'bq.html');
     const res = await tessel(['dashboard', '--bigquery-table', `${emu.projectId}.dash.rows`, '--bigquery-endpoint', emu.endpoint, '--out', out],
       { METADATA_SERVER_DETECTION: 'none' });
-    expect(res.stderr).toMatch(/reading BigQuery table tessel-test\.dash\.rows…\n11 row\(s\) of 2 run\(s\)/);
+    expect(res.stderr).toMatch(/reading BigQuery table tessel-test\.dash\.rows…\n13 row\(s\) of 2 run\(s\)/);
     expect(res.code).toBe(0);
     expect(existsSync(out)).toBe(true);
   });

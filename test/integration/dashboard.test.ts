@@ -42,7 +42,7 @@ beforeAll(async () => {
   const res = await tessel(['dashboard', ws, '--env-config', cfg, '--out', page]);
   if (res.code !== 0) throw new Error(`dashboard failed (${res.code}): ${res.stderr}`);
   expect(res.stdout.trim()).toBe(page);
-  expect(res.stderr).toMatch(/11 row\(s\) of 2 run\(s\).*default prices for g2-standard-8, n2-standard-8; no price for \(unknown\), custom-box/);
+  expect(res.stderr).toMatch(/13 row\(s\) of 2 run\(s\).*default prices for g2-standard-8, n2-standard-8; no price for \(unknown\), custom-box/);
 });
 
 it('writes one self-contained file: no external script, style or link', () => {
@@ -214,7 +214,7 @@ describe('bad input gets one clear line and writes nothing', () => {
   });
 
   it('a run id the store does not have, listing the runs it has', async () => {
-    await fails([ws, '--run', 'run-a', 'nope'], /^tessel: .*benchmarks\.duckdb: no run 'nope' in this store; its runs, latest first: run-b \(5 images\), run-a \(6 images\)$/);
+    await fails([ws, '--run', 'run-a', 'nope'], /^tessel: .*benchmarks\.duckdb: no run 'nope' in this store; its runs, latest first: run-b \(7 images\), run-a \(6 images\)$/);
   });
 
   it('a missing file, a file that is not DuckDB, a table that is not a benchmark table', async () => {
