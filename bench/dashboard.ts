@@ -2,7 +2,7 @@
  * Dashboard at scale: a DuckDB store of --rows benchmark rows (default 100,000: --runs runs on three machine
  * types, image sizes 0.1–20 Mpx, 3% failures), then `collectDashboard` (every figure's SQL), the page's size,
  * and the time Chromium takes from navigation to the page drawn, each --repeat times. The reference timed
- * in the same run is the same page for the 11 known rows of the tests: the ratios say what 100,000 rows
+ * in the same run is the same page for the 13 known rows of the tests: the ratios say what 100,000 rows
  * cost over a page with next to nothing in it. Targets: drawn in under 2 s, the file under 10 MB.
  *
  *   npx tsx bench/dashboard.ts [--rows 100000] [--runs 20] [--repeat 3] [--keep DIR [--reuse]]   (--reuse: the store already in DIR)
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   const fmt = (m: typeof res) => `collect (SQL) ${m.collectMs.toFixed(0)} ms (file held ${m.heldMs.toFixed(0)} ms), page ${(m.bytes / 1e6).toFixed(2)} MB, ` +
     `navigation to drawn ${m.inPageMs.toFixed(0)} ms (new tab + load + draw ${m.drawMs.toFixed(0)} ms)`;
   const runs = (m: typeof res) => `[collect ${m.all.collectMs.map((x) => x.toFixed(0)).join('/')}; drawn ${m.all.inPageMs.join('/')}]`;
-  process.stdout.write(`reference, 11 rows: ${fmt(ref)} ${runs(ref)}\n`);
+  process.stdout.write(`reference, 13 rows: ${fmt(ref)} ${runs(ref)}\n`);
   process.stdout.write(`${ROWS.toLocaleString('en-US')} rows: ${fmt(res)} ${runs(res)}\n`);
   process.stdout.write(`ratios to the reference: collect ${(res.collectMs / ref.collectMs).toFixed(1)}x, size ${(res.bytes / ref.bytes).toFixed(1)}x, ` +
     `drawn ${(res.inPageMs / ref.inPageMs).toFixed(2)}x\n`);

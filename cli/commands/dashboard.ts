@@ -7,7 +7,7 @@ import { activeEnvConfig } from '../env-config';
 import { toInt } from '../run-input';
 
 interface DashboardOpts {
-  benchmarks?: string; bigqueryTable?: string; bigqueryEndpoint?: string; run: string[]; out?: string; serve?: boolean; port: number; host: string;
+  benchmarks?: string; bigqueryTable?: string; bigqueryEndpoint?: string; run?: string[]; out?: string; serve?: boolean; port: number; host: string;
   refresh: number; lockTimeout: number;
 }
 
@@ -34,18 +34,18 @@ const runList = (value: string, prev: string[] = []) => prev.concat(value.split(
 
 export function register(program: Command): void {
   program.command('dashboard')
-    .description('Benchmark dashboards from the rows every image leaves: one self-contained HTML page (scripts, styles and data\n' +
-      'inline; it opens with no network) or, with --serve, the same page live, refreshing while a run goes. It shows a summary\n' +
-      '(images, cells, megapixels, wall time, CPU/GPU-hours, cost, throughput, command line, settings hash), time per stage per\n' +
-      'image, megapixels vs time and vs peak memory with fitted s/Mpx and GB/Mpx, a timeline of every stage with its queue wait\n' +
-      'and each GPU worker\'s busy time, queue waits, retries, cost per image/gigapixel/1000 cells (env config price_table, then\n' +
-      'defaults, marked as such), failures, and run vs run; with filters by run, stage, instance type, GPU type and date.\n' +
+    .description('Benchmark dashboards from the rows every image leaves: one self-contained HTML page (scripts, styles and data ' +
+      'inline; it opens with no network) or, with --serve, the same page live, refreshing while a run goes. It shows a summary ' +
+      '(images, cells, megapixels, wall time, CPU/GPU-hours, cost, throughput, command line, settings hash), time per stage per ' +
+      'image, megapixels vs time and vs peak memory with fitted s/Mpx and GB/Mpx, a timeline of every stage with its queue wait ' +
+      'and each GPU worker\'s busy time, queue waits, retries, cost per image/gigapixel/1000 cells (env config price_table, else ' +
+      'defaults, marked as such), failures, and run vs run; with filters by run, stage, instance type, GPU type and date. ' +
       'Every figure is an SQL aggregate over the store (DuckDB or BigQuery).')
     .argument('[workspace]', 'workspace root whose BENCHMARKS/benchmarks.duckdb to read (default: the env config\'s benchmark sink, else .)')
     .option('--benchmarks <file>', 'a DuckDB benchmarks file instead of a workspace')
     .option('--bigquery-table <table>', 'project.dataset.table: read the rows from BigQuery instead')
     .option('--bigquery-endpoint <url>', 'BigQuery REST endpoint (an emulator); default Google\'s')
-    .option('--run <ids...>', 'only these runs (space- or comma-separated; default: every run)', (v: string, prev: string[]) => runList(v, prev), [])
+    .option('--run <ids...>', 'only these runs (space- or comma-separated; default: every run)', (v: string, prev?: string[]) => runList(v, prev))
     .option('--out <file>', 'page to write, local or gs:// (default: BENCHMARKS/dashboard.html beside the rows, else ./dashboard.html)')
     .option('--serve', 'serve the page live instead of writing it; it refreshes while a run is going (Ctrl-C stops)')
     .option('--port <n>', 'port for --serve', toInt, 8090)

@@ -50,8 +50,8 @@ describe('combining cells', () => {
 
   it('wall time is per run, summed; ratios over completed images', () => {
     const d = data([
-      image('a', '2024-01-01', ['m'], { firstMs: 1000, lastMs: 5000, images: 2, done: 1, costUsd: 0.5, mpx: 2 }),
       image('a', '2024-01-01', ['n'], { firstMs: 3000, lastMs: 9000, costUsd: 0.5, mpx: 2 }),
+      image('a', '2024-01-01', ['m'], { firstMs: 1000, lastMs: 5000, images: 2, done: 1, costUsd: 0.5, mpx: 2 }),
       image('b', '2024-01-02', ['m'], { firstMs: 100_000, lastMs: 110_000 }),
     ], [stage('a', 'm', 3600), stage('b', 'n', 1800)]);
     const s = summarize(d, NO_FILTER);
