@@ -39,7 +39,8 @@ WITH stages AS (
          postprocessing_queue_wait_s, postprocessing_peak_memory_gb, pixels
   FROM `PROJECT.DATASET.TABLE` WHERE postprocessing_success
   UNION ALL
-  SELECT run_id, 'quantify', quantification_time_s, NULL, NULL, quantification_queue_wait_s, NULL, pixels
+  SELECT run_id, 'quantify', quantification_time_s, quantification_input_load_time_s, quantification_output_write_time_s,
+         quantification_queue_wait_s, NULL, pixels
   FROM `PROJECT.DATASET.TABLE` WHERE quantification_time_s IS NOT NULL
 )
 SELECT

@@ -67,6 +67,10 @@ maybe('the live dashboard', () => {
       if (!during.some((d) => d > 0 && d < IMAGES)) throw new Error(`never saw the run part-way: ${JSON.stringify(seen)}\n${log}`);
       expect([...during].sort((a, b) => a - b)).toEqual(during);
       expect(await page.locator('#live-status').innerText()).toMatch(/live · generated .* refreshes every 1 s/);
+      // What the run's own rows carry: its command line and settings hash.
+      const runRow = await page.locator('#runs-table tbody tr').innerText();
+      expect(runRow).toMatch(/tessel run workspace \S+ --embedded --max-concurrent 1 --json/);
+      expect(runRow).toMatch(/\b[0-9a-f]{12}\b/);
       expect((await marks(page, '#chart-stack')).bar).toBeGreaterThanOrEqual(IMAGES * 4);
       expect(requests.every((u) => u.startsWith(url))).toBe(true);
       expect(requests.filter((u) => u.endsWith('/data.json')).length).toBeGreaterThan(2);

@@ -119,7 +119,8 @@ function start(): void {
     state.data = p;
     draw();
   }
-  if (p.live) setTimeout(() => void poll(p.live!.url, p.live!.refreshS), p.live.refreshS * 1000);
+  // A served page saved to disk has nothing to poll: it stays as saved.
+  if (p.live && /^https?:$/.test(location.protocol)) setTimeout(() => void poll(p.live!.url, p.live!.refreshS), p.live.refreshS * 1000);
 }
 
 start();

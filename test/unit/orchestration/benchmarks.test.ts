@@ -5,6 +5,7 @@ import { DuckDbSink } from '../../../core/bench/duckdb';
 import { buildBenchmarkRow } from '../../../core/bench/row';
 import { BENCHMARK_COLUMNS, DEEPCELL_IMAGING_COLUMNS } from '../../../core/bench/schema';
 import type { ConvertResult, RunSettings } from '../../../workflows/types';
+import { commandLineOf } from '../../../cli/run-input';
 
 const settings: RunSettings = {
   channels: { combine: 'sum' }, model: { uri: '/m.zip', batchSize: 8, device: 'cpu' }, postprocess: { compartment: 'both' },
@@ -40,6 +41,20 @@ describe('benchmark rows', () => {
     expect(row.failed_stage).toBe('predict');
     expect(row.error).toBe('boom');
     expect(Object.keys(row)).toEqual(BENCHMARK_COLUMNS.map((c) => c.name));
+  });
+
+  it("records each stage's start, the record stage's time, the error type, settings hash and command line", () => {
+    const row = buildBenchmarkRow({
+      runId: 'r', workflowId: 'r--a', image: { name: 'a', imageUri: '/x/a.tiff' }, settingsHash: 'abc123',
+      settings: { ...settings, benchmark: { ...settings.benchmark, commandLine: commandLineOf(['node', 'main.ts', 'run', 'workspace', "/data/it's here"]) } },
+      result: { name: 'a', imageUri: '/x/a.tiff', status: 'failed', failedStage: 'predict', error: 'boom', errorType: 'MODEL_CONTRACT', stageSeconds: {} },
+      metrics: { convert: { ...convert, startedAtMs: Date.parse('2024-05-06T07:08:09.123Z') } }, totalTimeS: 3,
+      recordStartedAtMs: Date.parse('2024-05-06T07:08:20.000Z'), now: new Date('2024-05-06T07:08:20.250Z'),
+    });
+    expect(row).toMatchObject({
+      conversion_started_at: '2024-05-06 07:08:09.123', prediction_started_at: null, record_started_at: '2024-05-06 07:08:20.000', record_time_s: 0.25,
+      error_type: 'MODEL_CONTRACT', settings_hash: 'abc123', command_line: "tessel run workspace '/data/it'\\''s here'",
+    });
   });
 
   it('round-trips rows through DuckDB, concurrently, filtered by run', async () => {
