@@ -8,7 +8,7 @@ import { toInt } from '../run-input';
 
 interface DashboardOpts {
   benchmarks?: string; bigqueryTable?: string; bigqueryEndpoint?: string; run?: string[]; out?: string; serve?: boolean; port: number; host: string;
-  refresh: number; lockTimeout: number;
+  refresh?: number; lockTimeout: number;
 }
 
 /** Where the rows are: the positional workspace, --benchmarks or --bigquery-table; else the env config's BigQuery sink, else this folder. */
@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--serve', 'serve the page live instead of writing it; it refreshes while a run is going (Ctrl-C stops)')
     .option('--port <n>', 'port for --serve', toInt, 8090)
     .option('--host <address>', 'address for --serve to listen on (0.0.0.0: every interface)', '127.0.0.1')
-    .option('--refresh <s>', 'seconds between refreshes of the live page', toInt, 5)
+    .option('--refresh <s>', 'seconds between refreshes of the live page (default: 5 for DuckDB; 60 for BigQuery, where each refresh is ~10 query jobs)', toInt)
     .option('--lock-timeout <s>', 'seconds to wait for a process holding the DuckDB file before giving up', toInt, 30)
     .action(async (workspace: string | undefined, o: DashboardOpts) => {
       if (o.serve && o.out) throw new ConfigError('--out writes a page and --serve serves one: choose one');
@@ -59,16 +59,17 @@ export function register(program: Command): void {
       const priceTable = activeEnvConfig()?.price_table;
       const where = `${store.source.kind === 'bigquery' ? 'BigQuery table' : 'DuckDB file'} ${store.source.name}`;
       if (o.serve) {
+        const refreshS = o.refresh ?? (store.source.kind === 'bigquery' ? 60 : 5);
         let seen = -1;
         const served = await serveDashboard(store, {
-          runs: o.run, priceTable, port: o.port, host: o.host, refreshS: o.refresh,
+          runs: o.run, priceTable, port: o.port, host: o.host, refreshS,
           onCollect: (p, ms) => {
             const rows = 'problem' in p ? -1 : p.rows;
             if (rows !== seen) process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${'problem' in p ? p.problem : `${rows} row(s), ${p.runs.length} run(s)`} (${ms} ms)\n`);
             seen = rows;
           },
         });
-        process.stderr.write(`dashboard of ${where}, live at ${served.url} (refreshes every ${o.refresh} s; Ctrl-C to stop)\n`);
+        process.stderr.write(`dashboard of ${where}, live at ${served.url} (refreshes every ${refreshS} s; Ctrl-C to stop)\n`);
         process.stdout.write(`${served.url}\n`);
         await new Promise<void>((res) => {
           const stop = () => void served.close().then(res);
