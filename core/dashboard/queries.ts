@@ -9,7 +9,7 @@ export interface Caps { imagesPerRun: number; pointsPerRunStage: number; failure
  */
 export function capsFor(runs: number): Caps {
   const share = (total: number, floor: number, ceiling: number) => Math.max(floor, Math.min(ceiling, Math.floor(total / Math.max(1, runs))));
-  return { imagesPerRun: share(2000, 30, 400), pointsPerRunStage: share(1500, 20, 300), failuresPerRun: share(1000, 20, 500), islandsPerRun: share(10000, 200, 5000) };
+  return { imagesPerRun: share(2000, 30, 400), pointsPerRunStage: share(1000, 20, 300), failuresPerRun: share(1000, 20, 500), islandsPerRun: share(10000, 200, 5000) };
 }
 
 /** The runs in the store (every run, for choosing and validating `--run`), latest first. */

@@ -61,12 +61,14 @@ export function valueCell(v: number | string | null | undefined, f: Format, tag:
 
 export interface Column<T> { label: string; value: (row: T) => number | string | null | undefined; format?: Format; title?: string }
 
-/** A table whose column headers sort it (click again to reverse). */
-export function table<T>(columns: Column<T>[], rows: T[], opts: { id?: string; empty?: string } = {}): HTMLElement {
+/** A table whose column headers sort it (click again to reverse); past `limit` rows, a button shows the rest. */
+export function table<T>(columns: Column<T>[], rows: T[], opts: { id?: string; empty?: string; limit?: number } = {}): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'empty', id: opts.id }, opts.empty ?? 'Nothing in this selection.');
   let sortBy = -1;
   let desc = false;
+  let limit = opts.limit ?? Infinity;
   const tbody = h('tbody');
+  const more = h('button', { type: 'button', class: 'more', onclick: () => { limit = Infinity; fill(); } }, `show all ${rows.length} rows`);
   const fill = () => {
     const sorted = sortBy < 0 ? rows : [...rows].sort((a, b) => {
       const x = columns[sortBy].value(a);
@@ -74,7 +76,8 @@ export function table<T>(columns: Column<T>[], rows: T[], opts: { id?: string; e
       const c = x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1;
       return desc ? -c : c;
     });
-    tbody.replaceChildren(...sorted.map((r) => h('tr', {}, columns.map((c) => valueCell(c.value(r), c.format ?? 'text')))));
+    tbody.replaceChildren(...sorted.slice(0, limit).map((r) => h('tr', {}, columns.map((c) => valueCell(c.value(r), c.format ?? 'text')))));
+    more.hidden = rows.length <= limit;
   };
   const head = h('tr', {}, columns.map((c, i) => h('th', {
     title: c.title ?? 'sort', tabindex: 0,
@@ -85,7 +88,8 @@ export function table<T>(columns: Column<T>[], rows: T[], opts: { id?: string; e
     },
   }, c.label)));
   fill();
-  return h('table', { id: opts.id }, h('thead', {}, head), tbody);
+  const t = h('table', { id: opts.id }, h('thead', {}, head), tbody);
+  return rows.length > limit ? h('div', {}, t, more) : t;
 }
 
 /** A summary tile: label over a big value; `data-figure` names it for the tests. */

@@ -159,7 +159,7 @@ export function failuresSection(data: DashboardData, f: Filter): HTMLElement {
     list.length ? table<FailureDetail>([
       { label: 'run', value: (x) => x.run }, { label: 'file', value: (x) => x.imageUri ?? x.image }, { label: 'stage', value: (x) => x.stage },
       { label: 'error type', value: (x) => x.errorType }, { label: 'message', value: (x) => x.error },
-    ], list, { id: 'failures-table' }) : null);
+    ], list, { id: 'failures-table', limit: 100 }) : null);
 }
 
 export function compareSection(data: DashboardData, f: Filter, v: ViewState, redraw: () => void): HTMLElement {
