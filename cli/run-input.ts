@@ -124,7 +124,7 @@ export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink?: 'duckdb' | 'bigquery' | 'none';
-  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: ResumableStage;
+  bigqueryTable?: string; cloudRegion?: string; runId?: string; commandLine?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: ResumableStage;
   classifier?: string;
 }
 
@@ -160,7 +160,14 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
       benchmark: {
         sink, duckdbPath, bigqueryTable: sink === 'bigquery' ? bigqueryTable : undefined,
         cloudRegion: o.cloudRegion ?? (cfg?.region || undefined),
+        commandLine: o.commandLine ?? commandLineOf(process.argv),
       },
     },
   };
+}
+
+/** `tessel <args>` as typed, each argument quoted for a POSIX shell where it needs it (for benchmark rows). */
+export function commandLineOf(argv: readonly string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['tessel', ...argv.slice(2).map(quote)].join(' ');
 }

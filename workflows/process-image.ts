@@ -45,7 +45,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
   };
   const classifyInput = settings.classify && { tsvUri: outputs.tsvUri, geojsonUri: outputs.geojsonUri, classifierUri: settings.classify.uri };
   const manifest = { runId: input.runId, jobsDir: input.jobsDir, settingsHash: input.settingsHash, intermediates: { npzUri: outputs.npzUri, predictionsUri } };
-  const benchmark = { runId: input.runId, workflowId: workflowInfo().workflowId, image, settings };
+  const benchmark = { runId: input.runId, workflowId: workflowInfo().workflowId, settingsHash: input.settingsHash, image, settings };
 
   try {
     if (runs('convert')) {

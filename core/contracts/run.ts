@@ -37,6 +37,8 @@ export interface RunSettings {
     duckdbPath?: string;
     bigqueryTable?: string;
     cloudRegion?: string;
+    /** The command line that started the run, recorded in benchmark rows (not a setting of the results). */
+    commandLine?: string;
   };
 }
 

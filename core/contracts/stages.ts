@@ -107,6 +107,8 @@ export interface ManifestInput {
 export interface BenchmarkInput {
   runId: string;
   workflowId: string;
+  /** The run's settings hash (core/workspace/manifest.ts `settingsHash`). */
+  settingsHash: string;
   image: DiscoveredImage;
   settings: RunSettings;
   result: ImageResult;
