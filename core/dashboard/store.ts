@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { ConfigError, TesselError } from '../errors';
 import { DASHBOARD_COLUMNS, duckDbDialect, type Dialect } from './sql';
 import type { DashboardData } from './model';
+import { withRetry } from '../retry';
 
 export type SqlRow = Record<string, unknown>;
 
@@ -100,25 +101,20 @@ export class DuckDbStore implements DashboardStore {
 
   /** Attaches the file read-only as `src`, waiting (with backoff) while another process holds it. */
   private async attach(conn: DuckDBConnection): Promise<void> {
-    const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 30_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await conn.run(`ATTACH ${this.dialect.str(this.path)} AS src (READ_ONLY)`);
-        return;
-      } catch (e) {
-        const msg = (e as Error).message;
-        if (/not a valid DuckDB database file/i.test(msg)) throw new ConfigError('not a DuckDB database file', { file: this.path });
-        if (!LOCK_RE.test(msg)) throw new TesselError('STORAGE', `cannot open: ${msg}`, { file: this.path, cause: e });
-        if (Date.now() >= deadline) {
-          const holder = /held in (.+?) \(PID (\d+)\)/.exec(msg);
-          throw new TesselError('STORAGE', `held by another process${holder ? ` (${holder[1]}, PID ${holder[2]})` : ''} for over ` +
-            `${Math.round((this.opts.lockTimeoutMs ?? 30_000) / 1000)} s: DuckDB lets one process open a file another writes; ` +
-            'Tessel workers release it a second after each row, so a process that keeps it open (a duckdb shell, a notebook) must close it',
-          { file: this.path, cause: e, retryable: true });
-        }
-        // Same backoff as the sink: short first (a worker keeps the file ~1 s after a row), jittered.
-        await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random())));
-      }
+    const timeoutMs = this.opts.lockTimeoutMs ?? 30_000;
+    // Short waits first (a worker keeps the file ~1 s after a row), as the sink does.
+    const policy = { maxRetries: Number.POSITIVE_INFINITY, baseDelayMs: 25, maxDelayMs: 1000, totalTimeoutMs: timeoutMs };
+    try {
+      await withRetry(() => conn.run(`ATTACH ${this.dialect.str(this.path)} AS src (READ_ONLY)`), policy, (e) => LOCK_RE.test((e as Error).message));
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/not a valid DuckDB database file/i.test(msg)) throw new ConfigError('not a DuckDB database file', { file: this.path });
+      if (!LOCK_RE.test(msg)) throw new TesselError('STORAGE', `cannot open: ${msg}`, { file: this.path, cause: e });
+      const holder = /held in (.+?) \(PID (\d+)\)/.exec(msg);
+      throw new TesselError('STORAGE', `held by another process${holder ? ` (${holder[1]}, PID ${holder[2]})` : ''} for over ` +
+        `${Math.round(timeoutMs / 1000)} s: DuckDB lets one process open a file another writes; ` +
+        'Tessel workers release it a second after each row, so a process that keeps it open (a duckdb shell, a notebook) must close it',
+      { file: this.path, cause: e, retryable: true });
     }
   }
 }
