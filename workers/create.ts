@@ -1,11 +1,13 @@
 import {
-  DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode,
-  type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
+  NativeConnection, Worker, bundleWorkflowCode, type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
 import type { TaskQueues, TemporalSettings } from './connection';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
+import { installRuntimeLogging, writeLogEntry, type RuntimeLogTarget } from './logging';
+
+export { installRuntimeLogging } from './logging';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -28,6 +30,8 @@ export interface WorkerOptions {
   identity?: string;
   /** Runtime log level when `TESSEL_LOG_LEVEL` is unset (the first call in a process wins). */
   logLevel?: LogLevel;
+  /** Where the runtime's log lines go (default stderr; see {@link installRuntimeLogging}). */
+  log?: RuntimeLogTarget;
 }
 
 export interface RunningWorkers {
@@ -50,32 +54,9 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 const quietLogger = {
   log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined,
-  warn: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
-  error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
+  warn: (m: string) => writeLogEntry({ level: 'WARN', message: `[bundler] ${m}` }),
+  error: (m: string) => writeLogEntry({ level: 'ERROR', message: `[bundler] ${m}` }),
 };
-
-const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
-/** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
-const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
-let runtimeInstalled = false;
-
-/**
- * Installs the Temporal runtime logger once per process, before any connection: level from
- * `TESSEL_LOG_LEVEL` (TRACE…ERROR, else `fallback`), messages to stderr, and the per-queue
- * "nothing registered" notices dropped since Tessel splits queues across workers on purpose.
- */
-export function installRuntimeLogging(fallback: LogLevel = 'INFO'): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
-  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
-  const logger = new DefaultLogger(level, (entry) => {
-    if (EXPECTED_NOTICES.test(entry.message)) return;
-    const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
-    process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
-  });
-  Runtime.install({ logger });
-}
 
 /**
  * Fixed prediction slots from a GPU memory budget: ⌊budget / per-prediction estimate⌋, at least 1, so
@@ -88,7 +69,7 @@ export function gpuSlotsFromBudget(budgetBytes: number, perPredictionBytes: numb
 
 /** Workers for the requested queues on one connection. */
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  installRuntimeLogging(opts.logLevel);
+  installRuntimeLogging(opts.logLevel, opts.log);
   const connection = await NativeConnection.connect({
     address: opts.temporal.address,
     tls: opts.temporal.tls,

@@ -1,0 +1,87 @@
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Where the Temporal runtime's log lines go. */
+export interface RuntimeLogTarget {
+  /**
+   * Append every line to this file instead of stderr (embedded runs: the run's own progress and summary
+   * own the terminal, and every failure is reported there once, in Tessel's words).
+   */
+  file?: string;
+  /** With `file`: also print each line to stderr (`--verbose`). */
+  echo?: boolean;
+}
+
+/** The installed runtime log: its file (if any) and how many lines of each level it took. */
+export interface RuntimeLog {
+  file?: string;
+  counts: Record<LogLevel, number>;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+/** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
+const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
+/** Keys and `key: value` / `key=value` / `Key(value)` spellings under which a task token can appear. */
+const TOKEN_KEY = /^task_?token$/i;
+const TOKEN_IN_TEXT = /(task_?token"?\s*[:=(]\s*"?)[A-Za-z0-9+/=_-]{8,}/gi;
+const REDACTED = '[redacted]';
+
+let installed: (RuntimeLog & { fd?: number; echo: boolean }) | undefined;
+
+/**
+ * Installs the Temporal runtime logger once per process, before any connection (the first call in a
+ * process wins and later calls return its log): level from `TESSEL_LOG_LEVEL` (TRACE…ERROR, else
+ * `fallback`); lines to stderr, or to `target.file`; the per-queue "nothing registered" notices dropped
+ * since Tessel splits queues across workers on purpose. Task tokens (an activity's credential: whoever
+ * holds one can complete the activity) are redacted on stderr; the file, private to this machine like the
+ * dev server's own database that stores them, keeps them for correlating with server logs.
+ */
+export function installRuntimeLogging(fallback: LogLevel = 'INFO', target: RuntimeLogTarget = {}): RuntimeLog {
+  if (installed) return installed;
+  const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
+  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
+  let fd: number | undefined;
+  if (target.file) {
+    mkdirSync(dirname(target.file), { recursive: true });
+    fd = openSync(target.file, 'a', 0o600);
+  }
+  const log: RuntimeLog & { fd?: number; echo: boolean } = { file: target.file, fd, echo: !!target.echo, counts: { TRACE: 0, DEBUG: 0, INFO: 0, WARN: 0, ERROR: 0 } };
+  installed = log;
+  Runtime.install({ logger: new DefaultLogger(level, (entry) => writeLogEntry(entry)) });
+  return log;
+}
+
+/**
+ * Writes one line through the installed runtime log (or stderr when none is installed): the SDK's
+ * entries, and Tessel's own worker-side notices such as the workflow bundler's warnings.
+ */
+export function writeLogEntry(entry: Pick<LogEntry, 'level' | 'message' | 'meta'> & { timestampNanos?: bigint }): void {
+  if (EXPECTED_NOTICES.test(entry.message)) return;
+  const log = installed;
+  if (log) log.counts[entry.level]++;
+  const when = new Date(entry.timestampNanos === undefined ? Date.now() : Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  if (log?.fd !== undefined) {
+    // Synchronous: a CLI run ends with process.exit, which would drop a stream's buffered lines.
+    writeSync(log.fd, formatLogLine(when, entry, false) + '\n');
+    if (!log.echo) return;
+  }
+  process.stderr.write(formatLogLine(when, entry, true) + '\n');
+}
+
+/** `<ISO time> [LEVEL] message {meta as JSON}`; `redact` drops task tokens from both. */
+export function formatLogLine(when: string, entry: Pick<LogEntry, 'level' | 'message' | 'meta'>, redact: boolean): string {
+  const replacer = (key: string, value: unknown) => {
+    if (redact && TOKEN_KEY.test(key)) return undefined; // dropped: the ids beside it name the activity
+    if (value instanceof Error) return redact ? `${value.name}: ${value.message}` : { name: value.name, message: value.message, stack: value.stack };
+    return typeof value === 'bigint' ? value.toString() : value;
+  };
+  const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta, replacer)}` : '';
+  const line = `${when} [${entry.level}] ${entry.message}${meta}`;
+  return redact ? redactTaskTokens(line) : line;
+}
+
+/** Replaces task tokens spelled out in text (`taskToken: …`, `task_token=…`, `TaskToken(…)`). */
+export function redactTaskTokens(text: string): string {
+  return text.replace(TOKEN_IN_TEXT, `$1${REDACTED}`);
+}
