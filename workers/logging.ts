@@ -22,9 +22,12 @@ export interface RuntimeLog {
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 /** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
 const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
-/** Keys and `key: value` / `key=value` / `Key(value)` spellings under which a task token can appear. */
+/**
+ * Keys, and spellings in text, under which a task token appears: `taskToken: …`, `task_token=…`, Core's
+ * `task_token: TaskToken(…)` and `TaskToken(…)`, as base64 or as a byte list.
+ */
 const TOKEN_KEY = /^task_?token$/i;
-const TOKEN_IN_TEXT = /(task_?token"?\s*[:=(]\s*"?)[A-Za-z0-9+/=_-]{8,}/gi;
+const TOKEN_IN_TEXT = /(task_?token"?\s*[:=]\s*"?(?:TaskToken\()?|TaskToken\()(?:[A-Za-z0-9+/=_-]{8,}|\[[\d,\s]+\])/gi;
 const REDACTED = '[redacted]';
 
 let installed: (RuntimeLog & { fd?: number; echo: boolean }) | undefined;
@@ -32,15 +35,17 @@ let installed: (RuntimeLog & { fd?: number; echo: boolean }) | undefined;
 /**
  * Installs the Temporal runtime logger once per process, before any connection (the first call in a
  * process wins and later calls return its log): level from `TESSEL_LOG_LEVEL` (TRACE…ERROR, else
- * `fallback`); lines to stderr, or to `target.file`; the per-queue "nothing registered" notices dropped
- * since Tessel splits queues across workers on purpose. Task tokens (an activity's credential: whoever
- * holds one can complete the activity) are redacted on stderr; the file, private to this machine like the
- * dev server's own database that stores them, keeps them for correlating with server logs.
+ * `fallback`); the SDK's lines and SDK Core's (forwarded) to stderr, or to `target.file`; the per-queue
+ * "nothing registered" notices dropped since Tessel splits queues across workers on purpose. Task tokens
+ * (an activity's credential: whoever holds one can complete the activity) are redacted on stderr; the
+ * file, private to this machine like the dev server's own database that stores them, keeps them for
+ * correlating with server logs.
  */
 export function installRuntimeLogging(fallback: LogLevel = 'INFO', target: RuntimeLogTarget = {}): RuntimeLog {
   if (installed) return installed;
   const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
-  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
+  const asked = env && LOG_LEVELS.includes(env) ? env : undefined;
+  const level = asked ?? fallback;
   let fd: number | undefined;
   if (target.file) {
     mkdirSync(dirname(target.file), { recursive: true });
@@ -48,7 +53,13 @@ export function installRuntimeLogging(fallback: LogLevel = 'INFO', target: Runti
   }
   const log: RuntimeLog & { fd?: number; echo: boolean } = { file: target.file, fd, echo: !!target.echo, counts: { TRACE: 0, DEBUG: 0, INFO: 0, WARN: 0, ERROR: 0 } };
   installed = log;
-  Runtime.install({ logger: new DefaultLogger(level, (entry) => writeLogEntry(entry)) });
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => writeLogEntry(entry)),
+    // SDK Core's own (Rust) lines come through the same logger: without `forward` Core prints them to the
+    // console itself, in colour, task tokens included (e.g. after a cancellation: "Activity not found on
+    // completion … task_token=TaskToken(…)"). Core stays at WARN unless TESSEL_LOG_LEVEL asks for more.
+    telemetryOptions: { logging: { forward: {}, filter: { core: asked ?? 'WARN', other: 'ERROR' } } },
+  });
   return log;
 }
 
@@ -81,7 +92,7 @@ export function formatLogLine(when: string, entry: Pick<LogEntry, 'level' | 'mes
   return redact ? redactTaskTokens(line) : line;
 }
 
-/** Replaces task tokens spelled out in text (`taskToken: …`, `task_token=…`, `TaskToken(…)`). */
+/** Replaces task tokens spelled out in text (see {@link TOKEN_IN_TEXT}). */
 export function redactTaskTokens(text: string): string {
   return text.replace(TOKEN_IN_TEXT, `$1${REDACTED}`);
 }
