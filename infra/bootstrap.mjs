@@ -76,7 +76,7 @@ const ijJar = join(stampDir, 'java', 'ij.jar');
 if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
   step('imagej', [IMAGEJ], () => {
     try {
-      sh('mvn', ['-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
+      sh('mvn', ['-q', '-B', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
         `-DoutputDirectory=${dirname(ijJar)}`, '-Dmdep.stripVersion=true']);
     } catch {
       process.stderr.write(`[bootstrap] warning: could not fetch ${IMAGEJ} with Maven; the ImageJ check will be skipped\n`);
