@@ -3,6 +3,7 @@ import {
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
+import { TesselError } from '../core/errors';
 import type { TaskQueues, TemporalSettings } from './connection';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
 import { installRuntimeLogging, writeLogEntry, type RuntimeLogTarget } from './logging';
@@ -74,6 +75,8 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     address: opts.temporal.address,
     tls: opts.temporal.tls,
     apiKey: opts.temporal.apiKey,
+  }).catch((e: unknown) => {
+    throw new TesselError('INVALID_CONFIG', `cannot reach Temporal at ${opts.temporal.address} (start one with 'tessel server', or set TEMPORAL_ADDRESS)`, { cause: e });
   });
   const all = createActivities(opts.deps);
   const pick = (names: readonly string[]) =>
