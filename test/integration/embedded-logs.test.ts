@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, type CliResult } from '../helpers/cluster';
+import { ROOT, runProcess, type CliResult } from '../helpers/cluster';
 
 /**
  * `tessel run workspace … --embedded` as a user types it (`npm run -s tessel`, so bin/tessel.js and the
@@ -15,16 +14,7 @@ jest.setTimeout(600_000);
 let dir: string;
 let ws: string;
 function npmTessel(args: string[], logLevel = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, TESSEL_EMBEDDED_DB: join(dir, 'embedded.db'), TESSEL_LOG_LEVEL: logLevel };
-    const child = spawn('npm', ['run', '-s', 'tessel', '--', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess('npm', ['run', '-s', 'tessel', '--', ...args], { env: { TESSEL_EMBEDDED_DB: join(dir, 'embedded.db'), TESSEL_LOG_LEVEL: logLevel } });
 }
 
 /** The log file named by the summary's `worker log: <path> (…)` line. */

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, type CliResult } from '../helpers/cluster';
+import { ROOT, runProcess, type CliResult } from '../helpers/cluster';
 import { shellCommands, type DocCommand } from '../helpers/readme-commands';
 
 /**
@@ -39,19 +38,10 @@ const TOOL_ERROR = /^npm (ERR!|error)|Traceback \(most recent call last\)/m;
 const commands: DocCommand[] = shellCommands(join(ROOT, 'README.md'));
 let sandbox: string;
 
+/** A command as pasted into a shell in the sandbox (not inside `npm test`'s own script environment). */
 function bash(command: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', command], {
-      cwd: sandbox, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TESSEL_EMBEDDED_DB: join(sandbox, '.embedded', 'dev.db'), INIT_CWD: undefined, npm_lifecycle_event: undefined },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const env = { TESSEL_EMBEDDED_DB: join(sandbox, '.embedded', 'dev.db'), INIT_CWD: undefined, npm_lifecycle_event: undefined };
+  return runProcess('bash', ['-c', command], { cwd: sandbox, env, timeoutMs: 280_000 });
 }
 
 beforeAll(() => {
