@@ -30,6 +30,7 @@ import { buildRunInput, workspaceLocations } from '../cli/run-input';
 import { taskQueuesFromEnv } from '../core/config/temporal';
 import { createWorkers } from '../workers/create';
 import { RUN_WORKFLOW_TYPE, type RunSummary } from '../core/contracts';
+import { ensureBenchTools } from './tools';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,6 +38,7 @@ const arg = (name: string, dflt: number) => {
 };
 
 async function main(): Promise<void> {
+  ensureBenchTools({ reference: false }); // the Temporal CLI
   const images = arg('images', 500);
   const size = arg('size', 64);
   const dir = mkdtempSync(join(tmpdir(), 'tessel-scale-'));

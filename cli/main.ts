@@ -4,12 +4,14 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useEnvConfig } from './env-config';
 import { formatCliError } from './output';
+import { findUnknownCommand, formatUnknownCommand } from './unknown-command';
 
 /**
  * The `tessel` command. Each file in `cli/commands/` exports `register(program)` and adds the command
  * (or command group) of its name; this file only wires them and turns errors into one clear line.
  * Given the arguments, only the named command's file is loaded (with `version`): loading all of them,
- * Temporal's client and protos included, costs ~0.9 s of start-up. Help and unknown names load all.
+ * Temporal's client and protos included, costs ~0.9 s of start-up. `--version` alone loads only `version`;
+ * help and unknown names load all.
  */
 export function buildProgram(argv?: string[]): Command {
   const program = new Command('tessel')
@@ -26,7 +28,9 @@ export function buildProgram(argv?: string[]): Command {
   const dir = join(__dirname, 'commands');
   const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts')).sort();
   const named = argv && commandName(argv);
-  const only = named && files.some((f) => f.replace(/\.(ts|js)$/, '') === named) ? new Set([named, 'version']) : undefined;
+  const versionOnly = argv && !named && argv.some((a) => a === '--version' || a === '-V') && !argv.some((a) => a === '--help' || a === '-h');
+  const only = named && files.some((f) => f.replace(/\.(ts|js)$/, '') === named) ? new Set([named, 'version'])
+    : versionOnly ? new Set(['version']) : undefined;
   const seen = new Set<string>();
   for (const f of files) {
     const base = f.replace(/\.(ts|js)$/, '');
@@ -52,6 +56,11 @@ function commandName(argv: string[]): string | undefined {
 
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram(argv);
+  const unknown = findUnknownCommand(program, argv.slice(2));
+  if (unknown) {
+    process.stderr.write(formatUnknownCommand(unknown) + '\n');
+    return 1;
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

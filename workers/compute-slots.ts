@@ -83,7 +83,8 @@ export class ComputeSlots {
         const onAbort = () => {
           const i = this.reservations.indexOf(grant);
           if (i >= 0) this.reservations.splice(i, 1);
-          reject(Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
+          // The signal's own reason: the SDK logs any other rejection as an error (one per worker at shutdown).
+          reject(abort.reason ?? Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
         };
         if (abort.aborted) return onAbort();
         if (this.hasRoom()) return grant();

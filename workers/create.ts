@@ -1,14 +1,18 @@
 import {
-  DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode,
-  type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
+  NativeConnection, Worker, bundleWorkflowCode, type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
+import { TesselError } from '../core/errors';
 import type { TaskQueues, TemporalSettings } from '../core/config/temporal';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
 import type { WorkerMetrics } from './metrics';
 import { TRACING_WORKFLOW_MODULES, tracingActivityInterceptor, tracingSinks, type TracingSettings } from './tracing';
 import type { VersioningSettings } from './versioning';
+import { installRuntimeLogging, writeLogEntry, type RuntimeLogTarget } from './logging';
+
+export { installRuntimeLogging } from './logging';
+
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -44,6 +48,8 @@ export interface WorkerOptions {
    * hands them back to Temporal for another worker. Default 5.
    */
   shutdownGraceS?: number;
+  /** Where the runtime's log lines go (default stderr; see {@link installRuntimeLogging}). */
+  log?: RuntimeLogTarget;
 }
 
 export interface RunningWorkers {
@@ -77,41 +83,9 @@ export function workflowBundle(tracing = false): Promise<WorkflowBundleWithSourc
 
 const quietLogger = {
   log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined,
-  warn: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
-  error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
+  warn: (m: string) => writeLogEntry({ level: 'WARN', message: `[bundler] ${m}` }),
+  error: (m: string) => writeLogEntry({ level: 'ERROR', message: `[bundler] ${m}` }),
 };
-
-const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
-/** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
-const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
-let runtimeInstalled = false;
-
-/**
- * Installs the Temporal runtime once per process, before any connection: the logger (level from
- * `TESSEL_LOG_LEVEL`, TRACE…ERROR, else `fallback`; messages to stderr; the per-queue "nothing
- * registered" notices dropped since Tessel splits queues across workers on purpose) and, given
- * `prometheusBindAddress`, the SDK's Prometheus exporter (durations in seconds, counters with `_total`).
- */
-export function installRuntimeLogging(fallback: LogLevel = 'INFO', prometheusBindAddress?: string): void {
-  if (runtimeInstalled) {
-    if (prometheusBindAddress) process.stderr.write('warning: Temporal runtime already installed in this process; its SDK metrics are not exported\n');
-    return;
-  }
-  runtimeInstalled = true;
-  const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
-  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
-  const logger = new DefaultLogger(level, (entry) => {
-    if (EXPECTED_NOTICES.test(entry.message)) return;
-    const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
-    process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
-  });
-  Runtime.install({
-    logger,
-    ...(prometheusBindAddress
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: prometheusBindAddress, useSecondsForDurations: true, countersTotalSuffix: true } } } }
-      : {}),
-  });
-}
 
 /**
  * Fixed prediction slots from a GPU memory budget: ⌊budget / per-prediction estimate⌋, at least 1, so
@@ -124,11 +98,13 @@ export function gpuSlotsFromBudget(budgetBytes: number, perPredictionBytes: numb
 
 /** Workers for the requested queues on one connection. */
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  installRuntimeLogging(opts.logLevel, opts.sdkMetricsAddress);
+  installRuntimeLogging(opts.logLevel, { ...opts.log, prometheusBindAddress: opts.sdkMetricsAddress });
   const connection = await NativeConnection.connect({
     address: opts.temporal.address,
     tls: opts.temporal.tls,
     apiKey: opts.temporal.apiKey,
+  }).catch((e: unknown) => {
+    throw new TesselError('INVALID_CONFIG', `cannot reach Temporal at ${opts.temporal.address} (start one with 'tessel server', or set TEMPORAL_ADDRESS)`, { cause: e });
   });
   const all = createActivities(opts.deps);
   const pick = (names: readonly string[]) =>

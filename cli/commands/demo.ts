@@ -43,7 +43,7 @@ export function register(program: Command): void {
         imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 4,
         maxAttempts: 5, geojson: true, benchmarkSink: 'duckdb', force: !o.skipDone,
       });
-      process.exitCode = await executeRun(input, { embedded: true, json: o.json });
+      process.exitCode = await executeRun(input, { embedded: true, json: o.json, verbose: program.opts().verbose });
       if (!o.json) await reportAgainstTruth(root, log);
       await writeDemoDashboard(root, log);
     });
