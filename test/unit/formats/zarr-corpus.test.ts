@@ -1,0 +1,118 @@
+import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openImage } from '../../../core/formats/image';
+import type { NdArray } from '../../../core/formats/ndarray';
+import { decodeNpy } from '../../../core/formats/npz';
+import { Random } from '../../../core/synth/random';
+import { runPython } from '../../helpers/python';
+
+/**
+ * Every OME-Zarr written by ome-zarr-py and zarr-python (test/fixtures/make_zarr_corpus.py) reads back
+ * pixel-exact, whole planes and regions, every level, with the metadata the writer put in; every bad
+ * input fails with the error code and a message naming the array and the cause.
+ */
+interface Good {
+  file: string; writer: string;
+  expect: { width: number; height: number; dtype: string; levels: number; channels: string[]; physicalSizeX?: number; calibrated?: boolean;
+    ngffVersion?: string; zarrFormat: 2 | 3; compression?: string; dimensionOrder?: string };
+}
+interface Bad { file: string; code: string; match: string; read: boolean }
+
+const dir = mkdtempSync(join(tmpdir(), 'tessel-zarr-corpus-'));
+runPython(join(__dirname, '..', '..', 'fixtures', 'make_zarr_corpus.py'), [dir]);
+const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { good: Good[]; bad: Bad[] };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const npy = (name: string): NdArray => decodeNpy(new Uint8Array(readFileSync(join(dir, name))), name);
+
+/** Channel c of a (C, Y, X) array, rows y0.. and columns x0.. of the window, row-major. */
+function window(a: NdArray, c: number, x0: number, y0: number, w: number, h: number): number[] {
+  const [, H, W] = a.shape;
+  const d = a.data as unknown as ArrayLike<number>;
+  const out: number[] = [];
+  for (let y = y0; y < y0 + h; y++) for (let x = x0; x < x0 + w; x++) out.push(d[c * H * W + y * W + x]);
+  expect(out.length).toBe(w * h);
+  return out;
+}
+
+const same = (got: ArrayLike<number>, want: number[]): boolean => got.length === want.length && want.every((v, i) => got[i] === v || (Number.isNaN(v) && Number.isNaN(got[i])));
+
+it('the corpus covers both writers, both NGFF versions and the codecs Tessel reads', () => {
+  expect(new Set(manifest.good.map((g) => g.writer))).toEqual(new Set(['ome-zarr-py', 'zarr-python']));
+  expect(new Set(manifest.good.map((g) => g.expect.zarrFormat))).toEqual(new Set([2, 3]));
+  const codecs = new Set(manifest.good.map((g) => g.expect.compression));
+  for (const c of ['none', 'zlib', 'gzip', 'zstd', 'blosc-lz4', 'blosc-zstd']) expect(codecs).toContain(c);
+  expect(manifest.bad.length).toBeGreaterThanOrEqual(10);
+});
+
+describe.each(manifest.good.map((g) => [g.file, g] as const))('%s', (file, entry) => {
+  it('metadata matches what the writer put in', async () => {
+    const src = await openImage(join(dir, file));
+    try {
+      const e = entry.expect;
+      const { info } = src;
+      expect({ w: info.width, h: info.height, dtype: info.dtype, levels: info.levels, channels: info.channels, format: info.format, zarrFormat: info.zarrFormat })
+        .toEqual({ w: e.width, h: e.height, dtype: e.dtype, levels: e.levels, channels: e.channels, format: 'ome-zarr', zarrFormat: e.zarrFormat });
+      if (e.physicalSizeX !== undefined) {
+        expect(info.physicalSizeX).toBeCloseTo(e.physicalSizeX, 9);
+        expect(info.physicalSizeY).toBeCloseTo(e.physicalSizeX, 9);
+        expect(info.calibrated).toBe(true);
+      }
+      if (e.calibrated === false) {
+        expect([info.calibrated, info.physicalSizeX]).toEqual([false, undefined]);
+        expect(info.warnings.join('\n')).toMatch(/uncalibrated/);
+      }
+      if (e.compression) expect(info.compression).toBe(e.compression);
+      if (e.ngffVersion) expect(info.ngffVersion).toBe(e.ngffVersion);
+      if (e.dimensionOrder) expect(info.dimensionOrder).toBe(e.dimensionOrder);
+    } finally {
+      await src.close();
+    }
+  });
+
+  it('every channel and level reads pixel-exact, whole and by region', async () => {
+    const src = await openImage(join(dir, file));
+    const rng = new Random(entry.file.length * 7919);
+    const rand = (): number => rng.next();
+    try {
+      for (let level = 0; level < entry.expect.levels; level++) {
+        const want = npy(`${file}.level${level}.npy`);
+        const [C, H, W] = want.shape;
+        expect(await src.levelSize(level)).toEqual({ width: W, height: H });
+        for (let c = 0; c < C; c++) {
+          const p = await src.readChannel(c, { level });
+          expect([p.width, p.height, p.data.constructor.name]).toEqual([W, H, want.data.constructor.name]);
+          expect({ level, c, same: same(p.data as ArrayLike<number>, window(want, c, 0, 0, W, H)) }).toEqual({ level, c, same: true });
+          // Regions that start and end inside chunks, and a single pixel.
+          for (let k = 0; k < 3; k++) {
+            const w = k === 2 ? 1 : 1 + Math.floor(rand() * (W - 1));
+            const h = k === 2 ? 1 : 1 + Math.floor(rand() * (H - 1));
+            const x = Math.floor(rand() * (W - w + 1));
+            const y = Math.floor(rand() * (H - h + 1));
+            const r = await src.readChannel(c, { level, region: { x, y, width: w, height: h } });
+            expect({ level, c, x, y, w, h, same: same(r.data as ArrayLike<number>, window(want, c, x, y, w, h)) }).toEqual({ level, c, x, y, w, h, same: true });
+          }
+        }
+      }
+    } finally {
+      await src.close();
+    }
+  });
+});
+
+describe.each(manifest.bad.map((b) => [b.file, b] as const))('%s', (file, entry) => {
+  it(`fails with ${entry.code}, naming the array and the cause`, async () => {
+    const run = async (): Promise<void> => {
+      const src = await openImage(join(dir, file));
+      try {
+        if (entry.read) for (let c = 0; c < src.info.channels.length; c++) await src.readChannel(c);
+      } finally {
+        await src.close();
+      }
+    };
+    const err = await run().then(() => undefined, (e: unknown) => e as { code?: string; message: string });
+    expect(err && { code: err.code, message: err.message }).toEqual({ code: entry.code, message: expect.stringMatching(new RegExp(entry.match)) });
+    expect(err!.message.split('\n')).toHaveLength(1);
+  });
+});
