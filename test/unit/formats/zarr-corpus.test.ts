@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openImage } from '../../../core/formats/image';
 import type { NdArray } from '../../../core/formats/ndarray';
 import { decodeNpy } from '../../../core/formats/npz';
+import { LocalStore, registerStore, type RangeReader } from '../../../core/storage';
 import { Random } from '../../../core/synth/random';
 import { runPython } from '../../helpers/python';
 
@@ -115,4 +117,56 @@ describe.each(manifest.bad.map((b) => [b.file, b] as const))('%s', (file, entry)
     expect(err && { code: err.code, message: err.message }).toEqual({ code: entry.code, message: expect.stringMatching(new RegExp(entry.match)) });
     expect(err!.message.split('\n')).toHaveLength(1);
   });
+});
+
+/** The local store under a `count://` scheme, recording every object read. */
+class CountingStore extends LocalStore {
+  readonly reads: string[] = [];
+  override handles(uri: string): boolean {
+    return uri.startsWith('count://');
+  }
+  override readAll(uri: string): Promise<Uint8Array> {
+    this.reads.push(uri);
+    return super.readAll(uri.slice('count://'.length));
+  }
+  override openRange(uri: string): Promise<RangeReader> {
+    this.reads.push(uri);
+    return super.openRange(uri.slice('count://'.length));
+  }
+}
+
+it('a region read fetches exactly the chunks it touches (and each metadata document once)', async () => {
+  const counting = new CountingStore();
+  registerStore(counting);
+  const uri = `count://${dir}/zarr_v2_zlib.ome.zarr`;
+  const src = await openImage(uri);
+  const chunks = (): string[] => counting.reads.filter((r) => !/(\.zarray|\.zattrs|\.zgroup|zarr\.json)$/.test(r)).map((r) => r.slice(uri.length + 1));
+  try {
+    const metadataReads = counting.reads.length;
+    expect(new Set(counting.reads).size).toBe(metadataReads);
+    // Chunks are 1×32×64 (c, y, x); zarr-python's v2 keys are level/c.y.x.
+    await src.readChannel(1, { region: { x: 70, y: 40, width: 10, height: 10 } });
+    expect(chunks()).toEqual(['0/1.1.1']);
+    counting.reads.length = 0;
+    await src.readChannel(2, { region: { x: 60, y: 30, width: 10, height: 4 } });
+    expect(chunks().sort()).toEqual(['0/2.0.0', '0/2.0.1', '0/2.1.0', '0/2.1.1']);
+    counting.reads.length = 0;
+    await src.readChannel(0, { level: 1, region: { x: 0, y: 0, width: 75, height: 50 } });
+    expect(chunks().sort()).toEqual(['1/0.0.0', '1/0.0.1', '1/0.1.0', '1/0.1.1']);
+  } finally {
+    await src.close();
+  }
+});
+
+it('tessel inspect shows an OME-Zarr like an OME-TIFF (native ESM import under tsx)', () => {
+  const cli = join(__dirname, '..', '..', '..', 'cli', 'main.ts');
+  const r = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), cli, 'inspect', '--json', join(dir, 'omezarr_v04_cyx.ome.zarr')], { encoding: 'utf8' });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(JSON.parse(r.stdout)).toEqual({
+    uri: join(dir, 'omezarr_v04_cyx.ome.zarr'), width: 150, height: 100, channels: ['DAPI', 'CD3', 'Pan-Cytokeratin'], dtype: 'uint16',
+    physicalSizeX: 0.325, physicalSizeY: 0.325, calibrated: true, levels: 3, tiled: true, compression: 'zstd', bigtiff: false, dimensionOrder: 'CYX',
+    format: 'ome-zarr', ngffVersion: '0.4', zarrFormat: 2, chunkSize: { width: 64, height: 32 }, warnings: [],
+  });
+  const human = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), cli, 'inspect', join(dir, 'bad_axes.ome.zarr')], { encoding: 'utf8' });
+  expect([human.status, human.stderr.trim()]).toEqual([1, `tessel: ${join(dir, 'bad_axes.ome.zarr')}: axis 'lambda' of type 'spectral' is not one Tessel can map (expected t, c, z, y, x)`]);
 });
