@@ -45,6 +45,20 @@ function stagingDir(labelUri: string): string {
 
 const json = (v: unknown): string => JSON.stringify(v, null, 2);
 
+/**
+ * Commits into one root run one at a time in this process, so two labels (whole-cell and nucleus)
+ * committed together both end up in `labels/`'s list. Writers in different processes must not commit
+ * into the same root at the same time.
+ */
+const rootLocks = new Map<string, Promise<unknown>>();
+function underRootLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  const run = (rootLocks.get(root) ?? Promise.resolve()).then(fn, fn);
+  const settled = run.then(() => undefined, () => undefined);
+  rootLocks.set(root, settled);
+  void settled.then(() => { if (rootLocks.get(root) === settled) rootLocks.delete(root); });
+  return run;
+}
+
 export async function openZarrMaskBackend(rootUri: string, o: ZarrMaskOptions): Promise<MaskBackend> {
   if (!/^[A-Za-z0-9._-]+$/.test(o.labelName) || o.labelName.startsWith('.')) {
     throw new ConfigError(`label name '${o.labelName}' must be letters, digits, '.', '_' or '-' (and not start with '.')`, { file: rootUri });
@@ -155,9 +169,11 @@ export async function openZarrMaskBackend(rootUri: string, o: ZarrMaskOptions): 
           await fs.writeFile(join(staging, '.zattrs'), json({ multiscales: [multiscales()], 'image-label': label }));
           last.push('.zgroup', '.zattrs');
         }
-        await store.putFolder(staging, labelUri, { last });
-        published = true;
-        await register();
+        await underRootLock(root, async () => {
+          await store.putFolder(staging, labelUri, { last });
+          published = true;
+          await register();
+        });
       } finally {
         await discard();
       }
