@@ -43,7 +43,7 @@ maybe('OME-Zarr and masks on gs://', () => {
     return `${root}/${name}`;
   }
 
-  test.each(['zarr_v2_blosc-lz4.ome.zarr', 'zarr_v3_sharded.ome.zarr', 'omezarr_v05_tczyx.ome.zarr'])('%s reads pixel-exact from gs://, whole and by region', async (name) => {
+  test.each(['zarr_v2_blosc-lz4.ome.zarr', 'zarr_v3_sharded.ome.zarr', 'defaults_v05_tczyx.ome.zarr'])('%s reads pixel-exact from gs://, whole and by region', async (name) => {
     const uri = await upload(name);
     const src = await openImage(uri);
     try {
