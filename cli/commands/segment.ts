@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { postprocess } from '../../core/postprocess';
 import { CompartmentSelection } from '../../core/postprocess/params';
 import { joinUri } from '../../core/storage';
+import { addMaskFormatOption, maskFormatOf } from '../mask-format-option';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
 
@@ -10,7 +11,8 @@ export function register(program: Command): void {
     .command('segment <npz>')
     .description('Predict then postprocess in one go, without Temporal: Mesmer inference on the NPZ intermediate (see `tessel predict`), ' +
       'then deep watershed (see `tessel postprocess`). Writes <out-dir>/<name>_raw_predictions.npz (or --predictions), ' +
-      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff.\n\n' + WATERSHED_DEFAULTS_HELP)
+      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff (or, with --mask-format ome-zarr, the labels of <out-dir>/<name>.ome.zarr).\n\n' +
+      WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) for the masks and predictions')
     .requiredOption('--name <name>', 'image name used in the output file names')
     .addOption(new Option('--compartment <which>', 'compartments to segment').choices(CompartmentSelection.options).default('both'))
@@ -18,6 +20,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON on stdout');
   addPredictOptions(cmd);
   addWatershedOptions(cmd);
+  addMaskFormatOption(cmd);
   cmd.action(async (npz: string, o: PredictCliOptions & Record<string, unknown>) => {
     const outDir = o.outDir as string;
     const name = o.name as string;
@@ -28,7 +31,7 @@ export function register(program: Command): void {
     const tty = process.stderr.isTTY === true;
     const t1 = performance.now();
     const m = await postprocess({
-      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, ...overrides,
+      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, maskFormat: maskFormatOf(o), ...overrides,
       onProgress: tty ? (f) => process.stderr.write(`\rpostprocess ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');

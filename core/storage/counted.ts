@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BroadcastChannel, isMainThread } from 'node:worker_threads';
-import type { RangeReader, Store, WriteOptions } from './types';
+import type { PutFolderOptions, RangeReader, Store, WriteOptions } from './types';
 
 /**
  * Bytes moved through the storage boundary in this process, by URI scheme (`file` or `gs`), since it
@@ -80,5 +81,19 @@ export function countingStore(inner: Store): Store {
       await inner.putFile(localPath, uri, opts);
       add('writtenBytes', uri, size);
     },
+    async putFolder(localDir, uri, opts?: PutFolderOptions) {
+      const size = await folderBytes(localDir); // before: the folder is consumed
+      await inner.putFolder(localDir, uri, opts);
+      add('writtenBytes', uri, size);
+    },
   };
+}
+
+/** Bytes of the files under a local folder. */
+async function folderBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return n;
 }
