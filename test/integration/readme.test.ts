@@ -21,6 +21,9 @@ const SKIP: Skip[] = [
   { match: /\bgs:\/\//, reason: 'needs a GCS bucket' },
   { match: /^npm run build$/, reason: 'the type-checked tsc build: test/unit/orchestration/build.test.ts builds and runs it' },
   { match: /ONNXRUNTIME_NODE_INSTALL=cuda/, reason: 'downloads CUDA libraries, for GPU hosts' },
+  { match: /^npm run -s tessel -- (dashboard|review) .*--serve\b/, reason: 'serves a page until interrupted (test/integration/dashboard-live.test.ts and review-browser.test.ts drive both in Chromium)' },
+  { match: /^npm run -s tessel -- dashboard .*--bigquery-table/, reason: 'needs a BigQuery table (test/integration/dashboard-bigquery.test.ts runs it against an emulator)' },
+  { match: /^npm run -s tessel -- classify (train|apply) /, reason: 'needs the labels a person makes in the review page (test/integration/classify-run.test.ts trains from labels and runs both)' },
 ];
 
 /** Commands run in a smaller form of the same command, so later commands find what they leave. */
