@@ -12,6 +12,9 @@ export type TesselErrorCode =
   | 'INVALID_ARRAY' // an NPZ/NPY that is malformed or holds the wrong arrays, dtypes or shapes
   | 'MODEL_CHECKSUM_MISMATCH' // a model collection whose files do not match its SHA-256 manifest
   | 'MODEL_CONTRACT' // a model whose inputs/outputs disagree with its metadata
+  | 'MODEL_TEST_FAILED' // a model collection whose test tensors do not reproduce their expected outputs where it is loaded
+  | 'MODEL_IMPORT' // a source model (Keras Mesmer) that cannot be read, is not Mesmer-shaped, or does not convert
+  | 'TOOL_UNAVAILABLE' // a program Tessel runs is missing or failed to install (Python 3.10 for model import)
   | 'INVALID_CONFIG' // configuration or CLI input that fails validation
   | 'NOT_FOUND' // a storage object or path that does not exist
   | 'ALREADY_EXISTS' // an atomic write that lost a race (precondition failed)
@@ -95,6 +98,23 @@ export class ModelContractError extends TesselError {
   constructor(file: string, cause: string) {
     super('MODEL_CONTRACT', cause, { file });
     this.name = 'ModelContractError';
+  }
+}
+
+/** A collection's test tensors fail on the provider it was loaded on; `details` holds the per-output report. Not retryable. */
+export class ModelTestError extends TesselError {
+  constructor(file: string, cause: string, details?: Record<string, unknown>) {
+    super('MODEL_TEST_FAILED', cause, { file, details });
+    this.name = 'ModelTestError';
+  }
+}
+
+/** A source model that `tessel model import-mesmer` cannot read, that is not Mesmer-shaped, or that does not convert. Not retryable. */
+export class ModelImportError extends TesselError {
+  constructor(file: string, cause: string) {
+    // Always led by the file: TensorFlow's causes often quote a path inside it, which would suppress the prefix.
+    super('MODEL_IMPORT', `${file}: ${cause}`, { file });
+    this.name = 'ModelImportError';
   }
 }
 
