@@ -82,7 +82,9 @@ export function encodeModelCollection(onnx: Uint8Array, metadata: ModelMetadata 
   const text = typeof metadata === 'string' ? metadata : JSON.stringify(metadata, null, 2) + '\n';
   parseModelMetadata(text, file);
   const metaBytes = new TextEncoder().encode(text);
-  const files = [{ name: ONNX_ENTRY, data: onnx }, { name: METADATA_ENTRY, data: metaBytes }, ...extra];
+  // The model is stored, not deflated: float weights shrink ~5% and inflating them cost 1.9 s of every load of a
+  // 100 MB Mesmer on 2 busy cores (0.3 s stored).
+  const files = [{ name: ONNX_ENTRY, data: onnx, compress: false }, { name: METADATA_ENTRY, data: metaBytes }, ...extra];
   const manifest: CollectionManifest = {
     schemaVersion: 1,
     files: Object.fromEntries(files.map((f) => [f.name, { sha256: sha256Hex(f.data), bytes: f.data.length }])),
