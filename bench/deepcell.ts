@@ -52,6 +52,9 @@ interface SegmentJson {
   totalS: number;
 }
 
+const maxLabel = (a: Int32Array) => a.reduce((m, v) => (v > m ? v : m), 0);
+const differingPixels = (a: Int32Array, b: Int32Array) => a.reduce((n, v, i) => n + (v !== b[i] ? 1 : 0), 0);
+
 /** Wall time of a whole process. */
 async function timed(cmd: string, args: string[]): Promise<{ wallS: number; stdout: string }> {
   const t0 = performance.now();
@@ -128,9 +131,7 @@ async function main(): Promise<void> {
     for (const [file, key] of [['WholeCellMask', 'whole_cell'], ['NucleusMask', 'nuclear']]) {
       const ours = (await readLabelMask(join(out, `bench_${file}.tiff`))).data;
       const theirs = masks.get(key)!.data as Int32Array;
-      let differing = 0;
-      for (let i = 0; i < ours.length; i++) if (ours[i] !== theirs[i]) differing++;
-      log(`  ${file}: ${Math.max(0, ...ours)} objects (DeepCell ${Math.max(0, ...theirs)}), ${differing} pixels differ`);
+      log(`  ${file}: ${maxLabel(ours)} objects (DeepCell ${maxLabel(theirs)}), ${differingPixels(ours, theirs)} pixels differ`);
     }
     if (half) {
       const h = await timed(process.execPath, [cli, 'segment', npz, '--model', fp16, '--out-dir', `${out}-fp16`, '--name', 'bench', '--json', ...threadFlags]);
@@ -156,10 +157,7 @@ async function main(): Promise<void> {
     const theirs = await readNpz(join(WORK, 'deepcell-watershed.npz'));
     for (const [file, key] of [['WholeCellMask', 'whole_cell'], ['NucleusMask', 'nuclear']]) {
       const ours = (await readLabelMask(join(ppOut, `bench_${file}.tiff`))).data;
-      const t = theirs.get(key)!.data as Int32Array;
-      let differing = 0;
-      for (let i = 0; i < ours.length; i++) if (ours[i] !== t[i]) differing++;
-      log(`  ${file}: ${differing} pixels differ from deepcell_toolbox`);
+      log(`  ${file}: ${differingPixels(ours, theirs.get(key)!.data as Int32Array)} pixels differ from deepcell_toolbox`);
     }
   }
 }

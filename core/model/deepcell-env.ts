@@ -68,8 +68,8 @@ function stampFor(python: string): string {
 export function deepcellEnvReady(home = deepcellHome()): boolean {
   const stamp = join(home, 'venv.stamp');
   if (!existsSync(stamp) || !existsSync(deepcellPython(home))) return false;
-  const [, base] = readFileSync(stamp, 'utf8').split('\n');
-  return !!base && existsSync(base) && readFileSync(stamp, 'utf8').split('\n')[0] === stampFor(base);
+  const [digest, base] = readFileSync(stamp, 'utf8').split('\n');
+  return !!base && existsSync(base) && digest === stampFor(base);
 }
 
 export interface DeepcellEnvOptions {

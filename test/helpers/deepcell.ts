@@ -47,10 +47,13 @@ export async function runDeepcellPython(python: string, script: string, args: st
 
 /**
  * deepcell's Mesmer network with seeded random weights as a SavedModel, built once (≈45 s) and kept in
- * `.tessel/deepcell/fixtures` until the oracle script or DeepCell's lock changes, so suites and bench/deepcell.ts share it.
+ * `.tessel/deepcell/fixtures` until the oracle's build_mesmer or DeepCell's lock changes, so suites and
+ * bench/deepcell.ts share it.
  */
 export async function oracleMesmerSavedModel(python: string, seed = ORACLE_SEED): Promise<string> {
-  const digest = createHash('sha256').update(readFileSync(ORACLE_SCRIPT)).update(readFileSync(DEEPCELL_REQUIREMENTS)).digest('hex').slice(0, 12);
+  const script = readFileSync(ORACLE_SCRIPT, 'utf8');
+  const recipe = /\ndef build_mesmer\(.*?(?=\ndef )/s.exec(script)?.[0] ?? script;
+  const digest = createHash('sha256').update(recipe).update(readFileSync(DEEPCELL_REQUIREMENTS)).digest('hex').slice(0, 12);
   const dir = join(deepcellHome(), 'fixtures');
   const target = join(dir, `mesmer-seed${seed}-${digest}`);
   if (existsSync(join(target, 'saved_model.pb'))) return target;
