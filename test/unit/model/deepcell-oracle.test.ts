@@ -88,7 +88,7 @@ describeWithDeepcell('DeepCell Mesmer (deepcell 0.12.10 network, seeded weights)
         expect(check.maxAbsError).toBeLessThan(zip === bundle() ? 1e-5 : check.absoluteTolerance);
       }
     }
-  });
+  }, 600_000);
 
   test('raw heads equal DeepCell\'s _preprocess → _tile_input → _batch_predict → _untile_output within 1e-5', async () => {
     const ours = await readNpz(join(dir, 'fp32', 'tissue_raw_predictions.npz'));

@@ -16,6 +16,8 @@ import { deepcellPython, describeWithDeepcell, runDeepcellPython, tesselCli } fr
  * which must fail with one line naming the file and the cause and leave nothing behind.
  */
 const VARIANTS = join(__dirname, '..', '..', 'fixtures', 'make_mesmer_variants.py');
+/** Each TensorFlow start costs 5–10 s on an idle 2-core machine, several times that on a busy one. */
+const PYTHON_TEST_TIMEOUT = 600_000;
 
 /** Runs the CLI into an empty folder; on failure that folder must stay empty (no bundle, no temporary file). */
 async function importInto(dir: string, source: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []) {
@@ -84,7 +86,7 @@ describeWithDeepcell('import-mesmer on Keras models built in DeepCell\'s environ
     const p = await predictArray({ input: new Float32Array(150 * 130 * 2).map((_, i) => (i * 7919) % 255), width: 150, height: 130, model: c });
     expect(p.headChannels).toEqual([1, 3, 1, 3]);
     expect(p.heads[1].length).toBe(150 * 130 * 3);
-  });
+  }, PYTHON_TEST_TIMEOUT);
 
   test('an .h5 file, and a Keras 2 .keras file with a fixed batch of 2 (zero-filled last batch)', async () => {
     const h5 = await importMesmer({ source: join(models, 'tiny.h5'), out: join(dir, 'h5.zip') });
@@ -95,7 +97,7 @@ describeWithDeepcell('import-mesmer on Keras models built in DeepCell\'s environ
     expect(c.testTensors!.input.shape).toEqual([2, 64, 64, 2]);
     const p = await predictArray({ input: new Float32Array(150 * 150 * 2).map((_, i) => (i * 104729) % 97), width: 150, height: 150, model: c });
     expect([p.tiles, p.batchSize]).toEqual([9, 2]); // 9 tiles in batches of 2: the last one padded
-  });
+  }, PYTHON_TEST_TIMEOUT);
 
   test.each([
     ['three_channels.h5', /: input has 3 channels \[None, 64, 64, 3\]; Mesmer takes 2 \(nuclear, membrane\)$/],
@@ -109,7 +111,7 @@ describeWithDeepcell('import-mesmer on Keras models built in DeepCell\'s environ
     expect(r.lines[0]).toContain(join(models, file));
     expect(r.lines[0]).toMatch(cause);
     expect(r.left).toEqual([]);
-  });
+  }, PYTHON_TEST_TIMEOUT);
 
   test('a truncated .h5 and a SavedModel with a corrupt saved_model.pb: "cannot be read", nothing written', async () => {
     const truncated = join(dir, 'truncated.h5');
@@ -126,5 +128,5 @@ describeWithDeepcell('import-mesmer on Keras models built in DeepCell\'s environ
       expect(r.lines[0]).toMatch(new RegExp(`^tessel: ${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot be read as a Keras model \\(\\w+`));
       expect(r.left).toEqual([]);
     }
-  });
+  }, PYTHON_TEST_TIMEOUT);
 });
