@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../core/errors';
@@ -6,6 +6,8 @@ import { bundleModelCollection, checkManifest, METADATA_ENTRY, ONNX_ENTRY, parse
 import { ensureReferenceModel, REFERENCE_FILE } from '../../core/reference';
 import { loadClassifier } from '../../core/classify/bundle';
 import { printJson } from '../output';
+import { registerImportMesmer } from './model-import';
+import { verificationLines, verifyForInspect } from './model-verify';
 
 interface TensorInfo { name: string; type?: string; shape?: (number | string)[] }
 
@@ -53,7 +55,9 @@ export function register(program: Command): void {
     .description('Show a collection\'s metadata, per-file checksum verdicts (OK/FAIL) and the ONNX inputs/outputs as onnxruntime sees them. Exits 1 when any check fails.')
     .argument('<zip>', 'model collection (local path or gs://)')
     .option('--json', 'print everything as JSON')
-    .action(async (zip: string, o: { json?: boolean }) => {
+    .option('--verify', 'also run the bundle\'s test tensors through onnxruntime and report each output\'s max error against its stated tolerances (FAIL, exit 1, when over)')
+    .addOption(new Option('--device <device>', 'execution provider for --verify').choices(['cpu', 'cuda']).default('cpu'))
+    .action(async (zip: string, o: { json?: boolean; verify?: boolean; device: 'cpu' | 'cuda' }) => {
       const { bytes, entries, manifest } = await readModelCollectionEntries(zip);
       const checksums = manifest ? checkManifest(entries, manifest) : [];
       let metadata: unknown;
@@ -78,16 +82,17 @@ export function register(program: Command): void {
       const classifier = await describeClassifier(zip, entries);
       const segmentation = entries.has(ONNX_ENTRY) || entries.has(METADATA_ENTRY) || !classifier;
       if (!segmentation) metadataError = onnxError = undefined;
-      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError && !classifier?.error;
-      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError, classifier };
+      const md = segmentation ? metadata as import('../../core/model/metadata').ModelMetadata | undefined : undefined;
+      const verification = o.verify && segmentation ? await verifyForInspect(zip, entries, md, onnxError ? undefined : onnxBytes, o.device) : undefined;
+      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError && !classifier?.error && (verification?.ok ?? true);
+      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError, classifier, verification };
       if (!ok) process.exitCode = 1;
       if (o.json) return printJson(report);
       const lines: string[] = [`${zip}  sha256 ${report.sha256}`];
       if (!manifest) lines.push('manifest.json: MISSING (checksums cannot be verified)');
       for (const c of checksums) lines.push(`  ${c.ok ? 'OK  ' : 'FAIL'} ${c.name}${c.ok ? '' : c.expected ? ` (expected ${c.expected}, got ${c.actual ?? 'missing'})` : ' (not in manifest)'}`);
       if (metadataError) lines.push(`metadata: INVALID: ${metadataError}`);
-      else if (segmentation) {
-        const md = metadata as import('../../core/model/metadata').ModelMetadata;
+      else if (md) {
         lines.push(`model: ${md.name} ${md.version}`, `  ${md.description}`, `  provenance: ${md.provenance}`,
           `  input ${md.input.name} ${JSON.stringify(md.input.shape)} (${md.input.channels.join(', ')}), ${md.umPerPixel} µm/pixel, tile ${md.tileSize}, stride ratio ${md.strideRatio}, normalization ${md.normalization.kind}`,
           ...md.outputs.map((out) => `  output ${out.name} ${JSON.stringify(out.shape)} ${out.meaning}${out.interiorChannel !== undefined ? ` (interior channel ${out.interiorChannel})` : ''}`),
@@ -99,9 +104,12 @@ export function register(program: Command): void {
         lines.push(`onnx inputs: ${onnx!.inputs.map(fmt).join('; ')}`, `onnx outputs: ${onnx!.outputs.map(fmt).join('; ')}`);
       }
       if (classifier) lines.push(classifier.error ? `classifier: INVALID: ${classifier.error}` : `classifier: ${classifier.summary}`);
+      if (verification) lines.push(...verificationLines(verification, md, o.device));
       lines.push(ok ? 'verdict: OK' : 'verdict: FAIL');
       process.stdout.write(lines.join('\n') + '\n');
     });
+
+  registerImportMesmer(model);
 
   model.command('build-reference')
     .description(`Build (or reuse) the reference model collection ${REFERENCE_FILE}: a small network fitted on synthetic tissue with Mesmer's contract (not Mesmer). Takes ~25 s on two cores the first time; cached by recipe version.`)
