@@ -35,6 +35,8 @@ export interface ConvertResult {
   membrane: string[];
   sidecarUri: string;
   bytes: number;
+  /** What the reader noticed about the input (unusable OME-XML, no calibration…), also kept in the sidecar. */
+  warnings: string[];
 }
 
 /** The sidecar's URI: the NPZ URI with `.npz` replaced by `.json`. */
@@ -121,7 +123,7 @@ export async function convertToNpz(opts: ConvertOptions): Promise<ConvertResult>
     return {
       width: info.width, height: info.height, umPerPixel, calibrated: info.calibrated,
       nuclear: nuclear.map((i) => info.channels[i]), membrane: membrane.map((i) => info.channels[i]),
-      sidecarUri, bytes: npz.length,
+      sidecarUri, bytes: npz.length, warnings: info.warnings,
     };
   } finally {
     await src.close();

@@ -74,6 +74,14 @@ export function planeIndex(order: string, sizes: { C: number; Z: number; T: numb
 }
 
 /**
+ * Whether an ImageDescription is meant as OME-XML: it has an `OME` element, with or without a namespace
+ * prefix (`<ome:OME …>` is as valid as `<OME …>`), whether or not the rest of it parses.
+ */
+export function looksLikeOmeXml(description: string): boolean {
+  return /<(?:[A-Za-z_][\w.-]*:)?OME[\s/>]/.test(description);
+}
+
+/**
  * Parses OME-XML and returns its images (first = the one Tessel reads). `fileName` (the file's own name)
  * tells TiffData pointing at this file (as Bio-Formats writes them) from those pointing at another one.
  * @throws Error when the XML is malformed or has no valid Pixels element.
