@@ -1,10 +1,14 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { TesselError } from '../core/errors';
 import { temporalSettingsFromEnv, type TemporalSettings } from '../workers/connection';
+import { dataConverterFor } from '../workers/encryption';
 
 export interface TesselClient { client: Client; settings: TemporalSettings; close(): Promise<void> }
 
-/** A Temporal client for TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE (or explicit settings), with a clear error when unreachable. */
+/**
+ * A Temporal client for TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE (or explicit settings), with a clear error when
+ * unreachable; with encryption keys, it encrypts what it sends and decrypts what it reads.
+ */
 export async function connectClient(settings: TemporalSettings = temporalSettingsFromEnv()): Promise<TesselClient> {
   let connection: Connection;
   try {
@@ -14,7 +18,8 @@ export async function connectClient(settings: TemporalSettings = temporalSetting
       `cannot reach Temporal at ${settings.address} (${(e as Error).message}); start one with 'tessel server' and ` +
       "'tessel worker --queue all', set TEMPORAL_ADDRESS, or use 'tessel run … --embedded'", { cause: e });
   }
-  return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
+  const client = new Client({ connection, namespace: settings.namespace, dataConverter: dataConverterFor(settings.encryption) });
+  return { client, settings, close: () => connection.close() };
 }
 
 /** Maps "workflow not found" to a clear error naming the run id. */

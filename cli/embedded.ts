@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { REPO_ROOT, startDevServer, type DevServer } from '../infra/temporal/dev-server';
 import { taskQueuesFromEnv } from '../workers/connection';
+import { keyRingFromEnv } from '../workers/encryption';
 import { activeEnvConfig } from './env-config';
 import { createWorkers, type RunningWorkers } from '../workers/create';
 
@@ -16,7 +17,8 @@ export async function startEmbedded(opts: { dbFile?: string; port?: number; temp
   let workers: RunningWorkers;
   try {
     workers = await createWorkers({
-      queues: ['workflows', 'cpu', 'gpu'], logLevel: 'WARN', deps: { priceTable: activeEnvConfig()?.price_table }, taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: server.namespace },
+      queues: ['workflows', 'cpu', 'gpu'], logLevel: 'WARN', deps: { priceTable: activeEnvConfig()?.price_table }, taskQueues: taskQueuesFromEnv(),
+      temporal: { address: server.address, namespace: server.namespace, encryption: keyRingFromEnv() },
     });
   } catch (e) {
     await server.stop();

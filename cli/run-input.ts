@@ -5,6 +5,7 @@ import { DUCKDB_NEEDS_LOCAL_FILE } from '../core/bench/sinks';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../workers/connection';
+import { KEY_FILE_ENV } from '../workers/encryption/keys';
 import type { EnvConfig } from '../core/config/env';
 import type { ChannelSpec, Locations, RunInput } from '../workflows/types';
 
@@ -131,6 +132,8 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     heartbeatTimeoutS: o.heartbeatTimeout ?? 60,
     childrenPerSegment: o.childrenPerSegment ?? 500,
     fuseStagesMaxPixels: o.fuseMaxPixels ?? DEFAULT_FUSE_MAX_PIXELS,
+    // Workflow ids are plaintext on the server: with payloads encrypted, they must not carry image names.
+    opaqueChildIds: Boolean(process.env[KEY_FILE_ENV]) || undefined,
     force: Boolean(o.force),
     fromStage: o.fromStage,
     settings: {

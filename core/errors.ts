@@ -16,6 +16,7 @@ export type TesselErrorCode =
   | 'NOT_FOUND' // a storage object or path that does not exist
   | 'ALREADY_EXISTS' // an atomic write that lost a race (precondition failed)
   | 'PROVIDER_UNAVAILABLE' // an execution provider (e.g. CUDA) that is not installed
+  | 'ENCRYPTION_KEY' // a payload encrypted under a key this process does not hold, or that fails authentication
   | 'STORAGE'; // transient storage trouble (retryable)
 
 export interface TesselErrorOptions {

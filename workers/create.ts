@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
 import type { TaskQueues, TemporalSettings } from './connection';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
+import { dataConverterFor, FAILURE_CONVERTER_PATH, type EncryptionKeyError } from './encryption';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -40,12 +41,22 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Workflow code bundled once per process (webpack), shared by every workflow worker in it. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-  return bundle;
+/**
+ * Workflow code bundled once per process (webpack), shared by every workflow worker in it; with
+ * `encrypted`, the bundle's failure converter moves failure messages into encrypted attributes.
+ */
+export function workflowBundle(encrypted = false): Promise<WorkflowBundleWithSourceMap> {
+  let b = bundles.get(encrypted);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'), logger: quietLogger,
+      ...(encrypted ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
+    });
+    bundles.set(encrypted, b);
+  }
+  return b;
 }
 
 const quietLogger = {
@@ -94,18 +105,29 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     tls: opts.temporal.tls,
     apiKey: opts.temporal.apiKey,
   });
+  // A payload under a key this worker lacks fails its task with the key-id error, then the worker stops,
+  // so the task's retries go to workers that hold the key instead of this one failing them all in turn.
+  let keyError: EncryptionKeyError | undefined;
+  const dataConverter = dataConverterFor(opts.temporal.encryption, {
+    onUnknownKey: (err) => {
+      if (keyError) return;
+      keyError = err;
+      process.stderr.write(`tessel worker: ${err.message}; stopping this worker so that other workers take the task\n`);
+      setImmediate(() => void stopAll());
+    },
+  });
   const all = createActivities(opts.deps);
   const pick = (names: readonly string[]) =>
     Object.fromEntries(names.map((n) => [n, all[n as keyof typeof all]]));
   const workers: Worker[] = [];
   const common = {
-    connection, namespace: opts.temporal.namespace, shutdownGraceTime: '5s' as const,
+    connection, namespace: opts.temporal.namespace, shutdownGraceTime: '5s' as const, dataConverter,
     // The native bridge rejects an explicit `identity: undefined`; leave it out to get the SDK default.
     ...(opts.identity ? { identity: opts.identity } : {}),
   };
   if (opts.queues.includes('workflows')) {
     workers.push(await Worker.create({
-      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(),
+      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(dataConverter !== undefined),
       maxConcurrentWorkflowTaskExecutions: 40,
     }));
   }
@@ -138,17 +160,20 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     }));
   }
   let running: Promise<void> | undefined;
+  const stopAll = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running?.catch(() => undefined); // run() reports how the workers ended
+  };
   return {
     workers,
     connection,
     slots,
     run() {
-      running ??= Promise.all(workers.map((w) => w.run())).then(() => undefined).finally(() => connection.close());
+      running ??= Promise.all(workers.map((w) => w.run())).then(() => {
+        if (keyError) throw keyError;
+      }).finally(() => connection.close());
       return running;
     },
-    async shutdown() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
-    },
+    shutdown: stopAll,
   };
 }

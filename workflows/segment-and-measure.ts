@@ -3,6 +3,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES, progressQuery, stageEventSignal } from './definitions';
+import { childWorkflowId } from './child-id';
 import { processImage } from './process-image';
 import {
   STAGES, type DiscoveredImage, type ImageInput, type ImageResult, type RunInput, type RunProgress, type StageEvent, type RunSummary,
@@ -137,7 +138,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
   phase = 'running';
 
   const children: Promise<void>[] = [];
-  const startChild = (image: DiscoveredImage) => {
+  const startChild = (image: DiscoveredImage, index: number) => {
     running++;
     const childInput: ImageInput = {
       runId: input.runId, image, outputs: outputsFor(input, image), segmasksDir: input.locations.segmasks,
@@ -147,7 +148,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
     };
     children.push(executeChild(processImage, {
       args: [childInput],
-      workflowId: `${input.runId}--${image.name}`,
+      workflowId: childWorkflowId(input.runId, image.name, index, input.opaqueChildIds),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     }).then(
       (r) => r,
@@ -179,7 +180,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
         state.cursor--;
         await continueAsNew<typeof segmentAndMeasure>(input, { ...state, stageCounts: resetRunning(state.stageCounts) });
       }
-      startChild(image);
+      startChild(image, state.cursor - 1);
       startedThisSegment++;
     }
     await Promise.all(children);

@@ -62,6 +62,11 @@ export interface RunInput {
    * what the stages compute. 0 or absent: never. Not a setting of the results, so not in the settings hash.
    */
   fuseStagesMaxPixels?: number;
+  /**
+   * Child workflow ids hold the image's index instead of its name (set when payloads are encrypted, since
+   * ids are stored in plaintext). See `childWorkflowId`.
+   */
+  opaqueChildIds?: boolean;
 }
 
 export type ResumableStage = 'predict' | 'postprocess' | 'quantify';

@@ -11,6 +11,7 @@ import { followRun } from '../progress';
 import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
 import { formatSummary } from '../summary';
 import { taskQueuesFromEnv } from '../../workers/connection';
+import { keyRingFromEnv } from '../../workers/encryption';
 import type { RunInput, RunSummary } from '../../workflows/types';
 
 /** Exit status when the run finished but some images failed. */
@@ -84,7 +85,7 @@ async function dryRun(input: RunInput): Promise<number> {
 export async function executeRun(input: RunInput, o: { embedded?: boolean; detach?: boolean; json?: boolean }): Promise<number> {
   const started = Date.now();
   const embedded = o.embedded ? await startEmbedded() : undefined;
-  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace } : undefined);
+  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace, encryption: keyRingFromEnv() } : undefined);
   try {
     const handle = await client.workflow.start('segmentAndMeasure', {
       taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input],
