@@ -108,7 +108,14 @@ class TiffImageSource implements ImageSource {
  *   NotFoundError when the file does not exist.
  */
 export async function openImage(uri: string): Promise<ImageSource> {
-  const reader = await storeFor(uri).openRange(uri);
+  return openImageReader(await storeFor(uri).openRange(uri), uri);
+}
+
+/**
+ * {@link openImage} over an open range reader (closed with the source, or here when opening fails);
+ * `uri` names the file in messages.
+ */
+export async function openImageReader(reader: RangeReader, uri: string): Promise<ImageSource> {
   try {
     const tf = await TiffFile.open(reader, uri);
     const layout = await layoutOf(tf);

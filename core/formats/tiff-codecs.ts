@@ -1,5 +1,5 @@
 import { constants as zlibConstants, createInflate, inflateSync, type Inflate } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { ZSTDDecoder } from 'zstddec';
 
 /**
  * TIFF chunk (strip/tile) decompression and predictor reversal. Pure functions over bytes.
@@ -161,9 +161,21 @@ function inflateInto(src: Uint8Array, out: Uint8Array): number | undefined {
   return out.length - r.state[0];
 }
 
-/** Decompresses Zstandard data. */
-export function decodeZstd(src: Uint8Array, expected: number): Uint8Array {
-  return zstdDecompress(src, new Uint8Array(expected));
+let zstd: Promise<ZSTDDecoder> | undefined;
+
+/**
+ * Decompresses Zstandard data with the reference decoder (libzstd compiled to WebAssembly, via zstddec):
+ * corrupt data decodes to fewer bytes than `expected`, which the caller reports. fzstd, used before,
+ * loops forever on some corrupt Huffman headers (found by fuzzing, test/fuzz). The WebAssembly memory
+ * grows to the largest chunk decoded and stays that size for the process.
+ */
+export async function decodeZstd(src: Uint8Array, expected: number): Promise<Uint8Array> {
+  zstd ??= (async () => {
+    const d = new ZSTDDecoder();
+    await d.init();
+    return d;
+  })();
+  return (await zstd).decode(src, expected);
 }
 
 /** Swaps the bytes of each `size`-byte sample in place (big-endian files on little-endian hosts). */

@@ -99,6 +99,20 @@ export interface ChunkTable {
 
 const chunkCache = new WeakMap<TiffPage, ChunkTable>();
 
+/**
+ * The most a chunk of each compression can decode to, per stored byte (plus a constant): uncompressed 1;
+ * PackBits 64 (2 bytes repeat one byte up to 128 times); Deflate 1032 (RFC 1951's longest match per
+ * code); LZW 3641 (one 9-bit code emits at most 4096 bytes); Zstandard 32768 (an RLE block: 4 bytes,
+ * 128 KiB out — all-zero background tiles really do compress that far).
+ */
+const MAX_EXPANSION: Record<string, { factor: number; slack: number }> = {
+  none: { factor: 1, slack: 0 },
+  packbits: { factor: 64, slack: 128 },
+  deflate: { factor: 1032, slack: 64 },
+  lzw: { factor: 3641, slack: 4096 },
+  zstd: { factor: 32768, slack: 131072 },
+};
+
 /** Loads and checks the page's chunk offsets and byte counts (every chunk must lie inside the file). */
 export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTable> {
   const cached = chunkCache.get(page);
@@ -117,9 +131,19 @@ export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTab
     if (page.compression !== 1) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has no ${what} byte counts`);
     byteCounts = offsets.map(() => page.chunkWidth * page.chunkHeight * (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8));
   }
+  const ratio = MAX_EXPANSION[page.compressionName] ?? 1;
+  const perChunk = across * down;
+  const sampleBytes = (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8);
   for (let i = 0; i < expected; i++) {
     if (offsets[i] + byteCounts[i] > tf.size) {
       throw new InvalidImageError(tf.uri, `${what} ${i} (offset ${offsets[i]}, ${byteCounts[i]} bytes) runs past the end of the file (${tf.size} bytes; truncated?)`);
+    }
+    // Before anything is allocated for it: a chunk's data must be able to hold what its header says it
+    // decodes to (a few bytes cannot claim a gigabyte). Sparse chunks (0 bytes) read as zeros.
+    const rows = page.tiled ? page.chunkHeight : Math.min(page.chunkHeight, page.height - Math.floor((i % perChunk) / across) * page.chunkHeight);
+    const needs = page.chunkWidth * rows * sampleBytes;
+    if (byteCounts[i] > 0 && byteCounts[i] * ratio.factor + ratio.slack < needs) {
+      throw new InvalidImageError(tf.uri, `${what} ${i} holds ${byteCounts[i]} bytes of ${page.compressionName} data, which cannot decode to the ${needs} bytes its ${page.chunkWidth}×${rows} ${what} needs (truncated or corrupt)`);
     }
   }
   const table = { offsets, counts: byteCounts, across, down };
@@ -142,7 +166,7 @@ async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index:
       case 'deflate': buf = inflateZlib(raw, expected, scratch); break;
       case 'lzw': buf = decodeLzw(raw, expected); break;
       case 'packbits': buf = decodePackBits(raw, expected); break;
-      case 'zstd': buf = decodeZstd(raw, expected); break;
+      case 'zstd': buf = await decodeZstd(raw, expected); break;
       default: throw new Error(`compression ${page.compressionName}`);
     }
   } catch (err) {

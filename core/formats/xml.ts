@@ -66,10 +66,18 @@ const parser = new XMLParser({
  * @throws Error naming the line and column when the document is not well-formed.
  */
 export function parseXml(xml: string): XmlElement {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+  let nodes: OrderedNode[];
+  try {
+    const valid = XMLValidator.validate(xml);
+    if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+    nodes = parser.parse(xml) as OrderedNode[];
+  } catch (e) {
+    // The parser's own refusals (nesting too deep, reserved names) are malformed input too.
+    const message = (e as Error).message;
+    throw new Error(message.startsWith('malformed XML') ? message : `malformed XML: ${message}`, { cause: e });
+  }
   const root: XmlElement = { name: '#document', attrs: {}, children: [], text: '' };
-  addChildren(root, parser.parse(xml) as OrderedNode[]);
+  addChildren(root, nodes);
   return root;
 }
 

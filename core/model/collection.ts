@@ -93,11 +93,18 @@ export function encodeModelCollection(onnx: Uint8Array, metadata: ModelMetadata 
   ]);
 }
 
+/** A collection's bytes, its entries by name and its manifest (absent when it has none). */
+export interface CollectionEntries { bytes: Uint8Array; entries: Map<string, Uint8Array>; manifest?: CollectionManifest }
+
 /** Open a collection's entries and manifest without judging them (for `tessel model inspect`). */
-export async function readModelCollectionEntries(uri: string): Promise<{ bytes: Uint8Array; entries: Map<string, Uint8Array>; manifest?: CollectionManifest }> {
+export async function readModelCollectionEntries(uri: string): Promise<CollectionEntries> {
   const store = storeFor(uri);
   if (!(await store.stat(uri))) throw new NotFoundError(uri);
-  const bytes = await store.readAll(uri);
+  return collectionEntriesFromBytes(await store.readAll(uri), uri);
+}
+
+/** {@link readModelCollectionEntries} of a collection's bytes already in memory; `uri` names it in messages. */
+export function collectionEntriesFromBytes(bytes: Uint8Array, uri: string): CollectionEntries {
   let entries: Map<string, Uint8Array>;
   try {
     entries = readZip(bytes, uri);
@@ -126,7 +133,11 @@ export async function readModelCollectionEntries(uri: string): Promise<{ bytes: 
  * @throws ModelContractError when the metadata is not valid JSON or fails the schema.
  */
 export async function loadModelCollection(uri: string): Promise<ModelCollection> {
-  const { bytes, entries, manifest } = await readModelCollectionEntries(uri);
+  return verifyModelCollection(await readModelCollectionEntries(uri), uri);
+}
+
+/** The checks of {@link loadModelCollection} on entries already read (see {@link collectionEntriesFromBytes}). */
+export function verifyModelCollection({ bytes, entries, manifest }: CollectionEntries, uri: string): ModelCollection {
   if (!manifest) throw new ModelChecksumError(uri, `no ${MANIFEST_ENTRY} with checksums in the collection`);
   const bad = checkManifest(entries, manifest).filter((r) => !r.ok);
   if (bad.length > 0) {
