@@ -34,6 +34,7 @@ import { buildRunInput, workspaceLocations } from '../cli/run-input';
 import { taskQueuesFromEnv } from '../workers/connection';
 import { createWorkers } from '../workers/create';
 import { dataConverterFor, KEY_FILE_ENV, keyRingFromEnv } from '../workers/encryption';
+import { codecStats } from '../workers/encryption/codec';
 import type { RunSummary } from '../workflows/types';
 
 const arg = (name: string, dflt: number) => {
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
   process.stderr.write(`run ${input.runId} on ${server.address}\n`);
   const summary = (await handle.result()) as RunSummary;
   const wallS = (performance.now() - t0) / 1000;
+  const codecAtEnd = { ...codecStats };
   // Where the machine's CPU went during the run: the Temporal server (Go, SQLite) vs this process
   // (workers: activities, workflow tasks, the SDK's native core).
   const w = process.cpuUsage(cpu0.workers);
@@ -114,7 +116,10 @@ async function main(): Promise<void> {
     const h = await client.workflow.getHandle(input.runId, wf.runId).fetchHistory();
     segments.push({ status: wf.status.name, events: h.events?.length ?? 0 });
   }
-  console.log(JSON.stringify({ images, size, encrypted: encryption !== undefined, done: summary.images.done, parentSegments: segments.length,
+  // With --encrypt: every payload this process (workers and client) encrypted or decrypted, and the time
+  // that took, against the run's wall time.
+  const codec = encryption ? { payloads: codecAtEnd.payloads, mib: +(codecAtEnd.bytes / 2 ** 20).toFixed(2), seconds: +codecAtEnd.seconds.toFixed(3), shareOfWall: +(codecAtEnd.seconds / wallS).toFixed(4) } : undefined;
+  console.log(JSON.stringify({ images, size, encrypted: encryption !== undefined, codec, done: summary.images.done, parentSegments: segments.length,
     maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed,
     stageDone: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, v.done])), wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpu.busyS.toFixed(2), gpuQueueActivityS: +gpu.busyS.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -11,6 +12,8 @@ import { startCodecServer, type CodecServer } from '../../workers/encryption/cod
 import { loadKeyRing } from '../../workers/encryption/keys';
 import type { RunSummary } from '../../workflows/types';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { browserAvailable, launchBrowser } from '../helpers/browser';
+import { freePort } from '../helpers/service';
 import { startTlsFront, type TlsFront } from '../helpers/tls-proxy';
 
 /**
@@ -49,6 +52,8 @@ let env: NodeJS.ProcessEnv;
 let keyFile: string;
 let wrongKeyFile: string;
 let codec: CodecServer;
+let uiOrigin: string;
+const browser = browserAvailable();
 let summary: RunSummary;
 const outputs: string[] = [];
 const runA = `it-enc-${Date.now()}`;
@@ -94,10 +99,15 @@ function walk(d: string): string[] {
 }
 
 beforeAll(async () => {
-  ({ server, dir } = await startTestServer());
-  front = await startTlsFront(server.address, dir);
-  keyFile = join(dir, 'keys');
+  // The codec server first: the dev server's Web UI is pointed at it, and it allows the UI's origin.
+  const [uiPort, codecPort] = [await freePort(), await freePort()];
+  uiOrigin = `http://127.0.0.1:${uiPort}`;
+  const keyDir = mkdtempSync(join(tmpdir(), 'tessel-keys-'));
+  keyFile = join(keyDir, 'keys');
   writeFileSync(keyFile, `# test keys\nk-main ${mainKey.toString('base64')}\n`);
+  codec = await startCodecServer({ ring: loadKeyRing(keyFile), token: SECRETS.codecToken, port: codecPort, corsOrigins: [uiOrigin], log: (l) => outputs.push(l) });
+  ({ server, dir } = await startTestServer({ headless: !browser.ok, uiPort, uiCodecEndpoint: codec.url }));
+  front = await startTlsFront(server.address, dir);
   wrongKeyFile = join(dir, 'wrong-keys');
   writeFileSync(wrongKeyFile, `k-wrong ${randomBytes(32).toString('base64')}\n`);
   const gcp = join(dir, 'gcp.json');
@@ -131,7 +141,6 @@ beforeAll(async () => {
   outputs.push(res.stdout, res.stderr, worker.output());
   if (!res.stdout.trim().startsWith('{')) throw new Error(`run printed no JSON (exit ${res.code}):\n${res.stderr}\n${worker.output().slice(-4000)}`);
   summary = JSON.parse(res.stdout) as RunSummary;
-  codec = await startCodecServer({ ring: loadKeyRing(keyFile), token: SECRETS.codecToken, port: 0, log: (l) => outputs.push(l) });
 });
 
 afterAll(async () => {
@@ -163,6 +172,35 @@ it('shows no names in `temporal workflow show`, and all of them through the code
   // Inputs carry the paths and the chosen channels; failures (decoded too) name the broken file.
   expectAll(decoded, [ws, ...CANARY.images, `${CANARY.broken}.ome.tiff: first IFD offset`, ...CANARY.channels.slice(0, 2)], 'workflow show through the codec server');
   // (A wrong or missing token gets 401: test/unit/security/codec-server.test.ts; the CLI retries those for ~10 s.)
+});
+
+(browser.ok ? it : it.skip)('the Temporal Web UI shows the run decrypted once the browser signed in at the codec server', async () => {
+  const b = await launchBrowser();
+  try {
+    const page = await b.newPage();
+    const runPage = `${server.uiUrl}/namespaces/default/workflows/${runA}`;
+    // The input's first lines: the workspace folders (the code view renders only the lines in sight).
+    const inputShown = () => page.getByText(CANARY.folder).first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+    // The Web UI's Codec Server settings for this browser (what its dialog stores): this endpoint, with credentials.
+    await page.goto(uiOrigin);
+    await page.evaluate((endpoint) => {
+      const storage = (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage;
+      storage.setItem('overrideRemoteCodecConfiguration', 'true');
+      storage.setItem('endpoint', JSON.stringify(endpoint));
+      storage.setItem('includeCredentials', 'true');
+    }, codec.url);
+    await page.goto(runPage);
+    await page.getByText('segmentAndMeasure').first().waitFor({ timeout: 30_000 });
+    expect(await page.getByText(CANARY.folder).count()).toBe(0); // not signed in: the codec server refuses (401)
+    await page.goto(codec.url);
+    await page.fill('input[name=token]', SECRETS.codecToken);
+    await Promise.all([page.waitForNavigation(), page.click('button')]);
+    await page.goto(runPage);
+    expect(await inputShown()).toBe(true);
+    expect(await page.textContent('body')).toContain(`${ws}/OMETIFF`);
+  } finally {
+    await b.close();
+  }
 });
 
 it('leaks no secret into storage, payloads, logs, errors, benchmark rows or the workspace', async () => {
