@@ -9,20 +9,30 @@ import { ZSTDDecoder } from 'zstddec';
  * RFC 8878 (Zstandard, libtiff compression 50000).
  */
 
+/**
+ * The LZW string table as (prefix code, last byte, length, first byte); strings are emitted by walking
+ * prefixes back. One table for every call (decoding is synchronous): codes 0–255 never change, and a
+ * code ≥ 258 is only read after this call has written it. Allocating it per strip made a quarter of
+ * the garbage of reading small-strip LZW files.
+ */
+const lzwPrefix = new Int32Array(4096);
+const lzwSuffix = new Uint8Array(4096);
+const lzwLength = new Int32Array(4096);
+const lzwFirst = new Uint8Array(4096);
+for (let i = 0; i < 256; i++) {
+  lzwPrefix[i] = -1;
+  lzwSuffix[i] = i;
+  lzwLength[i] = 1;
+  lzwFirst[i] = i;
+}
+
 /** Decodes TIFF LZW (MSB-first codes, 9–12 bits, early change) into exactly `expected` bytes (or fewer if the data ends). */
 export function decodeLzw(src: Uint8Array, expected: number): Uint8Array {
   const out = new Uint8Array(expected);
-  // The string table as (prefix code, last byte, length); strings are emitted by walking prefixes back.
-  const prefix = new Int32Array(4096);
-  const suffix = new Uint8Array(4096);
-  const length = new Int32Array(4096);
-  const first = new Uint8Array(4096);
-  for (let i = 0; i < 256; i++) {
-    prefix[i] = -1;
-    suffix[i] = i;
-    length[i] = 1;
-    first[i] = i;
-  }
+  const prefix = lzwPrefix;
+  const suffix = lzwSuffix;
+  const length = lzwLength;
+  const first = lzwFirst;
   const CLEAR = 256;
   const EOI = 257;
   let next = 258;
