@@ -23,9 +23,10 @@ export function codecTokenFromEnv(tokenFile: string | undefined, env: NodeJS.Pro
 
 export function register(program: Command): void {
   program.command('codec-server')
-    .description("Serve Temporal's remote codec (POST /encode, /decode) with this process's encryption keys, so the Temporal\n" +
-      'Web UI and `temporal workflow show --codec-endpoint … --codec-auth "Bearer <token>"` show decrypted payloads to\n' +
-      'whoever holds the token. Keys: --encryption-key-file (before the command) or TESSEL_ENCRYPTION_KEY_FILE. See docs/security.md.')
+    .description("Serve Temporal's remote codec (POST /encode, /decode) with this process's encryption keys, so the Temporal " +
+      'Web UI and `temporal workflow show --codec-endpoint … --codec-auth "Bearer <token>"` show decrypted payloads to ' +
+      'whoever holds the token (browsers sign in at the server\'s own page). Keys: --encryption-key-file or TESSEL_ENCRYPTION_KEY_FILE. ' +
+      'See docs/security.md.')
     .option('--port <port>', 'port to listen on', toInt, 8888)
     .option('--ip <ip>', 'address to bind (0.0.0.0 for every interface; put TLS in front beyond localhost)', '127.0.0.1')
     .option('--cors-origin <origin>', 'a Web UI origin allowed to call it from a browser, e.g. http://localhost:8233 (repeatable, or comma-separated)', collectList, [])

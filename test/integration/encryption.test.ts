@@ -156,6 +156,12 @@ it('runs through TLS with a client certificate, and the client reads the encrypt
   expect(summary.results.map((r) => r.name).sort()).toEqual(expect.arrayContaining(CANARY.images));
 });
 
+it('tells a client without the keys that the run is encrypted', async () => {
+  const res = await tessel(['status', runA, '--json'], { ...env, TESSEL_ENCRYPTION_KEY_FILE: '' });
+  expect(res.code).toBe(1);
+  expect(res.stderr).toMatch(/Unknown encoding: binary\/encrypted: the run's payloads are encrypted: give this command the same keys as the workers/);
+});
+
 it('leaves no workspace path, image name or channel name in the server\'s SQLite files', () => {
   const bytes = serverStorage();
   // The storage read is the real one: the run's id, its activities' names and failure types are there in plaintext.
