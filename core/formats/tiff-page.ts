@@ -101,9 +101,9 @@ const chunkCache = new WeakMap<TiffPage, ChunkTable>();
 
 /**
  * The most a chunk of each compression can decode to, per stored byte (plus a constant): uncompressed 1;
- * PackBits 64 (2 bytes repeat one byte up to 128 times); Deflate 1032 (RFC 1951's longest match per
- * code); LZW 3641 (one 9-bit code emits at most 4096 bytes); Zstandard 32768 (an RLE block: 4 bytes,
- * 128 KiB out — all-zero background tiles really do compress that far).
+ * PackBits 64 (2 bytes repeat one byte up to 128 times); Deflate 1032 (a 258-byte match in as few as two
+ * bits, RFC 1951); LZW 3641 (a code of at least 9 bits emits at most 4096 bytes); Zstandard 32768 (an RLE
+ * block: 4 bytes, 128 KiB out — all-zero background tiles really do compress that far).
  */
 const MAX_EXPANSION: Record<string, { factor: number; slack: number }> = {
   none: { factor: 1, slack: 0 },
@@ -131,7 +131,7 @@ export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTab
     if (page.compression !== 1) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has no ${what} byte counts`);
     byteCounts = offsets.map(() => page.chunkWidth * page.chunkHeight * (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8));
   }
-  const ratio = MAX_EXPANSION[page.compressionName] ?? 1;
+  const ratio = MAX_EXPANSION[page.compressionName] ?? MAX_EXPANSION.none;
   const perChunk = across * down;
   const sampleBytes = (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8);
   for (let i = 0; i < expected; i++) {
