@@ -157,8 +157,6 @@ async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index:
   const samples = page.planar === 2 ? 1 : page.samplesPerPixel;
   const rowSamples = page.chunkWidth * samples;
   const expected = rowSamples * rowsInChunk * bps;
-  const count = raw.length;
-  if (count === 0) return new Uint8Array(expected); // sparse chunk: never written, reads as zeros (GDAL convention)
   let buf: Uint8Array;
   try {
     switch (page.compressionName) {
@@ -257,6 +255,17 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
       jobs.push({ index: planeOffset + cy * table.across + cx, cx, cy, rows });
     }
   }
+  // A sparse chunk (never written, GDAL's convention) reads as zeros: written straight into the plane,
+  // not decoded from a chunk-sized buffer of zeros (a header can give a chunk of any size; found by fuzzing).
+  const placeZeros = (job: (typeof jobs)[number]): void => {
+    const x0 = Math.max(x, job.cx * cw);
+    const x1 = Math.min(x + width, (job.cx + 1) * cw, page.width);
+    const y1 = Math.min(y + height, job.cy * ch + job.rows);
+    for (let yy = Math.max(y, job.cy * ch); yy < y1; yy++) {
+      const d = (yy - y) * width + (x0 - x);
+      (out as Uint8Array).fill(0, d, d + x1 - x0);
+    }
+  };
   const place = (job: (typeof jobs)[number], buf: Uint8Array): void => {
     const x0 = Math.max(x, job.cx * cw);
     const x1 = Math.min(x + width, (job.cx + 1) * cw, page.width);
@@ -307,9 +316,12 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
   const chunkBytes = cw * (page.tiled ? ch : Math.min(ch, page.height)) * (chunky ? spp : 1) * bps;
   const worker = async (): Promise<void> => {
     const buffers = takeBuffers();
-    // Each reader decodes into its own scratch, used until the chunk is placed.
-    if (page.compressionName === 'deflate' && (!buffers.scratch || buffers.scratch.length < chunkBytes + 1)) buffers.scratch = new Uint8Array(chunkBytes + 1);
-    const scratch = page.compressionName === 'deflate' ? buffers.scratch : undefined;
+    // Each reader decodes into its own scratch, used until the chunk is placed (made on the first chunk it inflates).
+    const scratch = (): Uint8Array | undefined => {
+      if (page.compressionName !== 'deflate') return undefined;
+      if (!buffers.scratch || buffers.scratch.length < chunkBytes + 1) buffers.scratch = new Uint8Array(chunkBytes + 1);
+      return buffers.scratch;
+    };
     // …and reads into its own buffer when the data is compressed (uncompressed chunks may be placed as read).
     let readBuffer = buffers.read;
     try {
@@ -321,9 +333,12 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
         const bytes = table.counts[batch[0].index] === 0 ? new Uint8Array(0)
           : await tf.bytes(start, end - start, `${page.tiled ? 'tiles' : 'strips'} ${batch[0].index}…${batch[batch.length - 1].index}`, readBuffer);
         for (const job of batch) {
+          if (table.counts[job.index] === 0) {
+            placeZeros(job);
+            continue;
+          }
           const from = table.offsets[job.index] - start;
-          const raw = table.counts[job.index] === 0 ? new Uint8Array(0) : bytes.subarray(from, from + table.counts[job.index]);
-          place(job, await decodeChunk(tf, page, raw, job.index, job.rows, scratch));
+          place(job, await decodeChunk(tf, page, bytes.subarray(from, from + table.counts[job.index]), job.index, job.rows, scratch()));
         }
       }
     } finally {
