@@ -4,10 +4,14 @@ import { temporalSettingsFromEnv, type TemporalSettings } from '../core/config/t
 import type { TracingSettings } from '../workers/tracing';
 
 let tracing: TracingSettings | undefined;
+import { dataConverterFor } from '../workers/encryption';
 
 export interface TesselClient { client: Client; settings: TemporalSettings; close(): Promise<void> }
 
-/** A Temporal client for TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE (or explicit settings), with a clear error when unreachable. */
+/**
+ * A Temporal client for TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE (or explicit settings), with a clear error when
+ * unreachable; with encryption keys, it encrypts what it sends and decrypts what it reads.
+ */
 export async function connectClient(settings: TemporalSettings = temporalSettingsFromEnv()): Promise<TesselClient> {
   let connection: Connection;
   try {
@@ -26,7 +30,7 @@ export async function connectClient(settings: TemporalSettings = temporalSetting
     if (url) tracing ??= t.startTracing({ serviceName: 'tessel-cli', url });
     interceptors = t.tracingClientInterceptors(tracing);
   }
-  const client = new Client({ connection, namespace: settings.namespace, interceptors });
+  const client = new Client({ connection, namespace: settings.namespace, interceptors, dataConverter: dataConverterFor(settings.encryption) });
   return {
     client, settings,
     async close() {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { REPO_ROOT, startDevServer, type DevServer } from '../infra/temporal/dev-server';
 import { taskQueuesFromEnv } from '../core/config/temporal';
+import { keyRingFromEnv } from '../workers/encryption';
 import { activeEnvConfig } from './env-config';
 import { createWorkers, installRuntimeLogging, type RunningWorkers } from '../workers/create';
 import type { RuntimeLog } from '../workers/logging';
@@ -24,7 +25,7 @@ export async function startEmbedded(opts: { dbFile?: string; port?: number; temp
   let workers: RunningWorkers;
   try {
     workers = await createWorkers({
-      queues: ['workflows', 'cpu', 'gpu'], logLevel: 'WARN', log: { file: opts.logFile, echo: opts.verbose }, deps: { priceTable: activeEnvConfig()?.price_table }, taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: server.namespace },
+      queues: ['workflows', 'cpu', 'gpu'], logLevel: 'WARN', log: { file: opts.logFile, echo: opts.verbose }, deps: { priceTable: activeEnvConfig()?.price_table }, taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: server.namespace, encryption: keyRingFromEnv() },
     });
   } catch (e) {
     await server.stop();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { KEY_FILE_ENV } from '../core/config/encryption-keys';
 import { useEnvConfig } from './env-config';
 import { formatCliError } from './output';
 import { findUnknownCommand, formatUnknownCommand } from './unknown-command';
@@ -20,10 +21,15 @@ export function buildProgram(argv?: string[]): Command {
     .option('--env-config <uri>', 'env config JSON (local path or gs://): deepcell-imaging keys plus Tessel\'s (Temporal address,\n' +
       'namespace, TLS or API key, queue names, benchmark sink, GCS endpoint, price table); also TESSEL_ENV_CONFIG.\n' +
       'Flags beat environment variables, which beat the file.')
+    .option('--encryption-key-file <file>', 'encrypt every Temporal payload (inputs, results, failures) with AES-256-GCM under the keys in this\n' +
+      "file ('<key-id> <base64 key>' per line, the first encrypts); also TESSEL_ENCRYPTION_KEY_FILE or the env config's encryption.key_file.\n" +
+      'Clients, workers and `tessel status` need the same keys. See docs/security.md.')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .hook('preAction', async (root) => {
-      await useEnvConfig(root.opts<{ envConfig?: string }>().envConfig);
+      const o = root.opts<{ envConfig?: string; encryptionKeyFile?: string }>();
+      if (o.encryptionKeyFile) process.env[KEY_FILE_ENV] = resolve(o.encryptionKeyFile);
+      await useEnvConfig(o.envConfig);
     });
   const dir = join(__dirname, 'commands');
   const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts')).sort();
@@ -48,7 +54,7 @@ function commandName(argv: string[]): string | undefined {
   const args = argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--env-config') i++;
+    if (a === '--env-config' || a === '--encryption-key-file') i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;

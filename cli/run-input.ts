@@ -5,6 +5,7 @@ import { DUCKDB_NEEDS_LOCAL_FILE } from '../core/bench/sinks';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../core/config/temporal';
+import { KEY_FILE_ENV } from '../core/config/encryption-keys';
 import type { EnvConfig } from '../core/config/env';
 import { addWatershedOptions, watershedOverrides } from './watershed-options';
 import type { ChannelSpec, Locations, ResumableStage, RunInput } from '../core/contracts';
@@ -149,6 +150,8 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     heartbeatTimeoutS: o.heartbeatTimeout ?? 60,
     childrenPerSegment: o.childrenPerSegment ?? 500,
     fusedMaxPixels: o.fusedMaxPixels ?? DEFAULT_FUSED_MAX_PIXELS,
+    // Workflow ids are plaintext on the server: with payloads encrypted, they must not carry image names.
+    opaqueChildIds: Boolean(process.env[KEY_FILE_ENV]) || undefined,
     force: Boolean(o.force),
     fromStage: o.fromStage,
     settings: {

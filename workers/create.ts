@@ -13,6 +13,7 @@ import { installRuntimeLogging, writeLogEntry, type RuntimeLogTarget } from './l
 
 export { installRuntimeLogging } from './logging';
 
+import { dataConverterFor, FAILURE_CONVERTER_PATH, type EncryptionKeyError } from './encryption';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -62,21 +63,24 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
 /**
  * Workflow code bundled once per process (webpack), shared by every workflow worker in it; with
  * `tracing`, the OpenTelemetry workflow interceptors are bundled in (they add headers and spans, no
- * commands, so histories replay alike with or without them).
+ * commands, so histories replay alike with or without them); with `encrypted`, the bundle's failure
+ * converter moves failure messages into encrypted attributes.
  */
-export function workflowBundle(tracing = false): Promise<WorkflowBundleWithSourceMap> {
-  let b = bundles.get(tracing);
+export function workflowBundle(opts: { tracing?: boolean; encrypted?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const key = `${!!opts.tracing} ${!!opts.encrypted}`;
+  let b = bundles.get(key);
   if (!b) {
     b = bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'), logger: quietLogger,
-      ...(tracing ? { workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES] } : {}),
+      ...(opts.tracing ? { workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES] } : {}),
+      ...(opts.encrypted ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
     });
-    bundles.set(tracing, b);
+    bundles.set(key, b);
   }
   return b;
 }
@@ -106,12 +110,23 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   }).catch((e: unknown) => {
     throw new TesselError('INVALID_CONFIG', `cannot reach Temporal at ${opts.temporal.address} (start one with 'tessel server', or set TEMPORAL_ADDRESS)`, { cause: e });
   });
+  // A payload under a key this worker lacks fails its task with the key-id error, then the worker stops,
+  // so the task's retries go to workers that hold the key instead of this one failing them all in turn.
+  let keyError: EncryptionKeyError | undefined;
+  const dataConverter = dataConverterFor(opts.temporal.encryption, {
+    onUnknownKey: (err) => {
+      if (keyError) return;
+      keyError = err;
+      process.stderr.write(`tessel worker: ${err.message}; stopping this worker so that other workers take the task\n`);
+      setImmediate(() => void stopAll());
+    },
+  });
   const all = createActivities(opts.deps);
   const pick = (names: readonly string[]) =>
     Object.fromEntries(names.map((n) => [n, all[n as keyof typeof all]]));
   const workers: Worker[] = [];
   const common = {
-    connection, namespace: opts.temporal.namespace, shutdownGraceTime: `${opts.shutdownGraceS ?? 5}s` as const,
+    connection, namespace: opts.temporal.namespace, shutdownGraceTime: `${opts.shutdownGraceS ?? 5}s` as const, dataConverter,
     ...(opts.versioning ? {
       workerDeploymentOptions: { useWorkerVersioning: true as const, version: { ...opts.versioning }, defaultVersioningBehavior: 'PINNED' as const },
     } : {}),
@@ -120,7 +135,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   };
   if (opts.queues.includes('workflows')) {
     workers.push(await Worker.create({
-      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(!!opts.tracing),
+      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle({ tracing: !!opts.tracing, encrypted: dataConverter !== undefined }),
       maxConcurrentWorkflowTaskExecutions: 40,
       ...(opts.tracing ? { sinks: tracingSinks(opts.tracing) } : {}),
     }));
@@ -159,17 +174,20 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     }));
   }
   let running: Promise<void> | undefined;
+  const stopAll = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running?.catch(() => undefined); // run() reports how the workers ended
+  };
   return {
     workers,
     connection,
     slots,
     run() {
-      running ??= Promise.all(workers.map((w) => w.run())).then(() => undefined).finally(() => connection.close());
+      running ??= Promise.all(workers.map((w) => w.run())).then(() => {
+        if (keyError) throw keyError;
+      }).finally(() => connection.close());
       return running;
     },
-    async shutdown() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
-    },
+    shutdown: stopAll,
   };
 }

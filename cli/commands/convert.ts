@@ -19,6 +19,7 @@ export function register(program: Command): void {
         imageUri: image, outUri: o.out, nuclearChannels: o.nuclearChannels, membraneChannels: o.membraneChannels, combine: o.combine,
         onProgress: tty ? (f) => process.stderr.write(`\rconvert ${(f * 100).toFixed(0).padStart(3)}%${f >= 1 ? '\n' : ''}`) : undefined,
       });
+      for (const w of r.warnings) process.stderr.write(`tessel: warning: ${w}\n`);
       if (o.json) {
         printJson({ out: o.out, ...r, umPerPixel: r.umPerPixel ?? null });
         return;

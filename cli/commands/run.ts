@@ -12,6 +12,7 @@ import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLoc
 import { formatSummary } from '../summary';
 import { taskQueuesFromEnv } from '../../core/config/temporal';
 import { RUN_WORKFLOW_TYPE, type RunInput, type RunSummary } from '../../core/contracts';
+import { keyRingFromEnv } from '../../workers/encryption';
 
 /** Exit status when the run finished but some images failed. */
 export const EXIT_SOME_FAILED = 3;
@@ -88,7 +89,7 @@ async function dryRun(input: RunInput): Promise<number> {
 export async function executeRun(input: RunInput, o: { embedded?: boolean; detach?: boolean; json?: boolean; verbose?: boolean }): Promise<number> {
   const started = Date.now();
   const embedded = o.embedded ? await startEmbedded({ logFile: embeddedLogFile(input.runId), verbose: o.verbose }) : undefined;
-  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace } : undefined);
+  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace, encryption: keyRingFromEnv() } : undefined);
   try {
     const handle = await client.workflow.start(RUN_WORKFLOW_TYPE, {
       taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input],

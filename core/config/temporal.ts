@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
+import { keyRingFromEnv, type KeyRing } from './encryption-keys';
 
 /** Task queue names; override with TESSEL_QUEUE_WORKFLOWS / _CPU / _GPU or the env config. */
 export interface TaskQueues { workflows: string; cpu: string; gpu: string }
@@ -15,13 +16,16 @@ export function taskQueuesFromEnv(env: NodeJS.ProcessEnv = process.env): TaskQue
 /**
  * Where Temporal is: `TEMPORAL_ADDRESS` (default localhost:7233), `TEMPORAL_NAMESPACE` (default
  * `default`); Temporal Cloud with `TEMPORAL_API_KEY`, or mTLS with `TEMPORAL_TLS_CERT` and
- * `TEMPORAL_TLS_KEY` (file paths). Used alike by the client and by workers.
+ * `TEMPORAL_TLS_KEY` (file paths); payload encryption with `TESSEL_ENCRYPTION_KEY_FILE`. Used alike by
+ * the client and by workers.
  */
 export interface TemporalSettings {
   address: string;
   namespace: string;
   apiKey?: string;
   tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer } | boolean;
+  /** Payload encryption keys (`TESSEL_ENCRYPTION_KEY_FILE`); absent: payloads in plaintext. */
+  encryption?: KeyRing;
 }
 
 export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
@@ -38,7 +42,7 @@ export function temporalSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
   } else if (apiKey) {
     tls = true;
   }
-  return { address, namespace, apiKey, tls };
+  return { address, namespace, apiKey, tls, encryption: keyRingFromEnv(env) };
 }
 
 /** A PEM file named by an environment variable, checked before any connection: one line naming the variable and file. */

@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'NOT_FOUND', // a storage object or path that does not exist
   'ALREADY_EXISTS', // an atomic write that lost a race (precondition failed)
   'PROVIDER_UNAVAILABLE', // an execution provider (e.g. CUDA) that is not installed
+  'ENCRYPTION_KEY', // a payload encrypted under a key this process does not hold, or that fails authentication (another worker may hold it)
   'STORAGE', // transient storage trouble (retryable)
 ] as const;
 

@@ -126,6 +126,14 @@ export async function openImage(uri: string): Promise<ImageSource> {
     if (isTesselError(e) && (e.code === 'NOT_FOUND' || e.code === 'INVALID_IMAGE') && await looksLikeZarr(uri)) return openZarrImage(uri);
     throw e;
   }
+  return openImageReader(reader, uri);
+}
+
+/**
+ * {@link openImage} for a TIFF over an open range reader (closed with the source, or here when opening
+ * fails); `uri` names the file in messages.
+ */
+export async function openImageReader(reader: RangeReader, uri: string): Promise<ImageSource> {
   try {
     const tf = await TiffFile.open(reader, uri);
     const layout = await layoutOf(tf);

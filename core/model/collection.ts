@@ -97,11 +97,18 @@ export function encodeCollection(files: { name: string; data: Uint8Array; compre
   return writeZip([{ name: MANIFEST_ENTRY, data: new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n') }, ...files]);
 }
 
+/** A collection's bytes, its entries by name and its manifest (absent when it has none). */
+export interface CollectionEntries { bytes: Uint8Array; entries: Map<string, Uint8Array>; manifest?: CollectionManifest }
+
 /** Open a collection's entries and manifest without judging them (for `tessel model inspect`). */
-export async function readModelCollectionEntries(uri: string): Promise<{ bytes: Uint8Array; entries: Map<string, Uint8Array>; manifest?: CollectionManifest }> {
+export async function readModelCollectionEntries(uri: string): Promise<CollectionEntries> {
   const store = storeFor(uri);
   if (!(await store.stat(uri))) throw new NotFoundError(uri);
-  const bytes = await store.readAll(uri);
+  return collectionEntriesFromBytes(await store.readAll(uri), uri);
+}
+
+/** {@link readModelCollectionEntries} of a collection's bytes already in memory; `uri` names it in messages. */
+export function collectionEntriesFromBytes(bytes: Uint8Array, uri: string): CollectionEntries {
   let entries: Map<string, Uint8Array>;
   try {
     entries = readZip(bytes, uri);
@@ -129,7 +136,11 @@ export async function readModelCollectionEntries(uri: string): Promise<{ bytes: 
  * @throws ModelChecksumError on a corrupt archive, a missing/malformed manifest, a mismatching, missing or unlisted file.
  */
 export async function readVerifiedCollection(uri: string): Promise<{ entries: Map<string, Uint8Array>; sha256: string }> {
-  const { bytes, entries, manifest } = await readModelCollectionEntries(uri);
+  return verifiedEntries(await readModelCollectionEntries(uri), uri);
+}
+
+/** The manifest checks of {@link readVerifiedCollection} on entries already read (see {@link collectionEntriesFromBytes}). */
+export function verifiedEntries({ bytes, entries, manifest }: CollectionEntries, uri: string): { entries: Map<string, Uint8Array>; sha256: string } {
   if (!manifest) throw new ModelChecksumError(uri, `no ${MANIFEST_ENTRY} with checksums in the collection`);
   const bad = checkManifest(entries, manifest).filter((r) => !r.ok);
   if (bad.length > 0) {
@@ -148,7 +159,12 @@ export async function readVerifiedCollection(uri: string): Promise<{ entries: Ma
  * @throws ModelContractError when the metadata is not valid JSON or fails the schema.
  */
 export async function loadModelCollection(uri: string): Promise<ModelCollection> {
-  const { entries, sha256 } = await readVerifiedCollection(uri);
+  return verifyModelCollection(await readModelCollectionEntries(uri), uri);
+}
+
+/** The checks of {@link loadModelCollection} on entries already read (see {@link collectionEntriesFromBytes}). */
+export function verifyModelCollection(collection: CollectionEntries, uri: string): ModelCollection {
+  const { entries, sha256 } = verifiedEntries(collection, uri);
   for (const required of [ONNX_ENTRY, METADATA_ENTRY]) {
     if (!entries.has(required)) throw new ModelChecksumError(uri, `collection has no ${required}`);
   }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/temporal/dev-server';
 
 export const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'cli', 'main.ts');
@@ -63,9 +63,12 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   });
 }
 
-/** A dev server with SQLite persistence in a fresh temp folder, and the env that points clients at it. */
-export async function startTestServer(): Promise<{ server: DevServer; dir: string; env: NodeJS.ProcessEnv }> {
+/**
+ * A dev server with SQLite persistence in a fresh temp folder, and the env that points clients at it.
+ * Headless unless `opts` says otherwise (a test driving the Web UI).
+ */
+export async function startTestServer(opts: Partial<DevServerOptions> = {}): Promise<{ server: DevServer; dir: string; env: NodeJS.ProcessEnv }> {
   const dir = mkdtempSync(join(tmpdir(), 'tessel-it-'));
-  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
+  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log'), ...opts });
   return { server, dir, env: { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' } };
 }
