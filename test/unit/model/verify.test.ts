@@ -1,4 +1,4 @@
-/** @jest-environment ./test/unit/inference/ort-environment.js */
+/** @jest-environment ./test/unit/predict/ort-environment.js */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
