@@ -20,6 +20,7 @@ import { predictForest } from '../core/classify/forest';
 import { argmax, pick } from '../core/classify/evaluate';
 import { trainClassifier } from '../core/classify/train';
 import { Random } from '../core/synth';
+import { ensureBenchTools } from './tools';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +48,7 @@ async function matchLabels(truthUri: string, predUri: string): Promise<Map<numbe
 }
 
 async function main(): Promise<void> {
+  ensureBenchTools({ reference: false }); // the Temporal CLI for the pipeline run
   const ws = mkdtempSync(join(tmpdir(), 'tessel-bench-classify-'));
   tessel('synth', ws, '--images', String(images), '--size', String(size), '--seed', String(seed), '--cell-types');
   const t0 = Date.now();

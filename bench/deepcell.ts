@@ -32,6 +32,7 @@ import { loadModelCollection } from '../core/model/collection';
 import { importMesmer } from '../core/mesmer-import';
 import { buildCompiledCli } from '../infra/build-cli';
 import { deepcellPython, oracleMesmerSavedModel, ORACLE_SCRIPT, runDeepcellPython, writeSyntheticNpz } from '../test/helpers/deepcell';
+import { ensureBenchTools } from './tools';
 
 const exec = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
@@ -101,6 +102,7 @@ async function rawSessionRunS(bundle: string, npz: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  ensureBenchTools({ reference: true }); // numpy and tifffile beside DeepCell's own venv
   mkdirSync(WORK, { recursive: true });
   const python = await deepcellPython();
   const savedModel = await oracleMesmerSavedModel(python);

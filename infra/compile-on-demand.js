@@ -16,20 +16,23 @@ const { dirname, join, relative } = require('node:path');
 const MANIFEST = '.tessel-build.json';
 const LOCK = '.tessel-build.lock';
 
-/** The folders tsconfig.build.json compiles (its `include`), relative to `root`. */
-function sourceDirs(root) {
-  return JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')).include;
+/** The folders tsconfig.build.json compiles (its `include`) and leaves out (its `exclude`, folders), relative to `root`. */
+function buildFolders(root) {
+  const cfg = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8'));
+  return { include: cfg.include, exclude: (cfg.exclude ?? []).map((d) => d.replace(/\/+$/, '') + '/') };
 }
 
 /** Every compiled source under the build's folders: `rel` path → [size, mtimeMs]. */
 function scanSources(root) {
   const found = new Map();
-  for (const dir of sourceDirs(root)) {
+  const { include, exclude } = buildFolders(root);
+  for (const dir of include) {
     if (!existsSync(join(root, dir))) continue;
     for (const rel of readdirSync(join(root, dir), { recursive: true })) {
       const name = String(rel);
       if (!name.endsWith('.ts') || name.endsWith('.d.ts') || name.endsWith('.test.ts')) continue;
       const path = join(dir, name);
+      if (exclude.some((e) => path.split('\\').join('/').startsWith(e))) continue;
       const s = statSync(join(root, path));
       if (s.isFile()) found.set(path.split('\\').join('/'), [s.size, s.mtimeMs]);
     }
@@ -88,7 +91,7 @@ function plan(root, dist) {
 /** Sources (as `rel` .ts paths) of the .js files in dist/'s build folders whose source is gone. */
 function orphanOutputs(root, dist) {
   const orphans = [];
-  for (const dir of sourceDirs(root)) {
+  for (const dir of buildFolders(root).include) {
     if (!existsSync(join(dist, dir))) continue;
     for (const rel of readdirSync(join(dist, dir), { recursive: true })) {
       const name = String(rel);

@@ -165,7 +165,7 @@ it('tells a client without the keys that the run is encrypted', async () => {
 it('leaves no workspace path, image name or channel name in the server\'s SQLite files', () => {
   const bytes = serverStorage();
   // The storage read is the real one: the run's id, its activities' names and failure types are there in plaintext.
-  expectAll(bytes, [runA, 'convertImage', 'INVALID_IMAGE'], 'the SQLite files');
+  expectAll(bytes, [runA, 'readImageList', 'INVALID_IMAGE'], 'the SQLite files');
   expectNone(bytes, NAMES(), 'the SQLite files');
 });
 
