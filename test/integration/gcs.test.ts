@@ -10,6 +10,7 @@ import { NotFoundError, TesselError } from '../../core/errors';
 import { GcsStore, WRITE_ID_KEY, parseGcsUri } from '../../core/storage/gcs';
 import { configureGcs, storeFor } from '../../core/storage';
 import { loadEnvConfig } from '../../core/config/env';
+import { runInWorker } from '../../core/parallel/run-in-worker';
 import { fakeGcsServerBinary, startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 
@@ -184,4 +185,14 @@ maybe('GcsStore on fake-gcs-server', () => {
     expect(cfg.benchmark_sink).toEqual({ kind: 'bigquery', table: 'p-123456.d.t' });
     await expect(loadEnvConfig(`${root}/config/missing.json`)).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  test('worker threads use the configured endpoint too (an env config\'s gcs.api_endpoint, no STORAGE_EMULATOR_HOST)', async () => {
+    expect(process.env.STORAGE_EMULATOR_HOST).toBeUndefined();
+    configureGcs({ apiEndpoint: emu.endpoint });
+    const uri = `${root}/thread/table.tsv`;
+    await storeFor(uri).writeAtomic(uri, 'Image\tObject ID\tName\tClassification\tArea\nim\t1\tcell\t\t42\n');
+    // Quantification reads and writes from a worker thread (core/quantify/job.ts); so does this read.
+    const table = await runInWorker<{ rows: string[][] }>(require.resolve('../../core/quantify/read-tsv'), 'readQuantTable', [uri]);
+    expect(table.rows).toEqual([['im', '1', 'cell', '', '42']]);
+  }, 30_000); // without the endpoint the thread retries Google's for minutes
 });
