@@ -11,14 +11,17 @@
  * worker's /metrics, scraped from the client host: time inside a slot, so a task held ahead does not
  * count); the hand-over (each queue's mean wait from scheduled to started, from the histories); how long
  * each activity type took (grows when workers fight for the same cores); and bytes the processes wrote
- * to disk (/proc/<pid>/io: the server's SQLite, temporary files; the emulator keeps objects in memory).
+ * to disk (/proc/<pid>/io: the server's SQLite, temporary files; the emulator keeps objects in memory)
+ * against the machine's iowait share.
+ * On a shared machine the share of the cores a run gets varies from run to run and moves images/min with
+ * it; CPU seconds per image (all hosts' processes) does not, and says what a configuration costs.
  * Each configuration's CPU workers are started fresh and warmed with an unmeasured run of 2 images per
  * host first, so module loading and thread start-up are not counted.
  *
  * The GPU host runs onnxruntime on the CPU (`--inference-threads`, default 1), so here it competes for
  * the same cores as the CPU workers; on real hosts it would not. Needs root and `ip netns`.
  *
- *   sudo npx tsx bench/hosts.ts [--hosts 1,2,4] [--images 16] [--size 320] [--cpu-slots 1] [--inference-threads 1] [--repeats 1]
+ *   npx tsx bench/hosts.ts [--hosts 1,2,4] [--images 16] [--size 320] [--cpu-slots 1] [--inference-threads 1] [--repeats 1]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -62,10 +65,10 @@ function usage(cluster: HostsCluster): Map<string, { cpuS: number; writeBytes: n
 }
 
 /** The machine's busy and total CPU ticks so far (every process, everyone's). */
-function machineTicks(): { busy: number; total: number } {
+function machineTicks(): { busy: number; iowait: number; total: number } {
   const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
   const busy = user + nice + system + irq + softirq + steal;
-  return { busy, total: busy + idle + iowait };
+  return { busy, iowait, total: busy + idle + iowait };
 }
 
 const METRICS_PORT = 9464;
@@ -85,6 +88,8 @@ interface Row {
   hosts: number; imagesPerMin: number; wallS: number; done: number;
   /** CPU seconds by host group; the share of the machine's cores that were busy (anyone's work), and ours. */
   cpuS: Record<string, number>; machineBusy: number; oursOfMachine: number;
+  /** Share of the machine's CPU time spent idle waiting on the disk (anyone's I/O). */
+  iowait: number;
   /** Fraction of the wall time the compute slots were busy: the GPU host's one, the CPU hosts' together. */
   slotsBusy: { gpu: number; cpu: number };
   waitS: { cpu: number; gpu: number }; activityS: Record<string, number>; writeMB: Record<string, number>;
@@ -132,6 +137,7 @@ async function measure(cluster: HostsCluster, hosts: number, repeat: number, que
     return {
       hosts, wallS, done: run.result.images.done, imagesPerMin: (run.result.images.done / wallS) * 60, cpuS,
       machineBusy: (ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total), oursOfMachine: ours / machineBusyS,
+      iowait: (ticks1.iowait - ticks0.iowait) / (ticks1.total - ticks0.total),
       slotsBusy: { gpu: (slots1.gpu - slots0.gpu) / wallS, cpu: (slots1.cpu - slots0.cpu) / (wallS * hosts * Number(CPU_SLOTS)) },
       waitS: { cpu: wait(queues.cpu), gpu: wait(queues.gpu) }, activityS, writeMB,
     };
@@ -178,14 +184,15 @@ function print(rows: Row[]): void {
   const types = [...new Set(rows.flatMap((r) => Object.keys(r.activityS)))];
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   console.log(`${IMAGES} images of ${SIZE}², --cpu-slots ${CPU_SLOTS} per CPU host, one GPU host (--inference-threads ${INFERENCE_THREADS}), ${CORES} cores; ratio against ${HOSTS[0]} CPU host(s)`);
-  console.log(['CPU hosts', 'images/min', 'ratio', 'wall s', ...groups.map((g) => `CPU s ${g}`), 'machine busy', 'ours of it', 'GPU slot busy', 'CPU slots busy',
-    'wait cpu s', 'wait gpu s', ...types.map((t) => `${t} s`), 'disk MB (top)'].join(' | '));
+  console.log(['CPU hosts', 'images/min', 'ratio', 'wall s', ...groups.map((g) => `CPU s ${g}`), 'CPU s/image', 'machine busy', 'ours of it', 'GPU slot busy', 'CPU slots busy',
+    'wait cpu s', 'wait gpu s', ...types.map((t) => `${t} s`), 'disk MB (top)', 'iowait'].join(' | '));
   for (const r of rows) {
     const [topDisk, topMB] = Object.entries(r.writeMB).sort((a, b) => b[1] - a[1])[0] ?? ['-', 0];
     const disk = Object.values(r.writeMB).reduce((a, b) => a + b, 0);
+    const perImage = Object.values(r.cpuS).reduce((a, b) => a + b, 0) / r.done;
     console.log([r.hosts, r.imagesPerMin.toFixed(1), (r.imagesPerMin / ref).toFixed(2), r.wallS.toFixed(1), ...groups.map((g) => (r.cpuS[g] ?? 0).toFixed(1)),
-      pct(r.machineBusy), pct(r.oursOfMachine), pct(r.slotsBusy.gpu), pct(r.slotsBusy.cpu), r.waitS.cpu.toFixed(2), r.waitS.gpu.toFixed(2),
-      ...types.map((t) => (r.activityS[t] ?? 0).toFixed(2)), `${disk.toFixed(1)} (${topDisk} ${topMB.toFixed(1)})`].join(' | '));
+      perImage.toFixed(2), pct(r.machineBusy), pct(r.oursOfMachine), pct(r.slotsBusy.gpu), pct(r.slotsBusy.cpu), r.waitS.cpu.toFixed(2), r.waitS.gpu.toFixed(2),
+      ...types.map((t) => (r.activityS[t] ?? 0).toFixed(2)), `${disk.toFixed(1)} (${topDisk} ${topMB.toFixed(1)})`, pct(r.iowait)].join(' | '));
   }
   console.log(JSON.stringify(rows));
 }

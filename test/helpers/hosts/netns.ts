@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } 
  * address and no link, so processes in the hosts can reach each other and their own loopback, nothing
  * else (no default route). Needs root and iproute2's `ip netns`.
  *
- * Namespace names are `tessel-hosts-<owner pid>-<host>`; {@link cleanStaleTopologies} removes those
+ * Namespace names are `tessel-hosts-<owner pid>-<n>-<host>`; {@link cleanStaleTopologies} removes those
  * whose owner is gone (a run killed before its teardown).
  */
 export const NETNS_PREFIX = 'tessel-hosts-';
@@ -91,6 +91,8 @@ export function cleanStaleTopologies(): string[] {
   return stale;
 }
 
+let topologies = 0;
+
 /** Hosts on one switch; {@link destroy} removes every namespace, link and process of it. */
 export class Topology {
   /** The hosts' subnet in CIDR notation. */
@@ -109,7 +111,7 @@ export class Topology {
   /** Creates the hub (a bridge in its own namespace) and one namespace per host name, in order .10, .11, … */
   static create(hostNames: string[]): Topology {
     cleanStaleTopologies();
-    const t = new Topology(`${NETNS_PREFIX}${process.pid}-`);
+    const t = new Topology(`${NETNS_PREFIX}${process.pid}-${topologies++}-`);
     process.once('exit', t.onExit);
     try {
       ip('netns', 'add', t.hub);
