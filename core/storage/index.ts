@@ -25,8 +25,19 @@ export function registerStore(store: Store): void {
 export function configureGcs(opts: GcsStoreOptions = {}): GcsStore {
   if (gcsStore) stores.splice(stores.indexOf(gcsStore), 1);
   gcsStore = new GcsStore(opts);
+  gcsOptions = opts;
   registerStore(gcsStore);
   return gcsStore;
+}
+let gcsOptions: GcsStoreOptions | undefined;
+
+/**
+ * The options of the last {@link configureGcs} call in this thread (undefined before one), which worker
+ * threads started afterwards apply too (core/parallel): an endpoint from the env config
+ * (`gcs.api_endpoint`) must reach the threads that read and write, not only the main thread.
+ */
+export function configuredGcsOptions(): GcsStoreOptions | undefined {
+  return gcsOptions;
 }
 
 const countedStores = new WeakMap<Store, Store>();
