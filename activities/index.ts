@@ -1,5 +1,6 @@
 import type { TesselActivities } from '../core/contracts';
 import { defaultEnvironment, type WorkerEnvironment } from './common';
+import { makeClassify } from './classify';
 import { makeConvert } from './convert';
 import { discover, readImageList } from './discover';
 import { finalize } from './finalize';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     predict: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
     postprocess: makePostprocess(env),
     quantify: makeQuantify(env),
+    classify: makeClassify(env),
     record: makeRecord({ priceTable: deps.priceTable }),
     fused: makeFused(env, { priceTable: deps.priceTable }),
     finalize,

@@ -28,6 +28,7 @@ import { readCompartmentMaps } from '../core/postprocess/compartment-job';
 import { deepWatershed, mesmerDefaults } from '../core/postprocess/deep-watershed';
 import { requirePython, runPython } from '../test/helpers/python';
 import { arg, median, spread, timed } from './timing';
+import { ensureBenchTools } from './tools';
 
 const root = resolve(__dirname, '..');
 const script = join(root, 'test/unit/postprocess/fixtures/deep_watershed_reference.py');
@@ -42,6 +43,7 @@ const log = (s: string) => process.stdout.write(s + '\n');
 interface Reference { 'whole-cell': { total_s: number; h_maxima_s: number }; nuclear: { total_s: number; h_maxima_s: number } }
 
 async function main() {
+  ensureBenchTools({ reference: true });
   if (!existsSync(maps)) {
     log(`making ${size}×${size} maps → ${maps}`);
     runPython(script, ['maps', '--size', String(size), '--seed', '4', '--out', maps]);

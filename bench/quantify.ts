@@ -25,9 +25,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildCompiledCli } from '../infra/build-cli';
 import { arg, spread, timed } from './timing';
+import { ensureBenchTools } from './tools';
 
 const ROOT = resolve(__dirname, '..');
-const PY = join(ROOT, '.venv', 'bin', 'python');
 
 const MAKE = `
 import sys, numpy as np, tifffile
@@ -74,7 +74,10 @@ with open(d + '/mcquant.csv', 'w', newline='') as f:
 print(json.dumps({'compute_s': compute_s}))
 `;
 
+let PY = '';
+
 function main(): void {
+  PY = ensureBenchTools({ reference: true });
   const size = Number(arg('size', '4096')), cells = Number(arg('cells', '33000')), nch = Number(arg('channels', '8'));
   const keep = process.argv.includes('--keep') ? arg('keep', '') : undefined;
   const skipRecipe = process.argv.includes('--skip-recipe');

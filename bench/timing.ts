@@ -4,7 +4,7 @@
  * and small statistics over rounds.
  */
 import { execFileSync } from 'node:child_process';
-import { requirePython } from '../test/helpers/python';
+import { ensureBenchTools } from './tools';
 
 export interface Timed {
   seconds: number;
@@ -22,9 +22,13 @@ if p.returncode != 0:
 print(json.dumps({'seconds': dt, 'peakRssBytes': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, 'stdout': p.stdout}))
 `;
 
+let python: string | undefined;
+
 /** Runs `cmd` to completion; throws with its stderr when it fails. */
 export function timed(cmd: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Timed {
-  return JSON.parse(execFileSync(requirePython(), ['-c', WRAPPER, ...cmd], { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 })) as Timed;
+  // The wrapper runs on the project's venv Python, installed here on first use (a fresh clone has none).
+  python ??= ensureBenchTools({ reference: true });
+  return JSON.parse(execFileSync(python, ['-c', WRAPPER, ...cmd], { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 })) as Timed;
 }
 
 export function median(xs: number[]): number {

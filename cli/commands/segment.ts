@@ -4,6 +4,7 @@ import { CompartmentSelection } from '../../core/postprocess/params';
 import { closeIdleThreads } from '../../core/parallel/run-in-worker';
 import { releaseSessions } from '../../core/predict/session';
 import { joinUri } from '../../core/storage';
+import { addMaskFormatOption, maskFormatOf } from '../mask-format-option';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
 
@@ -12,7 +13,8 @@ export function register(program: Command): void {
     .command('segment <npz>')
     .description('Predict then postprocess in one go, without Temporal: Mesmer inference on the NPZ intermediate (see `tessel predict`), ' +
       'then deep watershed (see `tessel postprocess`). Writes <out-dir>/<name>_raw_predictions.npz (or --predictions), ' +
-      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff.\n\n' + WATERSHED_DEFAULTS_HELP)
+      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff (or, with --mask-format ome-zarr, the labels of <out-dir>/<name>.ome.zarr).\n\n' +
+      WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) for the masks and predictions')
     .requiredOption('--name <name>', 'image name used in the output file names')
     .addOption(new Option('--compartment <which>', 'compartments to segment').choices(CompartmentSelection.options).default('both'))
@@ -20,6 +22,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON on stdout');
   addPredictOptions(cmd);
   addWatershedOptions(cmd);
+  addMaskFormatOption(cmd);
   cmd.action(async (npz: string, o: PredictCliOptions & Record<string, unknown>) => {
     const outDir = o.outDir as string;
     const name = o.name as string;
@@ -37,7 +40,7 @@ export function register(program: Command): void {
     // it), one compartment after the other: the process then holds one compartment's maps and watershed
     // at a time, never all four heads (32 bytes/pixel) nor both watersheds.
     const m = await postprocess({
-      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, ...overrides, concurrency: 1,
+      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, maskFormat: maskFormatOf(o), ...overrides, concurrency: 1,
       onProgress: tty ? (f) => process.stderr.write(`\rpostprocess ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');

@@ -2,7 +2,7 @@ import type {
   DiscoverInput, DiscoverOutput, DiscoveredImage, FinalizeInput, FinalizeOutput, ImageListPage,
 } from './run';
 import type {
-  ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
+  ClassifyInput, ClassifyResult, ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
   QuantifyInput, QuantifyResult, RecordInput, RecordResult,
 } from './stages';
 
@@ -21,6 +21,8 @@ export interface TesselActivities {
   predict(input: PredictInput): Promise<PredictResult>;
   postprocess(input: PostprocessInput): Promise<PostprocessResult>;
   quantify(input: QuantifyInput): Promise<QuantifyResult>;
+  /** The run's classifier applied to an image's cells (only when the run has one). */
+  classify(input: ClassifyInput): Promise<ClassifyResult>;
   /** The manifest, then the benchmark row. */
   record(input: RecordInput): Promise<RecordResult>;
   /** postprocess, quantify and record of a small image in one activity. */
@@ -32,5 +34,5 @@ export interface TesselActivities {
 /** Which activities run on which queue. */
 export const GPU_ACTIVITIES = ['predict'] as const satisfies readonly (keyof TesselActivities)[];
 export const CPU_ACTIVITIES = [
-  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'record', 'fused', 'finalize',
+  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'classify', 'record', 'fused', 'finalize',
 ] as const satisfies readonly (keyof TesselActivities)[];

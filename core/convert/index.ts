@@ -39,6 +39,8 @@ export interface ConvertOutcome {
   membrane: string[];
   sidecarUri: string;
   bytes: number;
+  /** What the reader noticed about the input (unusable OME-XML, no calibration…), also kept in the sidecar. */
+  warnings: string[];
 }
 
 /** The sidecar's URI: the NPZ URI with `.npz` replaced by `.json`. */
@@ -134,7 +136,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertOutcome> {
     return {
       width: info.width, height: info.height, umPerPixel, calibrated: info.calibrated,
       nuclear: nuclear.map((i) => info.channels[i]), membrane: membrane.map((i) => info.channels[i]),
-      sidecarUri, bytes: npz.bytes,
+      sidecarUri, bytes: npz.bytes, warnings: info.warnings,
     };
   } finally {
     await src.close();

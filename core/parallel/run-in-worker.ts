@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { configuredGcsOptions } from '../storage';
 
 /**
  * Runs `require(modulePath)[exportName](...args)` on a worker thread and resolves with its result, so
@@ -99,7 +100,8 @@ function spawnWorker(): Worker {
   // Threads inherit the process's Node flags (--cpu-prof, --max-old-space-size…), so profiling and
   // memory limits cover them too; a TypeScript entry also needs tsx's hook.
   const execArgv = entry.endsWith('.ts') ? [...process.execArgv, '--require', require.resolve('tsx/cjs')] : undefined;
-  return new Worker(entry, { execArgv });
+  // The thread's GCS store gets this thread's options (an endpoint from the env config, say).
+  return new Worker(entry, { execArgv, workerData: { gcs: configuredGcsOptions() } });
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { MaskFormat } from '../formats/mask-writer';
 import { NpzFile } from '../formats/npz-stream';
 import { encodeLabelMaskTiff } from '../formats/tiff-write';
 import { releaseBuffers } from '../parallel/release';
@@ -12,12 +13,19 @@ export interface CompartmentJob {
   params: DeepWatershedParams;
   /** The raw predictions (Mesmer's four heads) to read the compartment's maps from. */
   predictionsUri: string;
+  /** `ome-tiff`: the thread encodes the mask; `ome-zarr`: it hands the labels back for the stage's writer. */
+  maskFormat: MaskFormat;
 }
 
-/** What a compartment's thread hands back: the encoded mask (a few MB), not the labels. */
+/**
+ * What a compartment's thread hands back: for `ome-tiff`, the encoded mask (a few MB), not the labels;
+ * for `ome-zarr`, the labels (moved, not copied), which the stage writes into the image's one Zarr root.
+ */
 export interface CompartmentResult {
-  /** The int32 label mask as a TIFF file's bytes, ready to be written. */
-  tiff: Uint8Array;
+  /** `ome-tiff`: the int32 label mask as a TIFF file's bytes, ready to be written. */
+  tiff?: Uint8Array;
+  /** `ome-zarr`: the int32 labels, row-major. */
+  labels?: Int32Array;
   /** Objects, labelled 1..count. */
   count: number;
   width: number;
@@ -27,8 +35,8 @@ export interface CompartmentResult {
 /**
  * Runs one compartment on the calling (worker) thread: reads its two maps from the NPZ — the inner
  * distance head whole and only channel 1 of the pixelwise head, straight from the file — runs
- * {@link deepWatershed} and encodes the mask. Reading and encoding here, not on the stage's own
- * thread, lets both compartments do them at once.
+ * {@link deepWatershed} and encodes the mask (a TIFF; an OME-Zarr mask is written by the stage). Reading
+ * and encoding here, not on the stage's own thread, lets both compartments do them at once.
  *
  * @throws InvalidArrayError naming the NPZ for a missing head, a wrong dtype or shape, or a CRC mismatch.
  */
@@ -41,8 +49,9 @@ export async function segmentCompartment(job: CompartmentJob): Promise<Compartme
   const labels = deepWatershed(maps, job.params, { consumeMaps: true });
   maps = undefined;
   releaseBuffers(...inputs.filter((b) => b !== labels.buffer));
-  const tiff = encodeLabelMaskTiff({ data: labels, width, height });
   const count = maxLabel(labels);
+  if (job.maskFormat === 'ome-zarr') return { labels, count, width, height };
+  const tiff = encodeLabelMaskTiff({ data: labels, width, height });
   // This thread waits in the pool afterwards: give the labels' memory back now, not at its next collection.
   releaseBuffers(labels.buffer);
   return { tiff, count, width, height };

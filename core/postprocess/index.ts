@@ -1,4 +1,5 @@
 import { InvalidArrayError } from '../errors';
+import { openMaskWriter, type MaskFormat } from '../formats/mask-writer';
 import { NpzFile } from '../formats/npz-stream';
 import { runInWorker } from '../parallel/run-in-worker';
 import { storeFor } from '../storage';
@@ -19,6 +20,12 @@ export interface PostprocessOptions {
   wholeCell?: Partial<DeepWatershedParams>;
   /** Overrides of Mesmer's nuclear defaults. */
   nuclear?: Partial<DeepWatershedParams>;
+  /**
+   * `ome-tiff` (default): `<outDir>/<name>_WholeCellMask.tiff` / `_NucleusMask.tiff` as always.
+   * `ome-zarr`: NGFF 0.4 labels `WholeCell` / `Nucleus` of `<outDir>/<name>.ome.zarr`, with a pyramid;
+   * the outcome's mask URIs then name the label images (`…/labels/WholeCell`), which readLabelMask reads.
+   */
+  maskFormat?: MaskFormat;
   /** Aborting terminates the worker threads and rejects. */
   signal?: AbortSignal;
   /** Called with the fraction done, 0..1. */
@@ -40,6 +47,7 @@ export interface PostprocessOutcome {
 }
 
 const MASK_SUFFIX: Record<Compartment, string> = { 'whole-cell': 'WholeCellMask', nuclear: 'NucleusMask' };
+const LABEL_NAME: Record<Compartment, string> = { 'whole-cell': 'WholeCell', nuclear: 'Nucleus' };
 
 /** The effective parameters of a compartment: Mesmer's defaults, then the overrides, validated. */
 export function resolveParams(compartment: Compartment, overrides: Partial<DeepWatershedParams> = {}): DeepWatershedParams {
@@ -69,7 +77,7 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   let done = 0;
   const modulePath = require.resolve('./compartment-job');
   const run = async (c: Compartment): Promise<CompartmentResult> => {
-    const job: CompartmentJob = { compartment: c, params: params.get(c)!, predictionsUri: opts.predictionsUri };
+    const job: CompartmentJob = { compartment: c, params: params.get(c)!, predictionsUri: opts.predictionsUri, maskFormat: opts.maskFormat ?? 'ome-tiff' };
     const result = await runInWorker<CompartmentResult>(modulePath, 'segmentCompartment', [job], { signal: opts.signal });
     progress(0.05 + (0.85 * ++done) / compartments.length);
     return result;
@@ -82,9 +90,21 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
 
   const outcome: PostprocessOutcome = size;
   await Promise.all(compartments.map(async (c, i) => {
-    const uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
-    await storeFor(uri).writeAtomic(uri, results[i].tiff);
-    const count = results[i].count; // labels are 1..n after relabelling
+    const r = results[i];
+    let uri: string;
+    if (r.labels) {
+      const root = joinUri(opts.outDir, `${opts.name}.ome.zarr`);
+      const writer = await openMaskWriter(root, { width: r.width, height: r.height, format: 'ome-zarr', labelName: LABEL_NAME[c], name: opts.name });
+      // Re-viewed with this realm's Int32Array: under a sandboxed caller (jest's vm) the thread's array
+      // fails `instanceof Int32Array` checks downstream. No copy.
+      const labels = new Int32Array(r.labels.buffer, r.labels.byteOffset, r.labels.length);
+      await writer.writeRegion(0, 0, r.width, r.height, labels).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
+      uri = joinUri(root, 'labels', LABEL_NAME[c]);
+    } else {
+      uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
+      await storeFor(uri).writeAtomic(uri, r.tiff!);
+    }
+    const count = r.count; // labels are 1..n after relabelling
     if (c === 'whole-cell') { outcome.wholeCellMaskUri = uri; outcome.wholeCellCount = count; }
     else { outcome.nucleusMaskUri = uri; outcome.nucleusCount = count; }
   }));

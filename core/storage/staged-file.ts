@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { storeFor } from './index';
-import { LocalStore } from './local';
+import { LocalStore, tempSibling } from './local';
 
 /**
  * An output written piece by piece into a temporary file and published at its URI in one step: renamed
@@ -19,9 +19,8 @@ export class StagedFile {
 
   /** Creates the temporary file for `uri` (local path or gs://). */
   static async create(uri: string): Promise<StagedFile> {
-    const name = `.tessel-tmp-${randomBytes(6).toString('hex')}`;
     const local = localPath(uri);
-    const path = local ? join(dirname(local), `${name}-${local.slice(dirname(local).length + 1)}`) : join(tmpdir(), name);
+    const path = local ? tempSibling(local) : join(tmpdir(), `.tessel-tmp-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(dirname(path), { recursive: true });
     return new StagedFile(uri, path, await fs.open(path, 'w'));
   }
@@ -46,9 +45,9 @@ export class StagedFile {
     this.closed = true;
     try {
       await this.handle.close();
-      const local = localPath(this.uri);
-      if (local) await fs.rename(this.path, local);
-      else await storeFor(this.uri).putFile(this.path, this.uri);
+      // Beside a local target this is a rename; elsewhere an upload. Through the store, so the bytes
+      // count in its traffic like any other write.
+      await storeFor(this.uri).putFile(this.path, this.uri, { move: true });
     } finally {
       await fs.rm(this.path, { force: true });
     }
@@ -75,8 +74,13 @@ export class StagedFile {
   }
 }
 
-/** The file path of a URI the local store handles, else undefined. */
+const localStore = new LocalStore();
+
+/**
+ * The file path of a URI the local store handles, else undefined. Asked of a LocalStore itself:
+ * `storeFor` hands out stores wrapped (byte counting), and the local store is always the first tried.
+ */
 function localPath(uri: string): string | undefined {
-  if (!(storeFor(uri) instanceof LocalStore)) return undefined;
+  if (!localStore.handles(uri)) return undefined;
   return resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri);
 }
