@@ -66,6 +66,9 @@ export class NpzFile {
           entries.set(name, { name, dtype: header.dtype, shape: header.shape, zip, start });
           continue;
         }
+        // Stored: the data is the entry's bytes, so a size beyond them is a corrupt directory (refused
+        // before an array of that size is allocated).
+        if (zip.size !== zip.compressedSize) throw new InvalidArrayError(uri, `ZIP entry '${zip.name}' is stored with ${zip.compressedSize} bytes but claims ${zip.size} (corrupt)`);
         const header = parseNpyHeader(await readHeaderBytes(reader, start, zip.size), what);
         if (header.dataOffset + header.byteLength > zip.size) {
           throw new InvalidArrayError(what, `.npy data is truncated: shape [${header.shape.join(', ')}] needs ${header.byteLength} bytes, ${zip.size - header.dataOffset} present`);

@@ -71,6 +71,13 @@ np.savez_compressed(sys.argv[1] + '/compressed.npz', **heads)
     } finally {
       await f.close();
     }
+    // A stored entry whose directory claims more bytes than it holds: refused at open, before any
+    // array of the claimed size is allocated.
+    const big = encodeNpz({ a: { data: new Float32Array(4), shape: [4], dtype: 'float32' } });
+    const cd = Buffer.from(big).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    new DataView(big.buffer, big.byteOffset).setUint32(cd + 24, 0x7fff0000, true);
+    writeFileSync(join(dir, 'claims.npz'), big);
+    await expect(NpzFile.open(join(dir, 'claims.npz'))).rejects.toThrow(/claims\.npz.*'a\.npy' is stored with \d+ bytes but claims 2147418112/);
     writeFileSync(join(dir, 'short.npz'), bytes.subarray(0, 1000));
     await expect(NpzFile.open(join(dir, 'short.npz'))).rejects.toThrow(/short\.npz.*not a valid ZIP/);
   });
