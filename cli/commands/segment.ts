@@ -1,16 +1,21 @@
 import { type Command, Option } from 'commander';
 import { postprocess } from '../../core/postprocess';
 import { CompartmentSelection } from '../../core/postprocess/params';
+import { ConfigError } from '../../core/errors';
 import { joinUri } from '../../core/storage';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
+import { addBlockOptions, describeBlockSegment, segmentBlockwise, type BlockCliOptions } from '../blockwise';
 
 export function register(program: Command): void {
   const cmd = program
-    .command('segment <npz>')
+    .command('segment <input>')
     .description('Predict then postprocess in one go, without Temporal: Mesmer inference on the NPZ intermediate (see `tessel predict`), ' +
       'then deep watershed (see `tessel postprocess`). Writes <out-dir>/<name>_raw_predictions.npz (or --predictions), ' +
-      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff.\n\n' + WATERSHED_DEFAULTS_HELP)
+      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff.\n' +
+      'With --block-size N, <input> may also be the OME-TIFF itself (channels as `tessel convert` picks them) and the image is done block ' +
+      'by block on worker threads, in memory set by the block: the same masks as a whole-image run, plus <name>_WholeCellBoxes.npy and ' +
+      '<name>_NucleusBoxes.npy (per-label bounding boxes); --test-block I,J does one block with its halo.\n\n' + WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) for the masks and predictions')
     .requiredOption('--name <name>', 'image name used in the output file names')
     .addOption(new Option('--compartment <which>', 'compartments to segment').choices(CompartmentSelection.options).default('both'))
@@ -18,9 +23,16 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON on stdout');
   addPredictOptions(cmd);
   addWatershedOptions(cmd);
-  cmd.action(async (npz: string, o: PredictCliOptions & Record<string, unknown>) => {
+  addBlockOptions(cmd, { segment: true });
+  cmd.action(async (npz: string, o: PredictCliOptions & BlockCliOptions & Record<string, unknown>) => {
     const outDir = o.outDir as string;
     const name = o.name as string;
+    if (o.blockSize !== undefined || o.testBlock !== undefined) {
+      if (o.blockSize === undefined) throw new ConfigError('--test-block needs --block-size');
+      const r = await segmentBlockwise(npz, { ...o, outDir, name }, watershedOverrides(o));
+      process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : describeBlockSegment(r));
+      return;
+    }
     const predictionsUri = (o.predictions as string | undefined) ?? joinUri(outDir, `${name}_raw_predictions.npz`);
     const overrides = watershedOverrides(o);
     const t0 = performance.now();

@@ -15,7 +15,8 @@ export class BlockFiles {
   }
 
   /** The plan: grid, roles, channels (JSON). */
-  get plan(): string { return joinUri(this.dir, 'plan.json'); }
+  get plan(): string { return BlockFiles.planIn(this.dir); }
+  static planIn(dir: string): string { return joinUri(dir, 'plan.json'); }
   firstPass(index: number): string { return this.at('stats', index, 'first.json'); }
   secondPass(index: number): string { return this.at('stats', index, 'second.json'); }
   /** The first pass summed (the percentile's ranks per channel). */

@@ -121,6 +121,7 @@ export function blockRelabel(relabel: Int32Array, block: number, maxLabel: numbe
 export function cellsPerBlock(layout: BlockLayout, boxes: Int32Array): Map<number, { labels: number[]; boxes: number[] }> {
   const out = new Map<number, { labels: number[]; boxes: number[] }>();
   for (let k = 0; k < boxes.length / 4; k++) {
+    if (boxes[4 * k + 2] <= boxes[4 * k]) continue; // a label without pixels
     const b = blockAt(layout, boxes[4 * k + 1], boxes[4 * k]);
     let e = out.get(b);
     if (!e) out.set(b, (e = { labels: [], boxes: [] }));

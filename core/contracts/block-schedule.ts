@@ -57,7 +57,10 @@ export class BlockSchedule {
   private readonly queued: Record<'watershed' | 'match', Uint8Array>;
   readonly state: BlockScheduleState;
 
-  constructor(readonly layout: BlockLayout, state?: BlockScheduleState) {
+  /**
+   * @param measure whether the image is measured too (else the schedule ends with the masks).
+   */
+  constructor(readonly layout: BlockLayout, readonly measure: boolean, state?: BlockScheduleState) {
     this.n = blockCount(layout);
     this.state = state ? { ...state, done: { ...state.done }, globals: { ...state.globals } } : { done: {}, globals: {} };
     this.done = Object.fromEntries(BLOCK_STAGES.map((s) => [s, fromHex(this.state.done[s], this.n)])) as Record<BlockStage, Uint8Array>;
@@ -86,7 +89,7 @@ export class BlockSchedule {
       case 'first': case 'second': case 'normalize': return true;
       case 'predict': return role !== undefined && role !== BLOCK_SKIPPED;
       case 'watershed': case 'match': return role === BLOCK_TISSUE;
-      case 'quantify': return this.state.measuring?.[b] === '1';
+      case 'quantify': return this.measure && this.state.measuring?.[b] === '1';
     }
   }
 
@@ -119,6 +122,7 @@ export class BlockSchedule {
       }
     }
     const masks = g['masks:whole-cell'] === true && g['masks:nuclear'] === true;
+    if (!this.measure) return out;
     if (masks && this.state.measuring) this.scan('quantify', limit - out.length, push);
     global('reports', masks && this.state.measuring !== undefined && this.allDone('quantify'));
     return out;
@@ -152,7 +156,8 @@ export class BlockSchedule {
   }
 
   get finished(): boolean {
-    return this.state.globals.reports === true;
+    const g = this.state.globals;
+    return this.measure ? g.reports === true : g['masks:whole-cell'] === true && g['masks:nuclear'] === true;
   }
 
   /** The state to continue as new with (call with nothing in flight). */
