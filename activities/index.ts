@@ -1,4 +1,5 @@
 import type { TesselActivities } from '../core/contracts';
+import { makeBlockTask, makePlanBlocks, makePredictBlock } from './blocks';
 import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeConvert } from './convert';
 import { discover, readImageList } from './discover';
@@ -34,5 +35,8 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     record: makeRecord({ priceTable: deps.priceTable }),
     fused: makeFused(env, { priceTable: deps.priceTable }),
     finalize,
+    planBlocks: makePlanBlocks(env),
+    blockTask: makeBlockTask(env),
+    predictBlock: makePredictBlock(env, { device: deps.device, intraOpThreads: deps.inferenceThreads }),
   };
 }

@@ -5,6 +5,7 @@ import {
   NON_RETRYABLE_CODES, applyPostprocess, applyQuantify, stageSeconds, type FusedResult, type ImageInput, type ImageMetrics,
   type ImageResult, type ProgressReport, type Stage, type StageMetrics, type TesselActivities,
 } from '../core/contracts';
+import { runBlockwiseImage } from './process-blocks';
 import { StageEventQueue } from './stage-events';
 
 /** The stages `--from-stage` can skip to, in order; record always runs. */
@@ -12,7 +13,9 @@ const ORDER: Stage[] = ['convert', 'predict', 'postprocess', 'quantify'];
 
 /**
  * One image through every stage: convert (cpu) → predict (gpu) → postprocess (cpu) → quantify (cpu) →
- * record (cpu); an image of at most `fusedMaxPixels` pixels runs the last three as one activity, `fused`.
+ * record (cpu); an image of at most `fusedMaxPixels` pixels runs the last three as one activity, `fused`;
+ * one that convert finds above the blockwise threshold runs its blocks in a workflow of its own
+ * (`processBlocks`) between convert and record.
  * Only URIs travel between stages. A stage failure ends the image (recorded with its cause), never the
  * run: the workflow returns a failed result instead of throwing.
  */
@@ -47,15 +50,19 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
 
   try {
     if (runs('convert')) {
-      metrics.convert = await stage('convert', (progress) => cpu.convert({ imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels, progress }));
+      metrics.convert = await stage('convert', (progress) => cpu.convert({
+        imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels, blockwiseAbovePixels: input.blockwise?.abovePixels, progress,
+      }));
     }
-    if (runs('predict')) {
+    const blocks = metrics.convert?.blockwise === true;
+    if (blocks) await runBlockwiseImage(input, result, metrics, events, (s) => (current = s));
+    if (!blocks && runs('predict')) {
       metrics.predict = await stage('predict', (progress) => gpu.predict({
         npzUri: outputs.npzUri, predictionsUri, model: settings.model, umPerPixel: metrics.convert?.umPerPixel ?? undefined, progress,
       }));
     }
     const c = metrics.convert;
-    if (runs('postprocess') && c && c.width * c.height <= input.fusedMaxPixels) {
+    if (!blocks && runs('postprocess') && c && c.width * c.height <= input.fusedMaxPixels) {
       current = 'postprocess';
       events.add('postprocess', 'started');
       const out = await fused(() => cpu.fused({
@@ -75,12 +82,14 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       result.events = events.takeAll();
       return result;
     }
-    if (runs('postprocess')) {
+    if (!blocks && runs('postprocess')) {
       metrics.postprocess = await stage('postprocess', (progress) => cpu.postprocess({ ...postprocessInput, progress }));
       applyPostprocess(result, metrics.postprocess);
     }
-    metrics.quantify = await stage('quantify', (progress) => cpu.quantify({ ...quantifyInput, progress }));
-    applyQuantify(result, metrics.quantify);
+    if (!blocks) {
+      metrics.quantify = await stage('quantify', (progress) => cpu.quantify({ ...quantifyInput, progress }));
+      applyQuantify(result, metrics.quantify);
+    }
   } catch (err) {
     if (isCancellation(err)) throw err;
     const cause = err instanceof ActivityFailure ? err.cause : err;

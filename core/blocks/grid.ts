@@ -20,17 +20,25 @@ export const DEFAULT_BLOCK_SIZE = 1024;
  * @throws ConfigError naming the flag.
  */
 export function planGrid(width: number, height: number, blockSize: number, halo: number): BlockLayout {
+  checkBlockSettings(blockSize, halo);
+  if (!(width > 256 && height > 256)) {
+    throw new ConfigError(`blockwise runs need an image larger than one 256-px model tile on both axes, got ${width}×${height}`);
+  }
+  return blockLayout(width, height, blockSize, halo);
+}
+
+/** Checks `--block-size` and `--halo` on their own (before an image's size is known). @throws ConfigError */
+export function checkBlockSettings(blockSize: number, halo: number): void {
   if (!Number.isInteger(blockSize) || blockSize < MASK_TILE || blockSize % MASK_TILE !== 0) {
     throw new ConfigError(`--block-size must be a positive multiple of ${MASK_TILE}, got ${blockSize}`);
   }
   if (!Number.isInteger(halo) || halo < 0 || halo > blockSize - TILE_REACH) {
     throw new ConfigError(`--halo must be an integer from 0 to ${blockSize - TILE_REACH} (block size − ${TILE_REACH}) for --block-size ${blockSize}, got ${halo}`);
   }
-  if (!(width > 256 && height > 256)) {
-    throw new ConfigError(`blockwise runs need an image larger than one 256-px model tile on both axes, got ${width}×${height}`);
-  }
-  return blockLayout(width, height, blockSize, halo);
 }
+
+/** Images above this many pixels run blockwise in a run unless `--blockwise-above-pixels` says otherwise (see docs/blockwise.md for the measurement). */
+export const DEFAULT_BLOCKWISE_ABOVE_PIXELS = 4096 * 4096;
 
 /** Parses `--test-block I,J` (row, column) against the grid. */
 export function parseBlockIndex(layout: BlockLayout, text: string): number {

@@ -1,34 +1,20 @@
 import { join } from 'node:path';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import type { BlockTask } from '../contracts/block-schedule';
-import type { MaskFormat } from '../formats/mask-writer';
+import type { BlockTaskSettings } from '../contracts/blockwise';
 import { runInWorker } from '../parallel/run-in-worker';
 import { inBlock } from './grid';
 import { firstPass, loadContext, reduceFirstPasses, reduceSecondPasses, secondPass } from './plan';
 import { mergeBlockReports, quantifyBlockTask, type MeasureSettings } from './stage-quantify';
 import { normalizeBlock } from './stage-predict';
-import { matchBlock, stitchBlocks, watershedBlock, writeBlockMask, type WatershedOverrides } from './stage-segment';
+import { matchBlock, stitchBlocks, watershedBlock, writeBlockMask } from './stage-segment';
 
 /**
  * The CPU tasks of a blockwise image, by {@link BlockTask}: what both the standalone commands and the
  * Temporal activities run, on a worker thread (see {@link runCpuTask}), so the caller's event loop keeps
  * heartbeating. Everything a task needs is in the image's folder or in these settings.
  */
-export interface CpuTaskSettings {
-  postprocess?: WatershedOverrides;
-  /** Where stitch writes the boxes and where the masks go. */
-  outputs?: {
-    wholeCellMaskUri: string;
-    nucleusMaskUri: string;
-    wholeCellBoxesUri: string;
-    nucleusBoxesUri: string;
-    maskFormat?: MaskFormat;
-    name?: string;
-  };
-  measure?: Omit<MeasureSettings, 'wholeCellMaskUri' | 'nucleusMaskUri' | 'nucleusBoxesUri'> & { tsvUri: string; geojsonUri?: string };
-  /** From the stitch: which blocks measure cells, and the nuclei count. */
-  stitched?: { measuring: string; nuclei: number };
-}
+export type CpuTaskSettings = BlockTaskSettings;
 
 /** Runs one CPU task in this thread. Progress (0…1) goes to `onProgress`, or to the parent thread. */
 export async function cpuTask(dir: string, task: BlockTask, settings: CpuTaskSettings, onProgress?: (f: number) => void): Promise<unknown> {

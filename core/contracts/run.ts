@@ -2,6 +2,7 @@
  * A run's inputs, its images and its progress. Only URIs and small metrics travel through Temporal
  * (claim check); pixels never do.
  */
+import type { BlockwiseSettings } from './blockwise';
 import type { StageEvent } from './events';
 import type { ResumableStage, Stage } from './stages';
 
@@ -62,6 +63,8 @@ export interface RunInput {
    * compute. 0: never. Not a setting of the results, so not in the settings hash.
    */
   fusedMaxPixels: number;
+  /** Images above a size run block by block (absent: never). */
+  blockwise?: BlockwiseSettings;
 }
 
 /** What a run will do with an image, from its manifest. */
@@ -78,12 +81,16 @@ export interface DiscoveredImage {
 }
 
 export interface ImageOutputs {
+  /** Empty for a blockwise image, which makes no NPZ. */
   npzUri: string;
   predictionsUri: string;
   wholeCellMaskUri: string;
   nucleusMaskUri: string;
   tsvUri: string;
   geojsonUri?: string;
+  /** Per-label bounding boxes beside the masks (blockwise images). */
+  wholeCellBoxesUri?: string;
+  nucleusBoxesUri?: string;
 }
 
 /** Input of one image's workflow (`processImage`). */
@@ -102,6 +109,7 @@ export interface ImageInput {
   jobsDir: string;
   heartbeatTimeoutS: number;
   fusedMaxPixels: number;
+  blockwise?: BlockwiseSettings;
 }
 
 export interface ImageResult {
@@ -143,6 +151,8 @@ export interface RunProgress {
   /** Images per minute over finished images, and an ETA in seconds, when enough is known. */
   throughputPerMin?: number;
   etaS?: number;
+  /** Images running block by block now, with the workflow that answers their `blockProgress` query. */
+  blockwise?: { name: string; workflowId: string }[];
 }
 
 export interface RunSummary extends RunProgress {
