@@ -62,6 +62,8 @@ export async function predictBlock(ctx: BlockContext, b: number, opts: PredictBl
   const { plan, files, grid } = ctx;
   checkBlockwiseModel(opts.model, plan.inputUri, plan.umPerPixel);
   const tiles = blockTiles(plan.layout, grid, plan.roles!, b);
+  // A block can own no tile centre (a thin last row or column): nothing to run.
+  if (tiles.length === 0) return { tiles: 0, batchSize: opts.batchSize ?? 0, modelLoadS: 0 };
   const { header, data } = await readBlob<LevelsHeader>(files.levels(b));
   const n = header.rect.width * header.rect.height;
   let at = 0;
