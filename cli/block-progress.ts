@@ -18,7 +18,8 @@ export function formatBlockProgress(b: BlockwiseProgress): string {
   if (!b.stages) return `  ${head}`;
   const stages = BLOCK_STAGES.map((s) => {
     const c = b.stages![s];
-    return `${s} ${c.done}/${c.total}${c.skipped ? ` (${c.skipped} skipped)` : ''}`;
+    const notes = [c.running ? `${c.running} running` : '', c.skipped ? `${c.skipped} skipped` : ''].filter(Boolean);
+    return `${s} ${c.done}/${c.total}${notes.length ? ` (${notes.join(', ')})` : ''}`;
   });
   return `  ${head}: ${stages.join(', ')}`;
 }

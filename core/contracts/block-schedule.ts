@@ -27,8 +27,8 @@ export type BlockTask =
   | { stage: Exclude<GlobalStage, 'masks'> }
   | { stage: 'masks'; compartment: 'whole-cell' | 'nuclear' };
 
-/** Per-stage counts, for progress: tasks done, all the stage will run, and blocks it leaves out. */
-export interface BlockStageCounts { done: number; total: number; skipped: number }
+/** Per-stage counts, for progress: tasks done, in flight, all the stage will run, and blocks it leaves out. */
+export interface BlockStageCounts { done: number; running: number; total: number; skipped: number }
 export type BlockProgress = Record<BlockStage, BlockStageCounts> & { globals: BlockScheduleState['globals'] };
 
 /** What survives continue-as-new: roles, which blocks measure cells, and each stage's done blocks. */
@@ -167,11 +167,16 @@ export class BlockSchedule {
 
   progress(): BlockProgress {
     const out = { globals: { ...this.state.globals } } as BlockProgress;
+    const running = new Map<string, number>();
+    for (const name of this.running) {
+      const stage = name.split(':')[0];
+      running.set(stage, (running.get(stage) ?? 0) + 1);
+    }
     for (const s of BLOCK_STAGES) {
       let total = 0;
       const known = s === 'first' || s === 'second' || s === 'normalize' || (s === 'quantify' ? this.state.measuring !== undefined : this.state.roles !== undefined);
       if (known) for (let b = 0; b < this.n; b++) if (this.runs(s, b)) total++;
-      out[s] = { done: this.doneCount[s], total: known ? total : this.n, skipped: known ? this.n - total : 0 };
+      out[s] = { done: this.doneCount[s], running: running.get(s) ?? 0, total: known ? total : this.n, skipped: known ? this.n - total : 0 };
     }
     return out;
   }

@@ -157,7 +157,7 @@ with tifffile.TiffWriter(sys.argv[2]) as tw:
   expect(r.plan.tissue.level).toBe(1);
   // Column 2's first two blocks run the tiles their neighbours' halos need; its last (8 px tall) owns no tile centre.
   expect(r.roles).toEqual({ tissue: 6, predictOnly: 2, skipped: 1 });
-  expect(r.progress.watershed).toEqual({ done: 6, total: 6, skipped: 3 });
+  expect(r.progress.watershed).toEqual({ done: 6, running: 0, total: 6, skipped: 3 });
   const m = await readLabelMask(join(dir, 'tissue', `${NAME}_WholeCellMask.tiff`));
   let inSkipped = 0, elsewhere = 0;
   for (let i = 0; i < m.data.length; i++) if (m.data[i] !== 0) { if (i % W >= 512) inSkipped++; else elsewhere++; }

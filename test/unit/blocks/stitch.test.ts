@@ -164,7 +164,7 @@ describe('BlockSchedule', () => {
     expect(byBlock(drain(restored, 'cpu'))).toEqual([0, 1]);
     restored.finish({ stage: 'watershed', block: 0 });
     expect(drain(restored, 'cpu')).toEqual([]); // block 0 matches with 1, 4, 5: not yet segmented
-    expect(restored.progress().watershed).toEqual({ done: 1, total: 12, skipped: 0 });
+    expect(restored.progress().watershed).toEqual({ done: 1, running: 1, total: 12, skipped: 0 });
   });
 
   it('offers a released task again, and ends with the reports', () => {
