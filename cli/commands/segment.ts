@@ -29,10 +29,13 @@ export function register(program: Command): void {
     const name = o.name as string;
     if (o.blockSize !== undefined || o.testBlock !== undefined) {
       if (o.blockSize === undefined) throw new ConfigError('--test-block needs --block-size');
+      if (o.compartment !== 'both') throw new ConfigError('--block-size segments both compartments; leave out --compartment');
+      if (o.predictions) throw new ConfigError('--block-size keeps the model tiles\' outputs per block (see --blocks-dir), not one raw_predictions.npz; leave out --predictions');
       const r = await segmentBlockwise(npz, { ...o, outDir, name }, watershedOverrides(o));
       process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : describeBlockSegment(r));
       return;
     }
+    if (!npz.endsWith('.npz')) throw new ConfigError(`segment reads an NPZ intermediate (tessel convert makes one), or with --block-size the image itself; got '${npz}'`);
     const predictionsUri = (o.predictions as string | undefined) ?? joinUri(outDir, `${name}_raw_predictions.npz`);
     const overrides = watershedOverrides(o);
     const t0 = performance.now();
