@@ -2,7 +2,7 @@ import {
   ActivityFailure, ApplicationFailure, ParentClosePolicy, condition, continueAsNew, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import {
-  BlockSchedule, NON_RETRYABLE_CODES, addMetrics, blockLabel, blockProgressQuery, blocksWorkflowId, imageStageOf,
+  BlockSchedule, NON_RETRYABLE_CODES, addMetrics, blockLabel, blockProgressQuery, blocksWorkflowId, imageStageOf, takeBlockResult,
   type BlockPlanResult, type BlockTask, type BlockTaskResult, type BlockTaskSettings, type BlocksCarry, type BlocksInput, type BlocksResult,
   type ImageInput, type ImageMetrics, type ImageResult, type PredictBlockResult, type Stage, type StageMetrics, type TesselActivities,
 } from '../core/contracts';
@@ -65,27 +65,7 @@ export async function processBlocks(input: BlocksInput, carry?: BlocksCarry): Pr
     state.metrics[stage] = task.stage === 'predict'
       ? addMetrics(total, m, { ...m, tiles: (total?.tiles ?? 0) + (r as PredictBlockResult).tiles, modelLoadS: (total?.modelLoadS ?? 0) + (r as PredictBlockResult).modelLoadS })
       : addMetrics(total, m);
-    switch (task.stage) {
-      case 'reduceFirst': {
-        const v = value as { roles: string; tissue: number; predictOnly: number; skipped: number };
-        schedule.setRoles(v.roles);
-        state.blocks = { tissue: v.tissue, predictOnly: v.predictOnly, skipped: v.skipped };
-        break;
-      }
-      case 'normalize': {
-        const v = value as { lo: number[]; hi: number[] };
-        state.levels = state.levels ? { lo: state.levels.lo.map((x, k) => Math.min(x, v.lo[k])), hi: state.levels.hi.map((x, k) => Math.max(x, v.hi[k])) } : v;
-        break;
-      }
-      case 'stitch': {
-        const v = value as { cells: number; nuclei: number; measuring: string };
-        state.stitched = v;
-        schedule.setMeasuring(v.measuring);
-        break;
-      }
-      case 'reports': state.report = value as BlocksCarry['report']; break;
-      default:
-    }
+    takeBlockResult(state, schedule, task, task.stage === 'predict' ? r : value);
   };
   const start = (task: BlockTask, queue: 'cpu' | 'gpu') => {
     busy[queue]++;

@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { BlockSchedule, type BlockProgress, type BlockTask } from '../contracts/block-schedule';
+import { takeBlockResult, type BlockTotals } from '../contracts/blockwise';
 import type { InferenceDevice, InferenceModel } from '../predict/session';
 import type { Compartment } from '../postprocess/params';
 import { inBlock, type BlockLayout } from './grid';
 import { loadContext, planBlocks, type BlockPlan } from './plan';
 import { checkBlockwiseModel } from './predict';
 import type { ImageReport } from './stage-quantify';
-import { combineLevelRanges, predictBlock, type LevelRanges } from './stage-predict';
+import { predictBlock } from './stage-predict';
 import { runCpuTask, type CpuTaskSettings } from './worker-tasks';
 
 /**
@@ -57,36 +58,20 @@ export async function runBlockwise(opts: BlockwiseOptions): Promise<BlockwiseOut
     plan, layout: plan.layout, counts: { 'whole-cell': 0, nuclear: 0 }, roles: { tissue: 0, predictOnly: 0, skipped: 0 }, tiles: 0,
     progress: schedule.progress(), seconds: {},
   };
-  let levels: LevelRanges | undefined;
   let cpuBusy = 0, gpuBusy = 0;
   let failure: unknown;
   const running = new Set<Promise<void>>();
 
+  const totals: BlockTotals = {};
   const accept = (task: BlockTask, result: unknown) => {
-    switch (task.stage) {
-      case 'reduceFirst': {
-        const r = result as { roles: string; tissue: number; predictOnly: number; skipped: number };
-        schedule.setRoles(r.roles);
-        outcome.roles = { tissue: r.tissue, predictOnly: r.predictOnly, skipped: r.skipped };
-        break;
-      }
-      case 'normalize': levels = combineLevelRanges(levels, result as LevelRanges); break;
-      case 'predict': outcome.tiles += (result as { tiles: number }).tiles; break;
-      case 'stitch': {
-        const r = result as { cells: number; nuclei: number; measuring: string };
-        outcome.counts = { 'whole-cell': r.cells, nuclear: r.nuclei };
-        settings.stitched = { measuring: r.measuring, nuclei: r.nuclei };
-        schedule.setMeasuring(r.measuring);
-        break;
-      }
-      case 'reports': outcome.report = result as ImageReport; break;
-      default:
-    }
+    takeBlockResult(totals, schedule, task, result);
+    if (task.stage === 'stitch') settings.stitched = { measuring: totals.stitched!.measuring, nuclei: totals.stitched!.nuclei };
+    if (task.stage === 'reports') outcome.report = result as ImageReport;
   };
   const predict = async (block: number) => {
     const c = await loadContext(opts.dir); // read again: the roles came after the plan
     return inBlock(c.plan.layout, block, () => predictBlock(c, block, {
-      model: opts.model, levels: levels!, batchSize: opts.batchSize, device: opts.device, intraOpThreads: opts.intraOpThreads, signal: opts.signal,
+      model: opts.model, levels: totals.levels!, batchSize: opts.batchSize, device: opts.device, intraOpThreads: opts.intraOpThreads, signal: opts.signal,
     }));
   };
   const start = (task: BlockTask, gpu: boolean) => {
@@ -116,5 +101,8 @@ export async function runBlockwise(opts: BlockwiseOptions): Promise<BlockwiseOut
   if (failure !== undefined) throw failure;
   if (!schedule.finished) throw new Error('blockwise schedule stalled: no task could start (a bug)');
   outcome.progress = schedule.progress();
+  outcome.roles = totals.blocks!;
+  outcome.tiles = totals.tiles ?? 0;
+  outcome.counts = { 'whole-cell': totals.stitched!.cells, nuclear: totals.stitched!.nuclei };
   return outcome;
 }

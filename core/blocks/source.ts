@@ -2,7 +2,7 @@ import { defaultChannels } from '../convert/default-channels';
 import { ConfigError, InvalidArrayError } from '../errors';
 import { openImage, resolveChannels, type ImageSource } from '../formats/image';
 import { readNpz } from '../formats/npz';
-import { storeFor } from '../storage';
+import { sidecarUmPerPixel } from '../predict';
 import type { Rect } from './grid';
 
 /** Which channels make Mesmer's two inputs, as `RunSettings['channels']` says it. */
@@ -133,15 +133,3 @@ async function npzInput(uri: string): Promise<BlockInput> {
   };
 }
 
-/** `umPerPixel` from the `<name>.json` sidecar convert writes beside the NPZ, when present and valid. */
-async function sidecarUmPerPixel(npzUri: string): Promise<number | undefined> {
-  const uri = npzUri.slice(0, -4) + '.json';
-  const store = storeFor(uri);
-  if (!(await store.stat(uri))) return undefined;
-  try {
-    const v = (JSON.parse(new TextDecoder().decode(await store.readAll(uri))) as { umPerPixel?: unknown }).umPerPixel;
-    return typeof v === 'number' && v > 0 ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors';
 import { openImage } from '../formats/image';
-import { measurementCalibration } from '../quantify/job';
+import { measurementCalibration, type QuantifyOutcome } from '../quantify/job';
 import { CellMeasurer, type Compartment, type Stat } from '../quantify/measure';
 import { formatQuPathTsv } from '../quantify/tsv';
 import { storeFor } from '../storage';
@@ -43,15 +43,8 @@ export interface ReportOutputs {
   signal?: AbortSignal;
 }
 
-export interface ImageReport {
-  cells: number;
-  unpairedNuclei: number;
-  cellsWithoutNucleus: number;
-  umPerPixel?: number;
-  calibrated: boolean;
-  warnings: string[];
-  channels: string[];
-}
+/** The image's measurement summary, as a whole-image quantify reports it. */
+export type ImageReport = Omit<QuantifyOutcome, 'tsvUri' | 'geojsonUri' | 'projectUri'>;
 
 /** Merges the measuring blocks' parts into the image's TSV and GeoJSON (rows in label order). */
 export async function mergeBlockReports(files: BlockFiles, measuring: string, s: MeasureSettings, out: ReportOutputs): Promise<ImageReport> {

@@ -1,5 +1,5 @@
 import type { QueryDefinition } from '@temporalio/common';
-import type { BlockProgress, BlockScheduleState, BlockTask } from './block-schedule';
+import type { BlockProgress, BlockSchedule, BlockScheduleState, BlockTask } from './block-schedule';
 import type { BlockLayout } from './blocks';
 import type { ProgressReport, StageEvent } from './events';
 import type { DiscoveredImage, ImageOutputs, RunSettings } from './run';
@@ -87,14 +87,7 @@ export interface PredictBlockInput {
   progress?: ProgressReport;
 }
 
-export interface PredictBlockResult extends StageMetrics {
-  tiles: number;
-  batchSize: number;
-  modelLoadS: number;
-  modelName: string;
-  modelSha256: string;
-  device: string;
-}
+export type PredictBlockResult = StageMetrics & Pick<PredictResult, 'tiles' | 'batchSize' | 'modelLoadS' | 'modelName' | 'modelSha256' | 'device'>;
 
 /** Input of one blockwise image's workflow. */
 export interface BlocksInput {
@@ -111,20 +104,61 @@ export interface BlocksInput {
   parentWorkflowId?: string;
 }
 
+/** What a blockwise image's tasks add up to (see {@link takeBlockResult}). */
+export interface BlockTotals {
+  /** From reduceFirst: how many blocks are segmented, predict only, skipped. */
+  blocks?: { tissue: number; predictOnly: number; skipped: number };
+  /** The image's CLAHE level range per channel, combined over every block's normalize. */
+  levels?: { lo: number[]; hi: number[] };
+  /** From stitch: objects per compartment and which blocks measure cells. */
+  stitched?: { measuring: string; nuclei: number; cells: number };
+  /** From reports. */
+  report?: { cells: number; unpairedNuclei: number; cellsWithoutNucleus: number; warnings: string[] };
+  /** Model tiles run. */
+  tiles?: number;
+}
+
+/**
+ * Takes a finished task's small result into the image's totals, and tells the schedule what it now
+ * knows (the roles after reduceFirst, the measuring blocks after stitch). One function for the image's
+ * workflow and the standalone runner, so both read results alike.
+ */
+export function takeBlockResult(totals: BlockTotals, schedule: BlockSchedule, task: BlockTask, value: unknown): void {
+  switch (task.stage) {
+    case 'reduceFirst': {
+      const v = value as { roles: string } & NonNullable<BlockTotals['blocks']>;
+      schedule.setRoles(v.roles);
+      totals.blocks = { tissue: v.tissue, predictOnly: v.predictOnly, skipped: v.skipped };
+      break;
+    }
+    case 'normalize': {
+      const v = value as NonNullable<BlockTotals['levels']>;
+      const t = totals.levels;
+      totals.levels = t ? { lo: t.lo.map((x, k) => Math.min(x, v.lo[k])), hi: t.hi.map((x, k) => Math.max(x, v.hi[k])) } : { lo: [...v.lo], hi: [...v.hi] };
+      break;
+    }
+    case 'predict': totals.tiles = (totals.tiles ?? 0) + (value as { tiles: number }).tiles; break;
+    case 'stitch': {
+      const v = value as NonNullable<BlockTotals['stitched']>;
+      totals.stitched = { measuring: v.measuring, nuclei: v.nuclei, cells: v.cells };
+      schedule.setMeasuring(v.measuring);
+      break;
+    }
+    case 'reports': totals.report = value as BlockTotals['report']; break;
+    default:
+  }
+}
+
 /** What a blockwise image's workflow carries across continue-as-new. */
-export interface BlocksCarry {
+export interface BlocksCarry extends BlockTotals {
   layout: BlockLayout;
   schedule: BlockScheduleState;
-  levels?: { lo: number[]; hi: number[] };
-  stitched?: { measuring: string; nuclei: number; cells: number };
-  blocks?: { tissue: number; predictOnly: number; skipped: number };
   /** Each image stage's activities' metrics summed (predict's also with tiles, model and device). */
   metrics: Partial<Record<'predict' | 'postprocess' | 'quantify', StageMetrics & Partial<PredictResult>>>;
   events: StageEvent[];
   /** Image stages whose start (and end) were already reported. */
   started: Stage[];
   ended: Stage[];
-  report?: { cells: number; unpairedNuclei: number; cellsWithoutNucleus: number; warnings: string[] };
 }
 
 export interface BlocksResult {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { ROOT, killHard, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
 import { blockProgressQuery, blocksWorkflowId, imageWorkflowId, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
 
@@ -36,9 +36,7 @@ async function worker(queue: string) {
 }
 
 async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
-  const gone = new Promise((res) => w.once('exit', res));
-  expect(w.kill('SIGKILL')).toBe(true);
-  await gone;
+  expect(await killHard(w)).toBe('SIGKILL');
 }
 
 async function waitForBlocks(id: string, pred: (p: BlockwiseProgress) => boolean, timeoutMs = 300_000): Promise<BlockwiseProgress> {
