@@ -7,8 +7,9 @@
  *       whole-image vs blockwise on synthetic tissue (core/synth): matched-object F1 at IoU 0.5 per
  *       compartment, cells crossing block lines, measurement rows of matched cells, wall time and peak RSS
  *   npx tsx bench/blockwise.ts memory [--sizes 4096,8192,16384] [--block-size 1024] [--tissue 0,0,1,1]
- *       peak RSS of `tessel segment --block-size` (and `tessel quantify --block-size`) on synthetic slides
- *       (bench/make_slide.py) of each size, against whole-image bytes/pixel at the first size
+ *       peak RSS of a blockwise segment (bench/blockwise-rss.ts: the block work and the masks apart) and of
+ *       `tessel quantify --block-size` on synthetic slides (bench/make_slide.py) of each size, against
+ *       whole-image bytes/pixel at the first size
  *   npx tsx bench/blockwise.ts workers [--size 2048] [--block-size 512] [--workers 1,2,4]
  *       one slide through Temporal (dev server) with 1, 2, 4 worker processes (all queues each), against
  *       the same image run whole by one worker
@@ -155,28 +156,32 @@ function slide(size: number, tissue: string): string {
 async function memory(): Promise<void> {
   const sizes = arg('--sizes', '4096,8192,16384').split(',').map(Number);
   const block = arg('--block-size', '1024'), tissue = arg('--tissue', '0,0,1,1');
-  const rows: string[] = [];
-  let first: { px: number; rss: number } | undefined;
+  let first: number | undefined;
   for (const size of sizes) {
     const image = slide(size, tissue);
     const out = join(work, `memory-${size}`);
     rmSync(out, { recursive: true, force: true });
-    const s = tessel(['segment', image, '--block-size', block, '--out-dir', out, '--name', 's', '--json']);
+    mkdirSync(out, { recursive: true });
+    // The segment in a process of its own, its resident memory split into the block work and the masks.
+    const r = JSON.parse(runPython(`
+import subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if r.returncode: sys.stderr.write(r.stderr); sys.exit(r.returncode)
+print(r.stdout.strip().splitlines()[-1])`, [process.execPath, '--import', 'tsx', join(root, 'bench', 'blockwise-rss.ts'), image, block, out], { cwd: root })) as {
+      seconds: number; peakBlocks: number; peakMasks: number; maxRss: number; cells: number; roles: Record<string, number>;
+    };
     const q = tessel(['quantify', '--image', image, '--whole-cell-mask', join(out, 's_WholeCellMask.tiff'), '--nucleus-mask', join(out, 's_NucleusMask.tiff'),
       '--out', join(out, 'quant.tsv'), '--block-size', block]);
-    const r = JSON.parse(s.stdout) as { outcome: { counts: Record<string, number>; roles: Record<string, number> } };
     const px = size * size;
-    const writer = px * 4;
-    first ??= { px, rss: s.rssBytes - writer };
-    rows.push(`${String(size).padStart(6)}² ${(px / 1e6).toFixed(0).padStart(4)} Mpx: segment ${gib(s.rssBytes)} (${s.wallS.toFixed(0)} s, ${r.outcome.counts['whole-cell']} cells, ` +
-      `blocks ${JSON.stringify(r.outcome.roles)}), of which the in-memory mask writer's plane ${gib(writer)} → without it ${gib(s.rssBytes - writer)} ` +
-      `(×${((s.rssBytes - writer) / first.rss).toFixed(3)} of the first); quantify ${gib(q.rssBytes)} (${q.wallS.toFixed(0)} s)`);
-    log(rows[rows.length - 1]);
+    first ??= r.peakBlocks;
+    log(`${String(size).padStart(6)}² ${(px / 1e6).toFixed(0).padStart(4)} Mpx (${r.cells} cells, blocks ${JSON.stringify(r.roles)}, ${r.seconds.toFixed(0)} s): ` +
+      `segment peak ${gib(r.maxRss)}; block work ${gib(r.peakBlocks)} (×${(r.peakBlocks / first).toFixed(3)} of the first size); ` +
+      `masks ${gib(r.peakMasks)} — two in-memory mask writers at once hold ${gib(2 * px * 4)} (4 B/px each) plus their encoded files; ` +
+      `quantify --block-size ${gib(q.rssBytes)} (${q.wallS.toFixed(0)} s)`);
   }
   const size0 = sizes[0];
-  const image = slide(size0, tissue);
   const npz = join(work, `memory-${size0}.npz`);
-  tessel(['convert', image, '--out', npz]);
+  tessel(['convert', slide(size0, tissue), '--out', npz]);
   const whole = tessel(['segment', npz, '--out-dir', join(work, `memory-whole-${size0}`), '--name', 's']);
   log(`whole image at ${size0}²: tessel segment ${gib(whole.rssBytes)} = ${(whole.rssBytes / size0 ** 2).toFixed(1)} B/px (${whole.wallS.toFixed(0)} s)`);
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +11,16 @@ import { ConfigError } from '../core/errors';
 import { cachedCollection } from '../core/predict/model-cache';
 import { joinUri } from '../core/storage';
 import { positive, resolveModel, type PredictCliOptions } from './commands/predict';
+import { parseChannelList } from './run-input';
 
 /**
  * The blockwise flags of `tessel segment` and `tessel quantify` and what they run: the same blockwise
  * code the Temporal workflow runs, here on a pool of worker threads.
  */
 export interface BlockCliOptions {
+  nuclearChannels?: (string | number)[];
+  membraneChannels?: (string | number)[];
+  combine?: 'sum' | 'max';
   blockSize?: number;
   halo: number;
   testBlock?: string;
@@ -40,7 +44,10 @@ export function addBlockOptions(cmd: Command, opts: { segment: boolean }): Comma
   if (opts.segment) {
     cmd.option('--halo <n>', 'pixels each block sees past its edges (≥ 2 cell diameters; at most block size − 128)', nonNegative('halo'), DEFAULT_HALO)
       .option('--test-block <I,J>', 'with --block-size: segment only block row I, column J (with its halo) and write its masks and maps, to try settings first')
-      .option('--tissue-threshold <x>', 'with --block-size: blocks whose nuclear and membrane pixels are all ≤ x (on a low-resolution level when the image has one) are skipped', nonNegative('tissue-threshold'), 0);
+      .option('--tissue-threshold <x>', 'with --block-size: blocks whose nuclear and membrane pixels are all ≤ x (on a low-resolution level when the image has one) are skipped', nonNegative('tissue-threshold'), 0)
+      .option('--nuclear-channels <list>', 'with --block-size and an image: nuclear channel names or indices, combined (as tessel convert)', parseChannelList)
+      .option('--membrane-channels <list>', 'with --block-size and an image: membrane channel names or indices, combined (as tessel convert)', parseChannelList)
+      .addOption(new Option('--combine <how>', 'with --block-size and an image: how several channels combine').choices(['sum', 'max']));
   }
   return cmd
     .option('--block-threads <n>', 'with --block-size: block tasks at once on worker threads (default: the machine\'s cores)', positive('block-threads', true))
@@ -96,7 +103,7 @@ export async function segmentBlockwise(input: string, o: PredictCliOptions & Blo
   try {
     const common = {
       inputUri: input, blockSize: o.blockSize!, halo: o.halo, model, batchSize: o.batchSize, device: o.device, intraOpThreads: o.threads,
-      dir: scratch.dir, threads: o.blockThreads,
+      dir: scratch.dir, threads: o.blockThreads, channels: { nuclear: o.nuclearChannels, membrane: o.membraneChannels, combine: o.combine },
     };
     if (o.testBlock) {
       const test = await testBlock({

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { readBlob } from '../../../core/blocks/files';
 import { loadContext } from '../../../core/blocks/plan';
 import { runBlockwise, type BlockwiseOptions } from '../../../core/blocks/run';
-import { quantifyBlocks } from '../../../core/blocks/quantify-run';
 import { testBlock } from '../../../core/blocks/test-block';
 import { blendWindow, MAP_CHANNELS, MAP_SOURCES, tileOwner, tilesTouching } from '../../../core/blocks/tiles';
 import { blockWindow } from '../../../core/contracts/blocks';
@@ -19,6 +18,7 @@ import { quantify } from '../../../core/quantify';
 import { ensureReferenceModel } from '../../../core/reference';
 import { generateTissue } from '../../../core/synth/tissue';
 import { runPython } from '../../helpers/python';
+import { tessel } from '../../helpers/cluster';
 import { tempDir } from '../predict/helpers';
 
 /**
@@ -126,12 +126,12 @@ it('measures every cell exactly as the whole image does: the same TSV and GeoJSO
 });
 
 it('quantifies any masks block by block (tessel quantify --block-size) with the same table', async () => {
-  const r = await quantifyBlocks({
-    imageUri: image, wholeCellMaskUri: whole(`${NAME}_WholeCellMask.tiff`), nucleusMaskUri: whole(`${NAME}_NucleusMask.tiff`),
-    tsvUri: join(dir, 'q2.tsv'), imageName: NAME, blockSize: 256, dir: join(dir, 'q2'), threads: 2,
-  });
-  expect(r.cells).toBeGreaterThan(100);
+  const r = await tessel(['quantify', '--image', image, '--whole-cell-mask', whole(`${NAME}_WholeCellMask.tiff`), '--nucleus-mask', whole(`${NAME}_NucleusMask.tiff`),
+    '--out', join(dir, 'q2.tsv'), '--geojson', join(dir, 'q2.geojson'), '--image-name', NAME, '--block-size', '256', '--json']);
+  expect(r.code).toBe(0);
+  expect((JSON.parse(r.stdout) as { cells: number; blocks: number }).blocks).toBeGreaterThanOrEqual(6);
   expect(readFileSync(join(dir, 'q2.tsv'), 'utf8')).toBe(readFileSync(whole('quant.tsv'), 'utf8'));
+  expect(readFileSync(join(dir, 'q2.geojson'), 'utf8')).toBe(readFileSync(whole('quant.geojson'), 'utf8'));
 });
 
 it('reads the NPZ intermediate as well as the image', async () => {
@@ -196,4 +196,11 @@ it('fails on a corrupt tile naming the block and the file, and leaves no mask be
   await expect(run({ inputUri: bad, dir: join(dir, 'work-bad'), settings: { outputs: outputs('bad') } }))
     .rejects.toThrow(/^block \d+,\d+: .*corrupt\.ome\.tiff/);
   expect(existsSync(join(dir, 'bad', `${NAME}_WholeCellMask.tiff`))).toBe(false);
+  // The command says it in one line, and refuses flags that do not go together.
+  const cli = await tessel(['segment', bad, '--block-size', '256', '--out-dir', join(dir, 'bad'), '--name', NAME]);
+  expect(cli.code).toBe(1);
+  expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+  expect(cli.stderr).toMatch(/^tessel: .*block \d+,\d+: .*corrupt\.ome\.tiff/);
+  expect((await tessel(['segment', image, '--out-dir', dir, '--name', NAME])).stderr).toMatch(/reads an NPZ intermediate.*or with --block-size the image itself/);
+  expect((await tessel(['segment', image, '--block-size', '300', '--out-dir', dir, '--name', NAME])).stderr).toMatch(/--block-size must be a positive multiple of 256, got 300/);
 });
