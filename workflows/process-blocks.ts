@@ -2,7 +2,7 @@ import {
   ActivityFailure, ApplicationFailure, ParentClosePolicy, condition, continueAsNew, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import {
-  BlockSchedule, NON_RETRYABLE_CODES, addMetrics, blockLabel, blockProgressQuery, blocksWorkflowId, imageStageOf, takeBlockResult,
+  BlockSchedule, NON_RETRYABLE_CODES, addMetrics, blockLabel, blockProgressQuery, blocksWorkflowId, imageStageOf, takeBlockResult, taskName,
   type BlockPlanResult, type BlockTask, type BlockTaskResult, type BlockTaskSettings, type BlocksCarry, type BlocksInput, type BlocksResult,
   type ImageInput, type ImageMetrics, type ImageResult, type PredictBlockResult, type Stage, type StageMetrics, type TesselActivities,
 } from '../core/contracts';
@@ -76,9 +76,14 @@ export async function processBlocks(input: BlocksInput, carry?: BlocksCarry): Pr
       ? gpu.predictBlock({ blocksDir: input.blocksDir, block: task.block, model: input.settings.model, levels: state.levels!, progress })
       : cpu.blockTask({ blocksDir: input.blocksDir, task, settings: settings(), progress });
     void run.then((r) => {
-      accept(task, r);
-      schedule.finish(task);
-      stageEnds();
+      try {
+        accept(task, r);
+        schedule.finish(task);
+        stageEnds();
+      } catch (e) {
+        // A result the schedule cannot take (a bug, not a block's fault): fail the image rather than the workflow task.
+        failure ??= { stage: imageStageOf(task), error: `${taskName(task)}: ${(e as Error).message}`, errorType: 'INVALID_CONFIG' };
+      }
     }, (err) => {
       if (isCancellation(err)) return; // the workflow itself is being cancelled
       schedule.release(task);
