@@ -3,7 +3,7 @@
  * reference measured in the same run. Every tessel command is a spawned CLI process; peak RSS is the
  * process's getrusage(RUSAGE_CHILDREN).ru_maxrss through a Python wrapper (worker threads included).
  *
- *   npx tsx bench/blockwise.ts agreement [--size 4096] [--block-size 1024] [--halo 96]
+ *   npx tsx bench/blockwise.ts agreement [--size 4096] [--block-sizes 512,1024,2048] [--halo 96]
  *       whole-image vs blockwise on synthetic tissue (core/synth): matched-object F1 at IoU 0.5 per
  *       compartment, cells crossing block lines, measurement rows of matched cells, wall time and peak RSS
  *   npx tsx bench/blockwise.ts memory [--sizes 4096,8192,16384] [--block-size 1024] [--tissue 0,0,1,1]
@@ -93,7 +93,8 @@ function rowsByName(tsv: string): Map<number, string> {
 }
 
 async function agreement(): Promise<void> {
-  const size = Number(arg('--size', '4096')), block = Number(arg('--block-size', '1024')), halo = Number(arg('--halo', '96'));
+  const size = Number(arg('--size', '4096')), halo = Number(arg('--halo', '96'));
+  const blocks = arg('--block-sizes', arg('--block-size', '1024')).split(',').map(Number);
   const dir = join(work, `agreement-${size}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -102,6 +103,8 @@ async function agreement(): Promise<void> {
   const t = generateTissue({ width: size, height: size, seed: 7, channels: 4 });
   await writeOmeTiff(image, { channels: t.channels, channelNames: t.channelNames, physicalSizeX: 0.5, physicalSizeY: 0.5, tileSize: 512 });
   const px = size * size;
+  const wall = (ms: Measured[]) => ms.reduce((s, m) => s + m.wallS, 0);
+  const rss = (ms: Measured[]) => Math.max(...ms.map((m) => m.rssBytes));
 
   log('whole image: tessel convert, tessel segment <npz>, tessel quantify');
   const w = [
@@ -110,37 +113,39 @@ async function agreement(): Promise<void> {
     tessel(['quantify', '--image', image, '--whole-cell-mask', join(dir, 'whole', 'img_WholeCellMask.tiff'), '--nucleus-mask', join(dir, 'whole', 'img_NucleusMask.tiff'),
       '--out', join(dir, 'whole', 'quant.tsv'), '--image-name', 'img']),
   ];
-  log(`blockwise: tessel segment <image> --block-size ${block} --halo ${halo}, tessel quantify --block-size ${block}`);
-  const b = [
-    tessel(['segment', image, '--block-size', String(block), '--halo', String(halo), '--out-dir', join(dir, 'blocks'), '--name', 'img']),
-    tessel(['quantify', '--image', image, '--whole-cell-mask', join(dir, 'blocks', 'img_WholeCellMask.tiff'), '--nucleus-mask', join(dir, 'blocks', 'img_NucleusMask.tiff'),
-      '--out', join(dir, 'blocks', 'quant.tsv'), '--image-name', 'img', '--block-size', String(block)]),
-  ];
-  log(`\n${size}×${size} (${(px / 1e6).toFixed(1)} Mpx), block ${block}, halo ${halo}`);
-  for (const [c, file] of [['whole-cell', 'WholeCell'], ['nuclear', 'Nucleus']] as const) {
-    const a = (await readLabelMask(join(dir, 'whole', `img_${file}Mask.tiff`))).data;
-    const o = (await readLabelMask(join(dir, 'blocks', `img_${file}Mask.tiff`))).data;
-    let same = 0;
-    for (let i = 0; i < a.length; i++) if (a[i] === o[i]) same++;
-    const m = matchObjects(a, o, 0.5);
-    const ca = crossing(a, size, size, block), co = crossing(o, size, size, block);
-    log(`${c.padEnd(10)} F1@0.5 ${m.f1.toFixed(5)} (tp ${m.tp}, fp ${m.fp}, fn ${m.fn}); identical pixels ${(same / a.length * 100).toFixed(4)} %; ` +
-      `objects crossing block lines: whole ${ca}, blockwise ${co} (ratio ${(co / ca).toFixed(4)})`);
-    if (c === 'whole-cell') {
-      const p = pairs(a, o);
-      const ra = rowsByName(readFileSync(join(dir, 'whole', 'quant.tsv'), 'utf8')), rb = rowsByName(readFileSync(join(dir, 'blocks', 'quant.tsv'), 'utf8'));
-      let identical = 0;
-      for (const [ta, tb] of p) if (ra.get(ta) === rb.get(tb)) identical++;
-      const bytes = (f: string) => createHash('sha256').update(readFileSync(join(dir, f, 'quant.tsv'))).digest('hex');
-      log(`measurements: ${identical}/${p.size} matched cells with identical rows; TSV files ${bytes('whole') === bytes('blocks') ? 'byte-identical' : 'differ'}`);
+  log(`whole: wall ${wall(w).toFixed(1)} s (convert ${w[0].wallS.toFixed(1)}, segment ${w[1].wallS.toFixed(1)}, quantify ${w[2].wallS.toFixed(1)}), ` +
+    `peak RSS ${gib(rss(w))} = ${(rss(w) / px).toFixed(1)} B/px`);
+  for (const block of blocks) {
+    const out = join(dir, `blocks-${block}`);
+    log(`\nblockwise: tessel segment <image> --block-size ${block} --halo ${halo}, tessel quantify --block-size ${block}`);
+    const b = [
+      tessel(['segment', image, '--block-size', String(block), '--halo', String(halo), '--out-dir', out, '--name', 'img']),
+      tessel(['quantify', '--image', image, '--whole-cell-mask', join(out, 'img_WholeCellMask.tiff'), '--nucleus-mask', join(out, 'img_NucleusMask.tiff'),
+        '--out', join(out, 'quant.tsv'), '--image-name', 'img', '--block-size', String(block)]),
+    ];
+    log(`${size}×${size} (${(px / 1e6).toFixed(1)} Mpx), block ${block}, halo ${halo}`);
+    for (const [c, file] of [['whole-cell', 'WholeCell'], ['nuclear', 'Nucleus']] as const) {
+      const a = (await readLabelMask(join(dir, 'whole', `img_${file}Mask.tiff`))).data;
+      const o = (await readLabelMask(join(out, `img_${file}Mask.tiff`))).data;
+      let same = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] === o[i]) same++;
+      const m = matchObjects(a, o, 0.5);
+      const ca = crossing(a, size, size, block), co = crossing(o, size, size, block);
+      log(`${c.padEnd(10)} F1@0.5 ${m.f1.toFixed(5)} (tp ${m.tp}, fp ${m.fp}, fn ${m.fn}); identical pixels ${(same / a.length * 100).toFixed(4)} %; ` +
+        `objects crossing block lines: whole ${ca}, blockwise ${co} (ratio ${(co / ca).toFixed(4)})`);
+      if (c === 'whole-cell') {
+        const p = pairs(a, o);
+        const ra = rowsByName(readFileSync(join(dir, 'whole', 'quant.tsv'), 'utf8')), rb = rowsByName(readFileSync(join(out, 'quant.tsv'), 'utf8'));
+        let identical = 0;
+        for (const [ta, tb] of p) if (ra.get(ta) === rb.get(tb)) identical++;
+        const bytes = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+        log(`measurements: ${identical}/${p.size} matched cells with identical rows; TSV files ${bytes(join(dir, 'whole', 'quant.tsv')) === bytes(join(out, 'quant.tsv')) ? 'byte-identical' : 'differ'}`);
+      }
     }
+    log(`wall: blockwise ${wall(b).toFixed(1)} s (segment ${b[0].wallS.toFixed(1)}, quantify ${b[1].wallS.toFixed(1)}) / whole ${wall(w).toFixed(1)} s = ${(wall(b) / wall(w)).toFixed(3)}`);
+    log(`peak RSS: blockwise ${gib(rss(b))} = ${(rss(b) / px).toFixed(1)} B/px (segment ${gib(b[0].rssBytes)}, quantify ${gib(b[1].rssBytes)}) / whole ${gib(rss(w))} = ` +
+      `${(rss(b) / rss(w)).toFixed(3)}; two in-memory mask writers hold ${gib(2 * px * 4)} of it until the streaming one lands`);
   }
-  const wall = (ms: Measured[]) => ms.reduce((s, m) => s + m.wallS, 0);
-  const rss = (ms: Measured[]) => Math.max(...ms.map((m) => m.rssBytes));
-  log(`wall: whole ${wall(w).toFixed(1)} s (convert ${w[0].wallS.toFixed(1)}, segment ${w[1].wallS.toFixed(1)}, quantify ${w[2].wallS.toFixed(1)}), ` +
-    `blockwise ${wall(b).toFixed(1)} s (segment ${b[0].wallS.toFixed(1)}, quantify ${b[1].wallS.toFixed(1)}): ratio ${(wall(b) / wall(w)).toFixed(3)}`);
-  log(`peak RSS: whole ${gib(rss(w))} = ${(rss(w) / px).toFixed(1)} B/px (segment ${gib(w[1].rssBytes)}), blockwise ${gib(rss(b))} = ${(rss(b) / px).toFixed(1)} B/px ` +
-    `(segment ${gib(b[0].rssBytes)}, quantify ${gib(b[1].rssBytes)}); the in-memory mask writer holds ${gib(px * 4)} of it (4 B/px) until the streaming one lands`);
 }
 
 /** A slide from bench/make_slide.py, cached by size and tissue region. */
