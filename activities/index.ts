@@ -1,6 +1,7 @@
 import type { TesselActivities } from '../core/contracts';
 import { makeBlockTask, makePlanBlocks, makePredictBlock } from './blocks';
 import { defaultEnvironment, type WorkerEnvironment } from './common';
+import { makeClassify } from './classify';
 import { makeConvert } from './convert';
 import { discover, readImageList } from './discover';
 import { finalize } from './finalize';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     predict: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
     postprocess: makePostprocess(env),
     quantify: makeQuantify(env),
+    classify: makeClassify(env),
     record: makeRecord({ priceTable: deps.priceTable }),
     fused: makeFused(env, { priceTable: deps.priceTable }),
     finalize,

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openImage } from '../core/formats/image';
-import { PYTHON } from '../test/helpers/python';
+import { ensureBenchTools } from './tools';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(await tesselBest(process.argv[childAt + 1], repeats)));
     return;
   }
+  const PYTHON = ensureBenchTools({ reference: true });
   const size = arg('size', 2048);
   const channels = arg('channels', 8);
   const rounds = arg('rounds', 3);

@@ -20,6 +20,7 @@ import { readNpz } from '../core/formats/npz';
 import { diskFootprint } from '../core/kernels/footprint';
 import { hMaxima } from '../core/kernels/h-maxima';
 import { runPython } from '../test/helpers/python';
+import { ensureBenchTools } from './tools';
 
 const root = resolve(__dirname, '..');
 const script = join(root, 'test/unit/postprocess/fixtures/deep_watershed_reference.py');
@@ -34,6 +35,7 @@ const maps = join(work, `maps-${size}-seed4.npz`);
 function log(s: string) { process.stdout.write(s + '\n'); }
 
 async function main() {
+  ensureBenchTools({ reference: true });
   if (!existsSync(maps)) {
     log(`making ${size}×${size} maps → ${maps}`);
     runPython(script, ['maps', '--size', String(size), '--seed', '4', '--out', maps]);

@@ -19,6 +19,7 @@ import { predictArray } from '../core/predict/pipeline';
 import { getSession, type InferenceModel } from '../core/predict/session';
 import { ModelMetadata } from '../core/model/metadata';
 import { blobImage } from '../core/synth/blobs';
+import { ensureBenchTools } from './tools';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +38,7 @@ async function loadModel(): Promise<InferenceModel> {
     process.stderr.write(`reference model unavailable (${(e as Error).message.split('\n')[0]}); using a built conv test model\n`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'tessel-bench-'));
-  const py = join(__dirname, '..', '.venv', 'bin', 'python');
+  const py = ensureBenchTools({ reference: true });
   execFileSync(py, [join(__dirname, '..', 'test', 'unit', 'inference', 'fixtures', 'make_test_model.py'), dir, 'conv', '32', '4']);
   const onnx = new Uint8Array(readFileSync(join(dir, 'conv.onnx')));
   const metadata = ModelMetadata.parse(JSON.parse(readFileSync(join(dir, 'conv.json'), 'utf8')));

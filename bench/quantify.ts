@@ -20,9 +20,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildCompiledCli } from '../infra/build-cli';
+import { ensureBenchTools } from './tools';
 
 const ROOT = resolve(__dirname, '..');
-const PY = join(ROOT, '.venv', 'bin', 'python');
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -106,7 +106,10 @@ p.parseAsync(process.argv).catch((e) => { console.error('tessel: ' + e.message);
   }
 }
 
+let PY = '';
+
 function main(): void {
+  PY = ensureBenchTools({ reference: true });
   const size = Number(arg('size', '4096')), cells = Number(arg('cells', '33000')), nch = Number(arg('channels', '8'));
   const keep = process.argv.includes('--keep') ? arg('keep', '') : undefined;
   const skipRecipe = process.argv.includes('--skip-recipe');

@@ -15,10 +15,14 @@
  * also fight the CPU queue and the server for them; 0: onnxruntime's default, one per core).
  *
  *   npx tsx bench/scale.ts [--images 500] [--size 64] [--inference-threads 1] [--look-ahead 1 (0: poll only when a slot is free)]
- *     [--fused-max-pixels N (default: the run's, 512²; 0: three activities)]
+ *     [--fused-max-pixels N (default: the run's, 512²; 0: three activities)] [--encrypt (payload encryption on, with a fresh key)]
+ *
+ * `--encrypt` (or TESSEL_ENCRYPTION_KEY_FILE) runs with payload encryption on: workers and client share a
+ * key ring, child workflow ids are opaque. Its cost is the difference in wall time against a run without.
  */
 import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSink } from '../core/bench/duckdb';
@@ -30,6 +34,9 @@ import { buildRunInput, workspaceLocations } from '../cli/run-input';
 import { taskQueuesFromEnv } from '../core/config/temporal';
 import { createWorkers } from '../workers/create';
 import { RUN_WORKFLOW_TYPE, type RunSummary } from '../core/contracts';
+import { ensureBenchTools } from './tools';
+import { dataConverterFor, KEY_FILE_ENV, keyRingFromEnv } from '../workers/encryption';
+import { codecStats } from '../workers/encryption/codec';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,20 +44,26 @@ const arg = (name: string, dflt: number) => {
 };
 
 async function main(): Promise<void> {
+  ensureBenchTools({ reference: false }); // the Temporal CLI
   const images = arg('images', 500);
   const size = arg('size', 64);
   const dir = mkdtempSync(join(tmpdir(), 'tessel-scale-'));
   const model = await ensureReferenceModel();
   process.stderr.write(`writing ${images} images of ${size}×${size}…\n`);
   await writeSyntheticWorkspace(join(dir, 'ws'), { images, size, channels: 4, seed: 5 });
+  if (process.argv.includes('--encrypt') && !process.env[KEY_FILE_ENV]) {
+    writeFileSync(join(dir, 'keys'), `bench ${randomBytes(32).toString('base64')}\n`);
+    process.env[KEY_FILE_ENV] = join(dir, 'keys'); // buildRunInput below then asks for opaque child ids
+  }
+  const encryption = keyRingFromEnv();
   const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
   const workers = await createWorkers({
-    queues: ['workflows', 'cpu', 'gpu'], taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: 'default' },
+    queues: ['workflows', 'cpu', 'gpu'], taskQueues: taskQueuesFromEnv(), temporal: { address: server.address, namespace: 'default', encryption },
     cpuSlots: 1, gpuSlots: 1, lookAhead: arg('look-ahead', 1), logLevel: 'WARN', deps: { inferenceThreads: arg('inference-threads', 1) || undefined },
   });
   const running = workers.run();
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: dataConverterFor(encryption) });
   const input = buildRunInput(workspaceLocations(join(dir, 'ws'), {}), {
     imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 16,
     maxAttempts: 3, geojson: false, benchmarkSink: 'duckdb',
@@ -63,6 +76,7 @@ async function main(): Promise<void> {
   process.stderr.write(`run ${input.runId} on ${server.address}\n`);
   const summary = (await handle.result()) as RunSummary;
   const wallS = (performance.now() - t0) / 1000;
+  const codecAtEnd = { ...codecStats };
   // Where the machine's CPU went during the run: the Temporal server (Go, SQLite) vs this process
   // (workers: activities, workflow tasks, the SDK's native core).
   const w = process.cpuUsage(cpu0.workers);
@@ -76,11 +90,18 @@ async function main(): Promise<void> {
     gpuS += n(r.prediction_input_load_time_s) + n(r.prediction_time_s) + n(r.prediction_output_write_time_s);
   }
   // Every run of the parent's continue-as-new chain (discover is in the first, finalize in the last), and
-  // child ids from the workspace, not summary.results: a run past one segment keeps only the last one's results.
+  // child ids from their histories, not summary.results: a run past one segment keeps only the last one's
+  // results (and with encryption the ids do not hold the names).
   const parentRuns: string[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) parentRuns.push(wf.runId);
-  const names = readdirSync(join(dir, 'ws', 'OMETIFF')).map((f) => f.split('.')[0]);
-  const spans = await activitySpans(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...names.map((n) => ({ id: `${input.runId}--${n}` }))]);
+  const childIds: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${input.runId}'` })) {
+    parentRuns.push(wf.runId);
+    for (const e of (await client.workflow.getHandle(input.runId, wf.runId).fetchHistory()).events ?? []) {
+      const id = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+      if (id) childIds.push(id);
+    }
+  }
+  const spans = await activitySpans(client, [...parentRuns.map((runId) => ({ id: input.runId, runId })), ...childIds.map((id) => ({ id }))]);
   const queues = taskQueuesFromEnv();
   const onQueue = (q: string) => spans.filter((s) => s.queue === q);
   const spanS = (list: ActivitySpan[]) => list.reduce((sum, s) => sum + (s.closed - s.started) / 1000, 0);
@@ -97,7 +118,10 @@ async function main(): Promise<void> {
     const h = await client.workflow.getHandle(input.runId, wf.runId).fetchHistory();
     segments.push({ status: wf.status.name, events: h.events?.length ?? 0 });
   }
-  console.log(JSON.stringify({ images, size, done: summary.images.done, parentSegments: segments.length,
+  // With --encrypt: every payload this process (workers and client) encrypted or decrypted, and the time
+  // that took, against the run's wall time.
+  const codec = encryption ? { payloads: codecAtEnd.payloads, mib: +(codecAtEnd.bytes / 2 ** 20).toFixed(2), seconds: +codecAtEnd.seconds.toFixed(3), shareOfWall: +(codecAtEnd.seconds / wallS).toFixed(4) } : undefined;
+  console.log(JSON.stringify({ images, size, encrypted: encryption !== undefined, codec, done: summary.images.done, parentSegments: segments.length,
     maxParentHistoryEvents: Math.max(...segments.map((x) => x.events)), failed: summary.images.failed,
     stageDone: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, v.done])), wallS: +wallS.toFixed(2),
     cpuQueueActivityS: +cpu.busyS.toFixed(2), gpuQueueActivityS: +gpu.busyS.toFixed(2), ratioWallToBusiestQueue: +(wallS / busiest).toFixed(3),

@@ -26,8 +26,9 @@ export async function useEnvConfig(uri: string | undefined, env: NodeJS.ProcessE
 }
 
 /**
- * Fills the environment variables the client and workers read (TEMPORAL_*, TESSEL_QUEUE_*) from the
- * config, leaving any that are already set, and points the GCS store at the configured endpoint.
+ * Fills the environment variables the client and workers read (TEMPORAL_*, TESSEL_QUEUE_*,
+ * TESSEL_ENCRYPTION_KEY_FILE) from the config, leaving any that are already set, and points the GCS
+ * store at the configured endpoint.
  */
 export function applyEnvConfig(cfg: EnvConfig, env: NodeJS.ProcessEnv = process.env): void {
   const fill = (key: string, value: string | undefined) => {
@@ -42,6 +43,7 @@ export function applyEnvConfig(cfg: EnvConfig, env: NodeJS.ProcessEnv = process.
   fill('TESSEL_QUEUE_WORKFLOWS', cfg.task_queues.workflows);
   fill('TESSEL_QUEUE_CPU', cfg.task_queues.cpu);
   fill('TESSEL_QUEUE_GPU', cfg.task_queues.gpu);
+  fill('TESSEL_ENCRYPTION_KEY_FILE', cfg.encryption.key_file);
   if (cfg.gcs.api_endpoint || cfg.gcs.project_id) {
     configureGcs({ apiEndpoint: cfg.gcs.api_endpoint, projectId: cfg.gcs.project_id });
   }

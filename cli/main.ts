@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { KEY_FILE_ENV } from '../core/config/encryption-keys';
 import { useEnvConfig } from './env-config';
 import { formatCliError } from './output';
+import { findUnknownCommand, formatUnknownCommand } from './unknown-command';
 
 /**
  * The `tessel` command. Each file in `cli/commands/` exports `register(program)` and adds the command
  * (or command group) of its name; this file only wires them and turns errors into one clear line.
  * Given the arguments, only the named command's file is loaded (with `version`): loading all of them,
- * Temporal's client and protos included, costs ~0.9 s of start-up. Help and unknown names load all.
+ * Temporal's client and protos included, costs ~0.9 s of start-up. `--version` alone loads only `version`;
+ * help and unknown names load all.
  */
 export function buildProgram(argv?: string[]): Command {
   const program = new Command('tessel')
@@ -18,15 +21,22 @@ export function buildProgram(argv?: string[]): Command {
     .option('--env-config <uri>', 'env config JSON (local path or gs://): deepcell-imaging keys plus Tessel\'s (Temporal address,\n' +
       'namespace, TLS or API key, queue names, benchmark sink, GCS endpoint, price table); also TESSEL_ENV_CONFIG.\n' +
       'Flags beat environment variables, which beat the file.')
+    .option('--encryption-key-file <file>', 'encrypt every Temporal payload (inputs, results, failures) with AES-256-GCM under the keys in this\n' +
+      "file ('<key-id> <base64 key>' per line, the first encrypts); also TESSEL_ENCRYPTION_KEY_FILE or the env config's encryption.key_file.\n" +
+      'Clients, workers and `tessel status` need the same keys. See docs/security.md.')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .hook('preAction', async (root) => {
-      await useEnvConfig(root.opts<{ envConfig?: string }>().envConfig);
+      const o = root.opts<{ envConfig?: string; encryptionKeyFile?: string }>();
+      if (o.encryptionKeyFile) process.env[KEY_FILE_ENV] = resolve(o.encryptionKeyFile);
+      await useEnvConfig(o.envConfig);
     });
   const dir = join(__dirname, 'commands');
   const files = readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts')).sort();
   const named = argv && commandName(argv);
-  const only = named && files.some((f) => f.replace(/\.(ts|js)$/, '') === named) ? new Set([named, 'version']) : undefined;
+  const versionOnly = argv && !named && argv.some((a) => a === '--version' || a === '-V') && !argv.some((a) => a === '--help' || a === '-h');
+  const only = named && files.some((f) => f.replace(/\.(ts|js)$/, '') === named) ? new Set([named, 'version'])
+    : versionOnly ? new Set(['version']) : undefined;
   const seen = new Set<string>();
   for (const f of files) {
     const base = f.replace(/\.(ts|js)$/, '');
@@ -44,7 +54,7 @@ function commandName(argv: string[]): string | undefined {
   const args = argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--env-config') i++;
+    if (a === '--env-config' || a === '--encryption-key-file') i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -52,6 +62,11 @@ function commandName(argv: string[]): string | undefined {
 
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram(argv);
+  const unknown = findUnknownCommand(program, argv.slice(2));
+  if (unknown) {
+    process.stderr.write(formatUnknownCommand(unknown) + '\n');
+    return 1;
+  }
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

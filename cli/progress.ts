@@ -37,7 +37,8 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
         }
       }
       for (const s of STAGES) {
-        const c = p.stages[s];
+        const c = p.stages[s] ?? { done: 0, failed: 0, running: 0 };
+        if (s === 'classify' && !bars.has(s) && c.done + c.failed + c.running === 0) continue; // a run without a classifier
         const extra = `${c.running ? `(${c.running} running) ` : ''}${c.failed ? `${c.failed} failed` : ''}`;
         const label = s.padEnd(11);
         if (!bars.has(s)) bars.set(s, multibar.create(Math.max(1, p.images.total), 0, { stage: label, extra }));
@@ -47,7 +48,8 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
       }
     } else if (!opts.quiet) {
       const line = `[${p.state}] images ${p.images.done + p.images.failed}/${p.images.total} (${p.images.failed} failed) | ` +
-        STAGES.map((s) => `${s} ${p.stages[s].done}`).join(' ') + blocks.map((b) => `\n${formatBlockProgress(b)}`).join('');
+        STAGES.filter((s) => s !== 'classify' || p.stages[s]?.done || p.stages[s]?.running).map((s) => `${s} ${p.stages[s]?.done ?? 0}`).join(' ') +
+        blocks.map((b) => `\n${formatBlockProgress(b)}`).join('');
       if (line !== lastLine) process.stderr.write(line + '\n');
       lastLine = line;
     }

@@ -5,10 +5,11 @@ import { DUCKDB_NEEDS_LOCAL_FILE } from '../core/bench/sinks';
 import { ConfigError } from '../core/errors';
 import { isGcsUri, joinUri } from '../core/storage';
 import { taskQueuesFromEnv } from '../core/config/temporal';
+import { KEY_FILE_ENV } from '../core/config/encryption-keys';
 import type { EnvConfig } from '../core/config/env';
 import { addWatershedOptions, watershedOverrides } from './watershed-options';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_BLOCKWISE_ABOVE_PIXELS, DEFAULT_HALO, checkBlockSettings } from '../core/blocks/grid';
-import type { ChannelSpec, Locations, RunInput } from '../core/contracts';
+import type { ChannelSpec, Locations, ResumableStage, RunInput } from '../core/contracts';
 
 /** deepcell-imaging's workspace folders; each overridable. */
 export const WORKSPACE_DEFAULTS = {
@@ -21,6 +22,7 @@ export function addRunOptions(cmd: Command): Command {
   return addWatershedOptions(cmd)
     .option('--image-filter <patterns>', 'only images whose name starts with this prefix, or matches this glob (*, ?, [..]); comma-separated for several', collectList, [])
     .option('--model <zip>', 'model collection (ZIP, local or gs://); default: the env config\'s segment_model_path, else the reference model, built on first use')
+    .option('--classifier <zip>', 'cell classifier (tessel classify train): after quantify, a classify stage fills the tables\' Classification column and the GeoJSON classification')
     .option('--nuclear-channels <list>', 'nuclear channel names or 0-based indices, summed (default: a known nuclear stain such as DAPI, else channel 0)')
     .option('--membrane-channels <list>', 'membrane channel names or indices, summed (default: known membrane stains, else channel 1)')
     .addOption(new Option('--combine <how>', 'how several channels combine').choices(['sum', 'max']).default('sum'))
@@ -54,7 +56,7 @@ export function addRunOptions(cmd: Command): Command {
     }, 0)
     .option('--max-blocks-in-flight <n>', 'block activities in flight at once per image and queue', toInt, 16)
     .addOption(new Option('--blocks-per-segment <n>', 'block activities per history segment of a blockwise image before continue-as-new').argParser(toInt).default(1000).hideHelp())
-    .addOption(new Option('--from-stage <stage>', 'start every image at this stage, reusing kept intermediates (e.g. re-run the watershed without the GPU)').choices(['predict', 'postprocess', 'quantify']));
+    .addOption(new Option('--from-stage <stage>', 'start every image at this stage, reusing kept intermediates (e.g. re-run the watershed without the GPU)').choices(['predict', 'postprocess', 'quantify', 'classify']));
 }
 
 /** Only the compartments with overrides, so runs without any keep the same settings hash. */
@@ -145,7 +147,8 @@ export interface RunCliOptions {
   imageFilter: string[]; model: string; nuclearChannels?: string; membraneChannels?: string; combine: 'sum' | 'max';
   compartment: 'both' | 'whole-cell' | 'nuclear'; batchSize: number; device: 'cpu' | 'cuda'; maxConcurrent: number;
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink?: 'duckdb' | 'bigquery' | 'none';
-  bigqueryTable?: string; cloudRegion?: string; runId?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: 'predict' | 'postprocess' | 'quantify';
+  bigqueryTable?: string; cloudRegion?: string; runId?: string; commandLine?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: ResumableStage;
+  classifier?: string;
   blockwiseAbovePixels?: number; blockSize?: number; halo?: number; tissueThreshold?: number; maxBlocksInFlight?: number; blocksPerSegment?: number;
 }
 
@@ -159,6 +162,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
   }
   const duckdbPath = cfgSink?.kind === 'duckdb' && cfgSink.path && !o.benchmarkSink ? absoluteUri(cfgSink.path) : joinUri(locations.benchmarks, 'benchmarks.duckdb');
   if (sink === 'duckdb' && isGcsUri(duckdbPath)) throw new ConfigError(DUCKDB_NEEDS_LOCAL_FILE);
+  if (o.fromStage === 'classify' && !o.classifier) throw new ConfigError('--from-stage classify needs --classifier <zip>');
   return {
     runId: o.runId ?? newRunId(),
     locations,
@@ -170,6 +174,8 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     childrenPerSegment: o.childrenPerSegment ?? 500,
     fusedMaxPixels: o.fusedMaxPixels ?? DEFAULT_FUSED_MAX_PIXELS,
     blockwise: blockwiseSettings(o),
+    // Workflow ids are plaintext on the server: with payloads encrypted, they must not carry image names.
+    opaqueChildIds: Boolean(process.env[KEY_FILE_ENV]) || undefined,
     force: Boolean(o.force),
     fromStage: o.fromStage,
     settings: {
@@ -177,10 +183,18 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
       model: { uri: absoluteUri(o.model), batchSize: o.batchSize, device: o.device },
       postprocess: { compartment: o.compartment, ...givenOverrides(watershedOverrides(o as unknown as Record<string, unknown>)) },
       quantify: { geojson: o.geojson, legacyNames: Boolean(o.legacyNames) },
+      ...(o.classifier ? { classify: { uri: absoluteUri(o.classifier) } } : {}),
       benchmark: {
         sink, duckdbPath, bigqueryTable: sink === 'bigquery' ? bigqueryTable : undefined,
         cloudRegion: o.cloudRegion ?? (cfg?.region || undefined),
+        commandLine: o.commandLine ?? commandLineOf(process.argv),
       },
     },
   };
+}
+
+/** `tessel <args>` as typed, each argument quoted for a POSIX shell where it needs it (for benchmark rows). */
+export function commandLineOf(argv: readonly string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['tessel', ...argv.slice(2).map(quote)].join(' ');
 }

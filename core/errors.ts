@@ -89,6 +89,23 @@ export class ModelContractError extends TesselError {
   }
 }
 
+/** A collection's test tensors fail on the provider it was loaded on; `details` holds the per-output report. Not retryable. */
+export class ModelTestError extends TesselError {
+  constructor(file: string, cause: string, details?: Record<string, unknown>) {
+    super('MODEL_TEST_FAILED', cause, { file, details });
+    this.name = 'ModelTestError';
+  }
+}
+
+/** A source model that `tessel model import-mesmer` cannot read, that is not Mesmer-shaped, or that does not convert. Not retryable. */
+export class ModelImportError extends TesselError {
+  constructor(file: string, cause: string) {
+    // Always led by the file: TensorFlow's causes often quote a path inside it, which would suppress the prefix.
+    super('MODEL_IMPORT', `${file}: ${cause}`, { file });
+    this.name = 'ModelImportError';
+  }
+}
+
 /** Configuration or CLI input failing validation. Not retryable. */
 export class ConfigError extends TesselError {
   constructor(message: string, opts: TesselErrorOptions = {}) {

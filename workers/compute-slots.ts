@@ -60,6 +60,11 @@ export class ComputeSlots {
     return this.slots + (this.lookingAhead() ? this.ahead : 0);
   }
 
+  /** Compute slots running an activity now, and activities waiting in this worker for one (for /metrics). */
+  occupancy(): { inUse: number; waiting: number } {
+    return { inUse: this.slots - this.free, waiting: this.waiting.length };
+  }
+
   stats(): ComputeSlotStats {
     const t = this.totals;
     return { slots: this.slots, activities: t.activities, busyS: t.busyMs / 1000, heldAhead: t.heldAhead, heldS: t.heldMs / 1000 };
@@ -78,7 +83,8 @@ export class ComputeSlots {
         const onAbort = () => {
           const i = this.reservations.indexOf(grant);
           if (i >= 0) this.reservations.splice(i, 1);
-          reject(Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
+          // The signal's own reason: the SDK logs any other rejection as an error (one per worker at shutdown).
+          reject(abort.reason ?? Object.assign(new Error('slot reservation aborted'), { name: 'AbortError' }));
         };
         if (abort.aborted) return onAbort();
         if (this.hasRoom()) return grant();

@@ -1,11 +1,19 @@
 import {
-  DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode,
-  type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
+  NativeConnection, Worker, bundleWorkflowCode, type ActivityInterceptorsFactory, type LogLevel, type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
+import { TesselError } from '../core/errors';
 import type { TaskQueues, TemporalSettings } from '../core/config/temporal';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
+import type { WorkerMetrics } from './metrics';
+import { TRACING_WORKFLOW_MODULES, tracingActivityInterceptor, tracingSinks, type TracingSettings } from './tracing';
+import type { VersioningSettings } from './versioning';
+import { installRuntimeLogging, writeLogEntry, type RuntimeLogTarget } from './logging';
+
+export { installRuntimeLogging } from './logging';
+
+import { dataConverterFor, FAILURE_CONVERTER_PATH, type EncryptionKeyError } from './encryption';
 
 export type QueueKind = 'workflows' | 'cpu' | 'gpu';
 
@@ -28,6 +36,21 @@ export interface WorkerOptions {
   identity?: string;
   /** Runtime log level when `TESSEL_LOG_LEVEL` is unset (the first call in a process wins). */
   logLevel?: LogLevel;
+  /** Join this Worker Deployment Version (Worker Versioning; workflows pinned). Default: unversioned. */
+  versioning?: VersioningSettings;
+  /** Tessel's Prometheus metrics: stage activities observed, compute slots reported. */
+  metrics?: WorkerMetrics;
+  /** Where the Temporal SDK serves its own Prometheus metrics (`host:port`; first call in a process wins). */
+  sdkMetricsAddress?: string;
+  /** OpenTelemetry tracing of workflows and activities. */
+  tracing?: TracingSettings;
+  /**
+   * Seconds a shutdown (SIGTERM) waits for running activities to finish before cancelling them, which
+   * hands them back to Temporal for another worker. Default 5.
+   */
+  shutdownGraceS?: number;
+  /** Where the runtime's log lines go (default stderr; see {@link installRuntimeLogging}). */
+  log?: RuntimeLogTarget;
 }
 
 export interface RunningWorkers {
@@ -40,42 +63,33 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Workflow code bundled once per process (webpack), shared by every workflow worker in it. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-  return bundle;
+/**
+ * Workflow code bundled once per process (webpack), shared by every workflow worker in it; with
+ * `tracing`, the OpenTelemetry workflow interceptors are bundled in (they add headers and spans, no
+ * commands, so histories replay alike with or without them); with `encrypted`, the bundle's failure
+ * converter moves failure messages into encrypted attributes.
+ */
+export function workflowBundle(opts: { tracing?: boolean; encrypted?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const key = `${!!opts.tracing} ${!!opts.encrypted}`;
+  let b = bundles.get(key);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'), logger: quietLogger,
+      ...(opts.tracing ? { workflowInterceptorModules: [...TRACING_WORKFLOW_MODULES] } : {}),
+      ...(opts.encrypted ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
+    });
+    bundles.set(key, b);
+  }
+  return b;
 }
 
 const quietLogger = {
   log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined,
-  warn: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
-  error: (m: string) => process.stderr.write(`[bundler] ${m}\n`),
+  warn: (m: string) => writeLogEntry({ level: 'WARN', message: `[bundler] ${m}` }),
+  error: (m: string) => writeLogEntry({ level: 'ERROR', message: `[bundler] ${m}` }),
 };
-
-const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
-/** Expected with one worker per queue kind: a CPU worker polls no workflows, a workflow worker no activities. */
-const EXPECTED_NOTICES = /^No (activities|workflows|Nexus services) registered/;
-let runtimeInstalled = false;
-
-/**
- * Installs the Temporal runtime logger once per process, before any connection: level from
- * `TESSEL_LOG_LEVEL` (TRACE…ERROR, else `fallback`), messages to stderr, and the per-queue
- * "nothing registered" notices dropped since Tessel splits queues across workers on purpose.
- */
-export function installRuntimeLogging(fallback: LogLevel = 'INFO'): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const env = process.env.TESSEL_LOG_LEVEL?.toUpperCase() as LogLevel | undefined;
-  const level = env && LOG_LEVELS.includes(env) ? env : fallback;
-  const logger = new DefaultLogger(level, (entry) => {
-    if (EXPECTED_NOTICES.test(entry.message)) return;
-    const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
-    process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
-  });
-  Runtime.install({ logger });
-}
 
 /**
  * Fixed prediction slots from a GPU memory budget: ⌊budget / per-prediction estimate⌋, at least 1, so
@@ -88,25 +102,42 @@ export function gpuSlotsFromBudget(budgetBytes: number, perPredictionBytes: numb
 
 /** Workers for the requested queues on one connection. */
 export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  installRuntimeLogging(opts.logLevel);
+  installRuntimeLogging(opts.logLevel, { ...opts.log, prometheusBindAddress: opts.sdkMetricsAddress });
   const connection = await NativeConnection.connect({
     address: opts.temporal.address,
     tls: opts.temporal.tls,
     apiKey: opts.temporal.apiKey,
+  }).catch((e: unknown) => {
+    throw new TesselError('INVALID_CONFIG', `cannot reach Temporal at ${opts.temporal.address} (start one with 'tessel server', or set TEMPORAL_ADDRESS)`, { cause: e });
+  });
+  // A payload under a key this worker lacks fails its task with the key-id error, then the worker stops,
+  // so the task's retries go to workers that hold the key instead of this one failing them all in turn.
+  let keyError: EncryptionKeyError | undefined;
+  const dataConverter = dataConverterFor(opts.temporal.encryption, {
+    onUnknownKey: (err) => {
+      if (keyError) return;
+      keyError = err;
+      process.stderr.write(`tessel worker: ${err.message}; stopping this worker so that other workers take the task\n`);
+      setImmediate(() => void stopAll());
+    },
   });
   const all = createActivities(opts.deps);
   const pick = (names: readonly string[]) =>
     Object.fromEntries(names.map((n) => [n, all[n as keyof typeof all]]));
   const workers: Worker[] = [];
   const common = {
-    connection, namespace: opts.temporal.namespace, shutdownGraceTime: '5s' as const,
+    connection, namespace: opts.temporal.namespace, shutdownGraceTime: `${opts.shutdownGraceS ?? 5}s` as const, dataConverter,
+    ...(opts.versioning ? {
+      workerDeploymentOptions: { useWorkerVersioning: true as const, version: { ...opts.versioning }, defaultVersioningBehavior: 'PINNED' as const },
+    } : {}),
     // The native bridge rejects an explicit `identity: undefined`; leave it out to get the SDK default.
     ...(opts.identity ? { identity: opts.identity } : {}),
   };
   if (opts.queues.includes('workflows')) {
     workers.push(await Worker.create({
-      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle(),
+      ...common, taskQueue: opts.taskQueues.workflows, workflowBundle: await workflowBundle({ tracing: !!opts.tracing, encrypted: dataConverter !== undefined }),
       maxConcurrentWorkflowTaskExecutions: 40,
+      ...(opts.tracing ? { sinks: tracingSinks(opts.tracing) } : {}),
     }));
   }
   const slots: RunningWorkers['slots'] = {};
@@ -114,7 +145,12 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
   // and run each activity inside one of its compute slots.
   const computeSlots = (kind: 'cpu' | 'gpu', n: number) => {
     const s = (slots[kind] = new ComputeSlots(n, opts.lookAhead ?? 1, opts.lookAheadMaxS ?? DEFAULT_LOOK_AHEAD_MAX_S));
+    opts.metrics?.watchSlots(kind, s);
     const inSlot: ActivityInterceptorsFactory = (ctx) => ({ inbound: { execute: (input, next) => s.run(ctx, () => next(input)) } });
+    // Outermost first: the trace span covers a wait for a slot too, the metrics time only the work.
+    const activity: ActivityInterceptorsFactory[] = [
+      ...(opts.tracing ? [tracingActivityInterceptor(opts.tracing)] : []), inSlot, ...(opts.metrics ? [opts.metrics.interceptor()] : []),
+    ];
     return {
       tuner: {
         activityTaskSlotSupplier: s.supplier(),
@@ -122,7 +158,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
         localActivityTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
         nexusTaskSlotSupplier: { type: 'fixed-size' as const, numSlots: 1 },
       },
-      interceptors: { activity: [inSlot] },
+      interceptors: { activity },
     };
   };
   if (opts.queues.includes('cpu')) {
@@ -138,17 +174,20 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     }));
   }
   let running: Promise<void> | undefined;
+  const stopAll = async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running?.catch(() => undefined); // run() reports how the workers ended
+  };
   return {
     workers,
     connection,
     slots,
     run() {
-      running ??= Promise.all(workers.map((w) => w.run())).then(() => undefined).finally(() => connection.close());
+      running ??= Promise.all(workers.map((w) => w.run())).then(() => {
+        if (keyError) throw keyError;
+      }).finally(() => connection.close());
       return running;
     },
-    async shutdown() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
-    },
+    shutdown: stopAll,
   };
 }

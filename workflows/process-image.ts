@@ -8,14 +8,15 @@ import {
 import { runBlockwiseImage } from './process-blocks';
 import { StageEventQueue } from './stage-events';
 
-/** The stages `--from-stage` can skip to, in order; record always runs. */
-const ORDER: Stage[] = ['convert', 'predict', 'postprocess', 'quantify'];
+/** The stages `--from-stage` can skip to, in order; record always runs, classify only with a classifier. */
+const ORDER: Stage[] = ['convert', 'predict', 'postprocess', 'quantify', 'classify'];
 
 /**
  * One image through every stage: convert (cpu) → predict (gpu) → postprocess (cpu) → quantify (cpu) →
- * record (cpu); an image of at most `fusedMaxPixels` pixels runs the last three as one activity, `fused`;
- * one that convert finds above the blockwise threshold runs its blocks in a workflow of its own
- * (`processBlocks`) between convert and record.
+ * classify (cpu, when the run has a classifier) → record (cpu); an image of at most `fusedMaxPixels`
+ * pixels runs the stages after predict as one activity, `fused`; one that convert finds above the
+ * blockwise threshold runs predict, postprocess and quantify block by block in a workflow of its own
+ * (`processBlocks`), then classify and record as any image.
  * Only URIs travel between stages. A stage failure ends the image (recorded with its cause), never the
  * run: the workflow returns a failed result instead of throwing.
  */
@@ -45,8 +46,9 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
     imageUri: image.imageUri, imageName: image.name, wholeCellMaskUri: outputs.wholeCellMaskUri, nucleusMaskUri: outputs.nucleusMaskUri,
     tsvUri: outputs.tsvUri, geojsonUri: outputs.geojsonUri, legacyNames: settings.quantify.legacyNames,
   };
+  const classifyInput = settings.classify && { tsvUri: outputs.tsvUri, geojsonUri: outputs.geojsonUri, classifierUri: settings.classify.uri };
   const manifest = { runId: input.runId, jobsDir: input.jobsDir, settingsHash: input.settingsHash, intermediates: { npzUri: outputs.npzUri, predictionsUri } };
-  const benchmark = { runId: input.runId, workflowId: workflowInfo().workflowId, image, settings };
+  const benchmark = { runId: input.runId, workflowId: workflowInfo().workflowId, settingsHash: input.settingsHash, image, settings };
 
   try {
     if (runs('convert')) {
@@ -66,7 +68,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       current = 'postprocess';
       events.add('postprocess', 'started');
       const out = await fused(() => cpu.fused({
-        postprocess: postprocessInput, quantify: quantifyInput, result, metrics, manifest, benchmark, startedAtMs,
+        postprocess: postprocessInput, quantify: quantifyInput, classify: classifyInput, result, metrics, manifest, benchmark, startedAtMs,
         maxAttempts: input.maxAttempts, progress: events.take(),
       }), events, (s) => (current = s));
       metrics.postprocess = out.postprocess;
@@ -77,6 +79,12 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       events.add('postprocess', 'done', { cells: out.postprocess.cells });
       events.add('quantify', 'started');
       events.add('quantify', 'done', { cells: result.cells });
+      if (out.classify) {
+        metrics.classify = out.classify;
+        result.stageSeconds.classify = stageSeconds(out.classify);
+        events.add('classify', 'started');
+        events.add('classify', 'done', { cells: out.classify.cells });
+      }
       events.add('record', 'started');
       // No activity follows to carry these: the run counts them from the result.
       result.events = events.takeAll();
@@ -86,9 +94,14 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       metrics.postprocess = await stage('postprocess', (progress) => cpu.postprocess({ ...postprocessInput, progress }));
       applyPostprocess(result, metrics.postprocess);
     }
-    if (!blocks) {
+    if (!blocks && runs('quantify')) {
       metrics.quantify = await stage('quantify', (progress) => cpu.quantify({ ...quantifyInput, progress }));
       applyQuantify(result, metrics.quantify);
+    }
+    // A blockwise image's TSV and GeoJSON are where a whole image's are, so classify reads them alike.
+    if (classifyInput) {
+      metrics.classify = await stage('classify', (progress) => cpu.classify({ ...classifyInput, progress }));
+      result.cells ??= metrics.classify.cells;
     }
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -131,8 +144,8 @@ function activitiesFor(input: ImageInput) {
 }
 
 /**
- * Runs the `fused` activity. Its failure names the stage that failed in its details; when that is
- * quantify, postprocess ended and quantify started before it, and the image fails at quantify.
+ * Runs the `fused` activity. Its failure names the stage that failed in its details; the stages before
+ * that one (from postprocess on) ended and it started, so the image fails at the named stage.
  */
 async function fused(run: () => Promise<FusedResult>, events: StageEventQueue, failedAt: (s: Stage) => void): Promise<FusedResult> {
   try {
@@ -140,10 +153,13 @@ async function fused(run: () => Promise<FusedResult>, events: StageEventQueue, f
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     const named = cause instanceof ApplicationFailure ? cause.details?.map((d) => (d as { stage?: unknown } | null)?.stage) : [];
-    if (!isCancellation(err) && named?.includes('quantify')) {
-      events.add('postprocess', 'done');
-      events.add('quantify', 'started');
-      failedAt('quantify');
+    const stage = (['quantify', 'classify'] as const).find((s) => named?.includes(s));
+    if (!isCancellation(err) && stage) {
+      for (const s of ORDER.slice(ORDER.indexOf('postprocess'), ORDER.indexOf(stage))) {
+        events.add(s, 'done');
+        events.add(ORDER[ORDER.indexOf(s) + 1], 'started');
+      }
+      failedAt(stage);
     }
     throw err;
   }

@@ -53,7 +53,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
         await continueAsNew<typeof segmentAndMeasure>(input, run.carryForward());
       }
       run.running++;
-      children.push(processChild(input, state.settingsHash, image).then((r) => {
+      children.push(processChild(input, state.settingsHash, image, state.cursor - 1).then((r) => {
         run.running--;
         run.addResult(r);
       }));
@@ -74,7 +74,7 @@ export async function segmentAndMeasure(input: RunInput, carry?: RunCarry): Prom
 }
 
 /** One image's workflow; a child that fails outright (not a stage failure) still gives a failed result. */
-async function processChild(input: RunInput, settingsHash: string, image: DiscoveredImage): Promise<ImageResult> {
+async function processChild(input: RunInput, settingsHash: string, image: DiscoveredImage, index: number): Promise<ImageResult> {
   try {
     return await executeChild(processImage, {
       args: [{
@@ -84,7 +84,7 @@ async function processChild(input: RunInput, settingsHash: string, image: Discov
         jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS, fusedMaxPixels: input.fusedMaxPixels,
         blockwise: input.blockwise,
       }],
-      workflowId: imageWorkflowId(input.runId, image.name),
+      workflowId: imageWorkflowId(input.runId, image.name, index, input.opaqueChildIds),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
   } catch (err) {

@@ -6,6 +6,9 @@ import { readLabelMask } from '../../core/formats/image';
 import { ensureReferenceModel } from '../../core/reference';
 import { writeSyntheticWorkspace } from '../../core/synth';
 import { REPO_ROOT } from '../../infra/temporal/dev-server';
+import { closeDuckDbFiles } from '../../core/bench/duckdb';
+import { openDashboardStore, writeDashboard } from '../../core/dashboard';
+import { activeEnvConfig } from '../env-config';
 import { buildRunInput, toInt, workspaceLocations } from '../run-input';
 import { executeRun } from './run';
 
@@ -40,8 +43,9 @@ export function register(program: Command): void {
         imageFilter: [], model, combine: 'sum', compartment: 'both', batchSize: 8, device: 'cpu', maxConcurrent: 4,
         maxAttempts: 5, geojson: true, benchmarkSink: 'duckdb', force: !o.skipDone,
       });
-      process.exitCode = await executeRun(input, { embedded: true, json: o.json });
+      process.exitCode = await executeRun(input, { embedded: true, json: o.json, verbose: program.opts().verbose });
       if (!o.json) await reportAgainstTruth(root, log);
+      await writeDemoDashboard(root, log);
     });
 }
 
@@ -55,5 +59,19 @@ async function reportAgainstTruth(root: string, log: (m: string) => void): Promi
     if (!existsSync(pred)) continue;
     const m = matchObjects((await readLabelMask(join(truthDir, f))).data, (await readLabelMask(pred)).data);
     log(`  ${f.replace(/\.tiff$/, '').padEnd(28)} F1 ${m.f1.toFixed(3)}  precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  mean IoU ${m.meanMatchedIoU.toFixed(3)}`);
+  }
+}
+
+/** The benchmark dashboard of every run in the demo workspace, beside its rows. */
+async function writeDemoDashboard(root: string, log: (m: string) => void): Promise<void> {
+  // The run's workers (in this process) keep the DuckDB file a moment after the last row: release it now.
+  closeDuckDbFiles();
+  try {
+    const { uri, data } = await writeDashboard(openDashboardStore({ workspace: root }), join(root, 'BENCHMARKS', 'dashboard.html'),
+      { priceTable: activeEnvConfig()?.price_table });
+    log(`benchmark dashboard (${data.runs.length} run(s), ${data.rows} row(s)): ${uri}`);
+    log(`  open it in a browser; live while a run goes: npm run -s tessel -- dashboard ${root} --serve`);
+  } catch (e) {
+    log(`no dashboard: ${(e as Error).message}`);
   }
 }

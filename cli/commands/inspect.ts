@@ -18,14 +18,19 @@ function summary(info: ImageInfo): Record<string, unknown> {
     compression: info.compression,
     bigtiff: info.bigtiff,
     dimensionOrder: info.dimensionOrder ?? null,
+    ...(info.format === 'ome-zarr' ? { format: info.format, ngffVersion: info.ngffVersion, zarrFormat: info.zarrFormat, chunkSize: info.chunkSize } : {}),
     warnings: info.warnings,
   };
 }
 
 function human(info: ImageInfo): string {
   const um = (v?: number) => (v === undefined ? 'unknown (uncalibrated)' : `${v} µm`);
+  const zarr = info.format === 'ome-zarr'
+    ? [`format         OME-Zarr (NGFF ${info.ngffVersion}, Zarr v${info.zarrFormat})`, `chunks         ${info.chunkSize?.width} × ${info.chunkSize?.height} px`]
+    : [];
   const lines = [
     `image          ${info.uri}`,
+    ...zarr,
     `size           ${info.width} × ${info.height} px`,
     `dtype          ${info.dtype}`,
     `channels       ${info.channels.length}`,
@@ -46,8 +51,9 @@ export function register(program: Command): void {
   program
     .command('inspect')
     .description('Show an image\'s size, channels (names in order), dtype, pixel size, pyramid levels, tiling and compression. Reads only the file\'s directories, not its pixels.')
-    .argument('<image>', 'OME-TIFF / TIFF / BigTIFF path or gs:// URI')
-    .option('--json', 'print JSON (keys: width, height, channels, dtype, physicalSizeX, physicalSizeY [µm, null when uncalibrated], calibrated, levels, tiled, compression, bigtiff, dimensionOrder, warnings)')
+    .argument('<image>', 'OME-TIFF / TIFF / BigTIFF file, or OME-Zarr folder (NGFF 0.4/0.5, *.zarr); local path or gs:// URI')
+    .option('--json', 'print JSON (keys: width, height, channels, dtype, physicalSizeX, physicalSizeY [µm, null when uncalibrated], calibrated, levels, tiled, compression, bigtiff, dimensionOrder, warnings; ' +
+      'for OME-Zarr also format, ngffVersion, zarrFormat, chunkSize)')
     .action(async (image: string, o: { json?: boolean }) => {
       const src = await openImage(image);
       try {

@@ -1,10 +1,13 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../core/errors';
 import { bundleModelCollection, checkManifest, METADATA_ENTRY, ONNX_ENTRY, parseModelMetadata, readModelCollectionEntries, sha256Hex } from '../../core/model/collection';
 import { ensureReferenceModel, REFERENCE_FILE } from '../../core/reference';
+import { loadClassifier } from '../../core/classify/bundle';
 import { printJson } from '../output';
+import { registerImportMesmer } from './model-import';
+import { verificationLines, verifyForInspect } from './model-verify';
 
 interface TensorInfo { name: string; type?: string; shape?: (number | string)[] }
 
@@ -20,6 +23,18 @@ async function describeOnnx(onnx: Uint8Array): Promise<{ inputs: TensorInfo[]; o
     return { inputs: meta(s.inputMetadata, session.inputNames), outputs: meta(s.outputMetadata, session.outputNames) };
   } finally {
     await session.release();
+  }
+}
+
+/** The classifier entries of a collection, if it has any: a one-line summary, or why they are invalid. */
+async function describeClassifier(zip: string, entries: Map<string, Uint8Array>): Promise<{ summary?: string; error?: string } | undefined> {
+  if (![...entries.keys()].some((k) => k.startsWith('classifier/'))) return undefined;
+  try {
+    const { metadata: m } = await loadClassifier(zip);
+    const cv = m.crossValidation ? `, cross-validated accuracy ${(m.crossValidation.accuracy * 100).toFixed(1)}%` : '';
+    return { summary: `${m.name}: ${m.classes.map((c) => c.name).join(', ')}; ${m.features.length} features, ${m.forest.trees} trees, ${m.training.labels} labels${cv}` };
+  } catch (e) {
+    return { error: (e as Error).message };
   }
 }
 
@@ -40,7 +55,9 @@ export function register(program: Command): void {
     .description('Show a collection\'s metadata, per-file checksum verdicts (OK/FAIL) and the ONNX inputs/outputs as onnxruntime sees them. Exits 1 when any check fails.')
     .argument('<zip>', 'model collection (local path or gs://)')
     .option('--json', 'print everything as JSON')
-    .action(async (zip: string, o: { json?: boolean }) => {
+    .option('--verify', 'also run the bundle\'s test tensors through onnxruntime and report each output\'s max error against its stated tolerances (FAIL, exit 1, when over)')
+    .addOption(new Option('--device <device>', 'execution provider for --verify').choices(['cpu', 'cuda']).default('cpu'))
+    .action(async (zip: string, o: { json?: boolean; verify?: boolean; device: 'cpu' | 'cuda' }) => {
       const { bytes, entries, manifest } = await readModelCollectionEntries(zip);
       const checksums = manifest ? checkManifest(entries, manifest) : [];
       let metadata: unknown;
@@ -61,29 +78,38 @@ export function register(program: Command): void {
       } catch (e) {
         onnxError = (e as Error).message.split('\n')[0];
       }
-      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError;
-      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError };
+      // A collection may carry a cell classifier (tessel classify train) beside, or instead of, a segmentation model.
+      const classifier = await describeClassifier(zip, entries);
+      const segmentation = entries.has(ONNX_ENTRY) || entries.has(METADATA_ENTRY) || !classifier;
+      if (!segmentation) metadataError = onnxError = undefined;
+      const md = segmentation ? metadata as import('../../core/model/metadata').ModelMetadata | undefined : undefined;
+      const verification = o.verify && segmentation ? await verifyForInspect(zip, entries, md, onnxError ? undefined : onnxBytes, o.device) : undefined;
+      const ok = !!manifest && checksums.every((c) => c.ok) && !metadataError && !onnxError && !classifier?.error && (verification?.ok ?? true);
+      const report = { uri: zip, sha256: sha256Hex(bytes), ok, manifest: !!manifest, checksums, metadata, metadataError, onnx, onnxError, classifier, verification };
       if (!ok) process.exitCode = 1;
       if (o.json) return printJson(report);
       const lines: string[] = [`${zip}  sha256 ${report.sha256}`];
       if (!manifest) lines.push('manifest.json: MISSING (checksums cannot be verified)');
       for (const c of checksums) lines.push(`  ${c.ok ? 'OK  ' : 'FAIL'} ${c.name}${c.ok ? '' : c.expected ? ` (expected ${c.expected}, got ${c.actual ?? 'missing'})` : ' (not in manifest)'}`);
       if (metadataError) lines.push(`metadata: INVALID: ${metadataError}`);
-      else {
-        const md = metadata as import('../../core/model/metadata').ModelMetadata;
+      else if (md) {
         lines.push(`model: ${md.name} ${md.version}`, `  ${md.description}`, `  provenance: ${md.provenance}`,
           `  input ${md.input.name} ${JSON.stringify(md.input.shape)} (${md.input.channels.join(', ')}), ${md.umPerPixel} µm/pixel, tile ${md.tileSize}, stride ratio ${md.strideRatio}, normalization ${md.normalization.kind}`,
           ...md.outputs.map((out) => `  output ${out.name} ${JSON.stringify(out.shape)} ${out.meaning}${out.interiorChannel !== undefined ? ` (interior channel ${out.interiorChannel})` : ''}`),
           `  postprocess whole-cell ${JSON.stringify(md.postprocess.wholeCell)}`, `  postprocess nuclear ${JSON.stringify(md.postprocess.nuclear)}`);
       }
       if (onnxError) lines.push(`onnx: FAIL: ${onnxError}`);
-      else {
+      else if (segmentation) {
         const fmt = (t: TensorInfo) => `${t.name}${t.type ? ` ${t.type}` : ''}${t.shape ? ` [${t.shape.join(', ')}]` : ''}`;
         lines.push(`onnx inputs: ${onnx!.inputs.map(fmt).join('; ')}`, `onnx outputs: ${onnx!.outputs.map(fmt).join('; ')}`);
       }
+      if (classifier) lines.push(classifier.error ? `classifier: INVALID: ${classifier.error}` : `classifier: ${classifier.summary}`);
+      if (verification) lines.push(...verificationLines(verification, md, o.device));
       lines.push(ok ? 'verdict: OK' : 'verdict: FAIL');
       process.stdout.write(lines.join('\n') + '\n');
     });
+
+  registerImportMesmer(model);
 
   model.command('build-reference')
     .description(`Build (or reuse) the reference model collection ${REFERENCE_FILE}: a small network fitted on synthetic tissue with Mesmer's contract (not Mesmer). Takes ~25 s on two cores the first time; cached by recipe version.`)

@@ -5,18 +5,19 @@ import { activeEnvConfig } from '../env-config';
 import { planImages } from '../../core/workspace/plan';
 import { ensureReferenceModel } from '../../core/reference';
 import { connectClient } from '../client';
-import { startEmbedded } from '../embedded';
+import { embeddedLogFile, startEmbedded } from '../embedded';
 import { printJson } from '../output';
 import { followRun } from '../progress';
 import { absoluteUri, addRunOptions, buildRunInput, pathsLocations, workspaceLocations, WORKSPACE_DEFAULTS, type RunCliOptions } from '../run-input';
 import { formatSummary } from '../summary';
 import { taskQueuesFromEnv } from '../../core/config/temporal';
 import { RUN_WORKFLOW_TYPE, type RunInput, type RunSummary } from '../../core/contracts';
+import { keyRingFromEnv } from '../../workers/encryption';
 
 /** Exit status when the run finished but some images failed. */
 export const EXIT_SOME_FAILED = 3;
 
-type Opts = RunCliOptions & { detach?: boolean; json?: boolean; embedded?: boolean; dryRun?: boolean; model?: string };
+type Opts = RunCliOptions & { detach?: boolean; json?: boolean; embedded?: boolean; dryRun?: boolean; model?: string; verbose?: boolean };
 
 export function register(program: Command): void {
   const run = program.command('run').description(
@@ -33,7 +34,7 @@ export function register(program: Command): void {
     .option('--benchmarks-subdir <dir>', 'DuckDB benchmarks folder', WORKSPACE_DEFAULTS.benchmarksSubdir)
     .option('--jobs-subdir <dir>', 'per-run intermediates folder', WORKSPACE_DEFAULTS.jobsSubdir))
     .action(async (root: string, o: Opts & Record<string, string>) => {
-      process.exitCode = await runCommand(workspaceLocations(root, o), o);
+      process.exitCode = await runCommand(workspaceLocations(root, o), { ...o, verbose: program.opts().verbose });
     });
   addRunOptions(run.command('paths')
     .description('deepcell-imaging paths mode: every location explicit')
@@ -45,7 +46,7 @@ export function register(program: Command): void {
     .option('--jobs-path <dir>', 'folder for per-run intermediates (default: beside the reports folder)')
     .option('--benchmarks-path <dir>', 'folder for the DuckDB benchmarks file (default: beside the reports folder)'))
     .action(async (o: Opts & Record<string, string>) => {
-      process.exitCode = await runCommand(pathsLocations(o), o);
+      process.exitCode = await runCommand(pathsLocations(o), { ...o, verbose: program.opts().verbose });
     });
 }
 
@@ -56,7 +57,7 @@ async function runCommand(locations: RunInput['locations'], o: Opts): Promise<nu
   if (cfg?.segment_model_hash) await checkModelHash(model, cfg.segment_model_hash);
   const input = buildRunInput(locations, { ...o, model }, cfg);
   if (o.dryRun) return dryRun(input);
-  return executeRun(input, { embedded: o.embedded, detach: o.detach, json: o.json });
+  return executeRun(input, { embedded: o.embedded, detach: o.detach, json: o.json, verbose: o.verbose });
 }
 
 /** deepcell-imaging's segment_model_hash: the collection's bytes must match (SHA-256, or MD5 as GCS reports it). */
@@ -80,11 +81,15 @@ async function dryRun(input: RunInput): Promise<number> {
   return 0;
 }
 
-/** Starts the run and (unless detached) follows it to the end, printing the summary. Returns the exit status. */
-export async function executeRun(input: RunInput, o: { embedded?: boolean; detach?: boolean; json?: boolean }): Promise<number> {
+/**
+ * Starts the run and (unless detached) follows it to the end, printing the summary. Returns the exit status.
+ * Embedded, the workers' log lines go to `.tessel/logs/<run id>.log` (named in the summary), and with
+ * `verbose` to stderr too.
+ */
+export async function executeRun(input: RunInput, o: { embedded?: boolean; detach?: boolean; json?: boolean; verbose?: boolean }): Promise<number> {
   const started = Date.now();
-  const embedded = o.embedded ? await startEmbedded() : undefined;
-  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace } : undefined);
+  const embedded = o.embedded ? await startEmbedded({ logFile: embeddedLogFile(input.runId), verbose: o.verbose }) : undefined;
+  const { client, close } = await connectClient(embedded ? { address: embedded.address, namespace: embedded.namespace, encryption: keyRingFromEnv() } : undefined);
   try {
     const handle = await client.workflow.start(RUN_WORKFLOW_TYPE, {
       taskQueue: taskQueuesFromEnv().workflows, workflowId: input.runId, args: [input],
@@ -96,10 +101,12 @@ export async function executeRun(input: RunInput, o: { embedded?: boolean; detac
     }
     process.stderr.write(`run ${input.runId}: ${input.locations.images}\n`);
     const summary: RunSummary = await followRun(handle, { quiet: o.json });
-    if (o.json) printJson(summary);
-    else {
+    if (o.json) {
+      printJson(summary);
+      if (embedded?.log.file) process.stderr.write(`worker log: ${embedded.log.file}\n`);
+    } else {
       process.stdout.write(formatSummary(summary, {
-        wallS: (Date.now() - started) / 1000, uiUrl: embedded?.uiUrl,
+        wallS: (Date.now() - started) / 1000, uiUrl: embedded?.uiUrl, log: embedded?.log,
         peakMemoryGb: embedded ? (process.resourceUsage().maxRSS * 1024) / 1e9 : undefined,
         outputs: {
           NPZ: input.locations.npz, masks: input.locations.segmasks, reports: input.locations.reports,

@@ -13,9 +13,13 @@ export function register(program: Command): void {
     .option('--ip <ip>', 'address to bind', '127.0.0.1')
     .option('--namespace <ns>', 'namespace to create', 'default')
     .option('--headless', 'no Web UI')
+    .option('--ui-codec-endpoint <url>', 'codec server the Web UI decrypts payloads with, e.g. http://localhost:8888 from `tessel codec-server --cors-origin http://localhost:8233` (see docs/security.md)')
     .option('--temporal-bin <path>', 'Temporal CLI binary to use')
-    .action(async (o: { port: number; uiPort?: number; db: string; ip: string; namespace: string; headless?: boolean; temporalBin?: string }) => {
-      const server = await startDevServer({ port: o.port, uiPort: o.uiPort, dbFile: o.db, ip: o.ip, namespace: o.namespace, headless: o.headless, temporalBin: o.temporalBin, logFile: `${o.db}.log` });
+    .action(async (o: { port: number; uiPort?: number; db: string; ip: string; namespace: string; headless?: boolean; temporalBin?: string; uiCodecEndpoint?: string }) => {
+      const server = await startDevServer({
+        port: o.port, uiPort: o.uiPort, dbFile: o.db, ip: o.ip, namespace: o.namespace, headless: o.headless, temporalBin: o.temporalBin, logFile: `${o.db}.log`,
+        uiCodecEndpoint: o.uiCodecEndpoint,
+      });
       process.stderr.write(`Temporal dev server at ${server.address} (namespace ${server.namespace}), db ${o.db}\n`);
       if (server.uiUrl) process.stderr.write(`Web UI: ${server.uiUrl}\n`);
       process.stderr.write('Ctrl-C to stop.\n');

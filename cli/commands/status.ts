@@ -20,6 +20,9 @@ export function register(program: Command): void {
           try {
             status = (await handle.result()) as RunSummary;
           } catch (e) {
+            // Only a run that failed or was cancelled has a final status to show; anything else (payloads
+            // this client cannot decode, a lost connection) is the command's own error.
+            if (!(e instanceof WorkflowFailedError)) throw e;
             const state = desc.status.name === 'CANCELLED' || /cancel/i.test((e as Error).message) ? 'cancelled' : 'failed';
             const last = await handle.query(progressQuery).catch(() => undefined);
             status = last ? { ...last, state } : emptyStatus(runId, state);

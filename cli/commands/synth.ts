@@ -16,7 +16,9 @@ export function register(program: Command): void {
     .description('Write synthetic multiplexed tissue images with exact ground truth: ' +
       '<dir>/OMETIFF/<prefix>_NNN.ome.tiff (channels DAPI, Na-K-ATPase, PanCK, CD3, CD8, Ki67, …; µm/pixel in ' +
       'the OME-XML) and <dir>/GROUND_TRUTH/<prefix>_NNN_WholeCellMask.tiff and _NucleusMask.tiff (int32 labels; ' +
-      'nucleus k belongs to cell k). Deterministic: image i uses seed K+i. Progress goes to stderr on a terminal.')
+      'nucleus k belongs to cell k). With --cell-types also <prefix>_NNN_CellTypes.tsv: each cell\'s marker-defined ' +
+      'type (CD3+, CD8+ = CD3+CD8+, PanCK+, other), keyed by its ground-truth label; the images are the same with or without it. ' +
+      'Deterministic: image i uses seed K+i. Progress goes to stderr on a terminal.')
     .argument('<dir>', 'workspace root (local path or gs://bucket/prefix)')
     .option('--images <n>', 'number of images', int('--images', 1), 1)
     .option('--size <px>', 'width and height in pixels', int('--size', 16), 1024)
@@ -28,12 +30,13 @@ export function register(program: Command): void {
       if (!(x > 0)) throw new ConfigError(`--um-per-pixel must be a positive number, got '${v}'`);
       return x;
     }, 0.5)
+    .option('--cell-types', 'also write GROUND_TRUTH/<name>_CellTypes.tsv (label, type) for training and scoring cell classifiers')
     .option('--json', 'print the written images as JSON')
-    .action(async (dir: string, o: { images: number; size: number; channels: number; seed: number; prefix: string; umPerPixel: number; json?: boolean }) => {
+    .action(async (dir: string, o: { images: number; size: number; channels: number; seed: number; prefix: string; umPerPixel: number; cellTypes?: boolean; json?: boolean }) => {
       const tty = process.stderr.isTTY === true;
       const t0 = Date.now();
       const result = await writeSyntheticWorkspace(dir, {
-        images: o.images, size: o.size, channels: o.channels, seed: o.seed, prefix: o.prefix, umPerPixel: o.umPerPixel,
+        images: o.images, size: o.size, channels: o.channels, seed: o.seed, prefix: o.prefix, umPerPixel: o.umPerPixel, cellTypes: o.cellTypes,
         onImage: (done, total, name) => {
           if (tty) process.stderr.write(`\rsynth: ${done}/${total} images (${name})${done === total ? '\n' : ''}`);
         },

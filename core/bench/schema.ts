@@ -64,6 +64,23 @@ export const TESSEL_COLUMNS: ColumnDef[] = [
   { name: 'gpu_memory_gb', type: 'FLOAT', description: 'GPU memory reserved for predict, where known' },
   { name: 'total_time_s', type: 'FLOAT', description: 'wall time of the image from first activity start to record' },
   { name: 'estimated_cost_usd', type: 'FLOAT', description: 'estimated cost from the configured price table' },
+  { name: 'classifier_sha256', type: 'STRING', description: 'SHA-256 of the cell classifier collection, when the run classified cells' },
+  { name: 'class_counts', type: 'STRING', description: 'cells per class as JSON, e.g. {"CD3+":120,"other":880}' },
+  { name: 'classification_time_s', type: 'FLOAT', description: 'seconds of the classify stage' },
+  { name: 'classification_queue_wait_s', type: 'FLOAT', description: 'schedule-to-start of classify' },
+  { name: 'classification_attempts', type: 'INTEGER', description: 'attempts of classify' },
+  // Added for `tessel dashboard` (timeline, failures by type, run identity); older tables get them on open.
+  { name: 'error_type', type: 'STRING', description: 'error code of the failure (e.g. INVALID_IMAGE), when success is false' },
+  { name: 'settings_hash', type: 'STRING', description: 'hash of the settings that change outputs (channels, model, postprocess, quantify)' },
+  { name: 'command_line', type: 'STRING', description: 'the tessel command line that started the run' },
+  { name: 'conversion_started_at', type: 'DATETIME', description: 'when convert started (UTC); its queue wait ends here' },
+  { name: 'prediction_started_at', type: 'DATETIME', description: 'when predict started (UTC)' },
+  { name: 'postprocessing_started_at', type: 'DATETIME', description: 'when postprocess started (UTC)' },
+  { name: 'quantification_started_at', type: 'DATETIME', description: 'when quantify started (UTC)' },
+  { name: 'quantification_input_load_time_s', type: 'FLOAT', description: 'seconds of quantify reading masks and image (part of quantification_time_s)' },
+  { name: 'quantification_output_write_time_s', type: 'FLOAT', description: 'seconds of quantify writing reports (part of quantification_time_s)' },
+  { name: 'record_started_at', type: 'DATETIME', description: 'when the record stage (manifest, then this row) started (UTC)' },
+  { name: 'record_time_s', type: 'FLOAT', description: 'seconds of the record stage before this row was written (the manifest)' },
 ];
 
 export const BENCHMARK_COLUMNS: ColumnDef[] = [...DEEPCELL_IMAGING_COLUMNS, ...TESSEL_COLUMNS];

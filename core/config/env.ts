@@ -67,6 +67,12 @@ export const GcsSchema = z.object({
   project_id: z.string().optional(),
 });
 
+/** Payload encryption (see docs/security.md): the key file, never the keys themselves. */
+export const EncryptionSchema = z.object({
+  /** File of `<key-id> <key>` lines (a mounted Secret); the first key encrypts, all decrypt. */
+  key_file: nonBlank('encryption.key_file').optional(),
+});
+
 export const EnvConfigSchema = z
   .object({
     // deepcell-imaging
@@ -86,6 +92,7 @@ export const EnvConfigSchema = z
     task_queues: TaskQueuesSchema.prefault({}),
     benchmark_sink: BenchmarkSinkSchema.optional(),
     gcs: GcsSchema.prefault({}),
+    encryption: EncryptionSchema.prefault({}),
     /** USD per hour by machine type (e.g. `"n1-standard-8": 0.38`), for `estimated_cost_usd`. */
     price_table: z.record(nonBlank('a machine type'), z.number().nonnegative().finite()).default({}),
   })

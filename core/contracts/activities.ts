@@ -5,7 +5,7 @@ import type {
   BlockPlanInput, BlockPlanResult, BlockTaskInput, BlockTaskResult, PredictBlockInput, PredictBlockResult,
 } from './blockwise';
 import type {
-  ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
+  ClassifyInput, ClassifyResult, ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
   QuantifyInput, QuantifyResult, RecordInput, RecordResult,
 } from './stages';
 
@@ -24,6 +24,8 @@ export interface TesselActivities {
   predict(input: PredictInput): Promise<PredictResult>;
   postprocess(input: PostprocessInput): Promise<PostprocessResult>;
   quantify(input: QuantifyInput): Promise<QuantifyResult>;
+  /** The run's classifier applied to an image's cells (only when the run has one). */
+  classify(input: ClassifyInput): Promise<ClassifyResult>;
   /** The manifest, then the benchmark row. */
   record(input: RecordInput): Promise<RecordResult>;
   /** postprocess, quantify and record of a small image in one activity. */
@@ -41,5 +43,5 @@ export interface TesselActivities {
 /** Which activities run on which queue. */
 export const GPU_ACTIVITIES = ['predict', 'predictBlock'] as const satisfies readonly (keyof TesselActivities)[];
 export const CPU_ACTIVITIES = [
-  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'record', 'fused', 'finalize', 'planBlocks', 'blockTask',
+  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'classify', 'record', 'fused', 'finalize', 'planBlocks', 'blockTask',
 ] as const satisfies readonly (keyof TesselActivities)[];

@@ -10,10 +10,14 @@ export const ERROR_CODES = [
   'INVALID_ARRAY', // an NPZ/NPY that is malformed or holds the wrong arrays, dtypes or shapes
   'MODEL_CHECKSUM_MISMATCH', // a model collection whose files do not match its SHA-256 manifest
   'MODEL_CONTRACT', // a model whose inputs/outputs disagree with its metadata
+  'MODEL_TEST_FAILED', // a model collection whose test tensors do not reproduce their expected outputs where it is loaded
+  'MODEL_IMPORT', // a source model (Keras Mesmer) that cannot be read, is not Mesmer-shaped, or does not convert
+  'TOOL_UNAVAILABLE', // a program Tessel runs is missing or failed to install (Python 3.10 for model import)
   'INVALID_CONFIG', // configuration or CLI input that fails validation
   'NOT_FOUND', // a storage object or path that does not exist
   'ALREADY_EXISTS', // an atomic write that lost a race (precondition failed)
   'PROVIDER_UNAVAILABLE', // an execution provider (e.g. CUDA) that is not installed
+  'ENCRYPTION_KEY', // a payload encrypted under a key this process does not hold, or that fails authentication (another worker may hold it)
   'STORAGE', // transient storage trouble (retryable)
 ] as const;
 
@@ -22,5 +26,6 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 /** Failure types that retrying cannot fix: bad input, bad model, bad configuration. */
 export const NON_RETRYABLE_CODES: readonly ErrorCode[] = [
   'INVALID_IMAGE', 'UNSUPPORTED_FORMAT', 'IMAGE_TOO_LARGE', 'CHANNEL_NOT_FOUND', 'INVALID_ARRAY',
-  'MODEL_CHECKSUM_MISMATCH', 'MODEL_CONTRACT', 'INVALID_CONFIG', 'NOT_FOUND', 'PROVIDER_UNAVAILABLE',
+  'MODEL_CHECKSUM_MISMATCH', 'MODEL_CONTRACT', 'MODEL_TEST_FAILED', 'MODEL_IMPORT', 'INVALID_CONFIG', 'NOT_FOUND',
+  'PROVIDER_UNAVAILABLE',
 ];

@@ -31,11 +31,15 @@ export interface RunSettings {
     nuclear?: Record<string, number>;
   };
   quantify: { geojson: boolean; legacyNames: boolean };
+  /** A cell classifier (model collection ZIP with `classifier/…`): after quantify, each cell gets its class. Absent: no classify stage. */
+  classify?: { uri: string };
   benchmark: {
     sink: 'duckdb' | 'bigquery' | 'none';
     duckdbPath?: string;
     bigqueryTable?: string;
     cloudRegion?: string;
+    /** The command line that started the run, recorded in benchmark rows (not a setting of the results). */
+    commandLine?: string;
   };
 }
 
@@ -65,6 +69,11 @@ export interface RunInput {
   fusedMaxPixels: number;
   /** Images above a size run block by block (absent: never). */
   blockwise?: BlockwiseSettings;
+  /**
+   * Image workflow ids hold the image's index instead of its name (set when payloads are encrypted, since
+   * ids are stored in plaintext). See `imageWorkflowId`.
+   */
+  opaqueChildIds?: boolean;
 }
 
 /** What a run will do with an image, from its manifest. */
@@ -194,7 +203,13 @@ export function outputsFor(input: Pick<RunInput, 'locations' | 'runId' | 'settin
 /** The workflow type of a run (`workflows/segment-and-measure.ts`), as clients start it. */
 export const RUN_WORKFLOW_TYPE = 'segmentAndMeasure';
 
-/** The workflow id of one image's workflow within a run. */
-export function imageWorkflowId(runId: string, name: string): string {
-  return `${runId}--${name}`;
+/**
+ * The workflow id of one image's workflow within a run. Workflow ids are stored and shown in plaintext by
+ * the Temporal server (payload encryption cannot cover them), so with `opaque` (encryption on) the id holds
+ * the image's position in the run's discovered list instead of its name: unique within the run, stable on
+ * replay and across continue-as-new, and telling the server nothing about the image. Without it, the name
+ * makes ids readable in the Web UI.
+ */
+export function imageWorkflowId(runId: string, name: string, index: number, opaque: boolean | undefined): string {
+  return opaque ? `${runId}--image-${index}` : `${runId}--${name}`;
 }

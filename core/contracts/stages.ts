@@ -2,11 +2,12 @@ import type { ProgressReport } from './events';
 import type { DiscoveredImage, ImageResult, RunSettings } from './run';
 
 /** The stages of one image, in order. `record` writes the manifest and the benchmark row. */
-export const STAGES = ['convert', 'predict', 'postprocess', 'quantify', 'record'] as const;
+/** `classify` runs only when the run has a classifier (`RunSettings.classify`). */
+export const STAGES = ['convert', 'predict', 'postprocess', 'quantify', 'classify', 'record'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** Stages a run can start at, reusing the intermediates (NPZ, raw predictions) an earlier run kept. */
-export const RESUMABLE_STAGES = ['predict', 'postprocess', 'quantify'] as const;
+export const RESUMABLE_STAGES = ['predict', 'postprocess', 'quantify', 'classify'] as const;
 export type ResumableStage = (typeof RESUMABLE_STAGES)[number];
 
 /** What an activity reports about its own execution (becomes benchmark columns). */
@@ -75,8 +76,29 @@ export interface QuantifyResult extends StageMetrics {
   warnings: string[];
 }
 
+export interface ClassifyInput {
+  /** The image's measurement table, rewritten with its Classification column filled. */
+  tsvUri: string;
+  /** Its GeoJSON, when the run writes one: each feature gets `classification` {name, color}. */
+  geojsonUri?: string;
+  /** The run's classifier collection (ZIP with `classifier/…`). */
+  classifierUri: string;
+  progress?: ProgressReport;
+}
+
+/** The classify stage's outcome: the classifier's identity and how many cells each class got. */
+export interface ClassifyResult extends StageMetrics {
+  cells: number;
+  classifierSha256: string;
+  /** Cells per class, every class of the classifier listed. */
+  counts: Record<string, number>;
+  warnings: string[];
+}
+
 /** Each stage's metrics for one image, as far as it got. */
-export interface ImageMetrics { convert?: ConvertResult; predict?: PredictResult; postprocess?: PostprocessResult; quantify?: QuantifyResult }
+export interface ImageMetrics {
+  convert?: ConvertResult; predict?: PredictResult; postprocess?: PostprocessResult; quantify?: QuantifyResult; classify?: ClassifyResult;
+}
 
 /** What the image's manifest records (core/workspace/manifest.ts builds it). */
 export interface ManifestInput {
@@ -91,6 +113,8 @@ export interface ManifestInput {
 export interface BenchmarkInput {
   runId: string;
   workflowId: string;
+  /** The run's settings hash (core/workspace/manifest.ts `settingsHash`). */
+  settingsHash: string;
   image: DiscoveredImage;
   settings: RunSettings;
   result: ImageResult;
@@ -112,12 +136,14 @@ export interface RecordResult {
 }
 
 /**
- * Input of the `fused` activity: postprocess, quantify and record of an image small enough
+ * Input of the `fused` activity: postprocess, quantify (and classify) and record of an image small enough
  * (`RunInput.fusedMaxPixels`) that the hand-overs through the server cost a good part of the work.
  */
 export interface FusedInput {
   postprocess: Omit<PostprocessInput, 'progress'>;
   quantify: Omit<QuantifyInput, 'progress'>;
+  /** When the run has a classifier: classify after quantify. */
+  classify?: Omit<ClassifyInput, 'progress'>;
   /** The image's result and stage metrics before postprocess; completed here for the manifest and row. */
   result: ImageResult;
   metrics: ImageMetrics;
@@ -137,6 +163,7 @@ export interface FusedInput {
 export interface FusedResult {
   postprocess: PostprocessResult;
   quantify: QuantifyResult;
+  classify?: ClassifyResult;
   record: NonNullable<ImageResult['record']>;
 }
 

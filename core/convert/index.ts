@@ -38,6 +38,8 @@ export interface ConvertOutcome {
   membrane: string[];
   sidecarUri: string;
   bytes: number;
+  /** What the reader noticed about the input (unusable OME-XML, no calibration…), also kept in the sidecar. */
+  warnings: string[];
 }
 
 /** The sidecar's URI: the NPZ URI with `.npz` replaced by `.json`. */
@@ -123,7 +125,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertOutcome> {
     return {
       width: info.width, height: info.height, umPerPixel, calibrated: info.calibrated,
       nuclear: nuclear.map((i) => info.channels[i]), membrane: membrane.map((i) => info.channels[i]),
-      sidecarUri, bytes: npz.length,
+      sidecarUri, bytes: npz.length, warnings: info.warnings,
     };
   } finally {
     await src.close();

@@ -4,6 +4,7 @@ import type { DType, Plane } from './ndarray';
 import { TiffFile } from './tiff-ifd';
 import { layoutOf, type TiffLayout } from './tiff-layout';
 import { parsePage, readPageRegion, type TiffPage } from './tiff-page';
+import { isZarrUri, looksLikeZarr, openZarrImage } from './zarr/source';
 
 /**
  * The image reader: OME-TIFF, ImageJ and plain TIFF/BigTIFF through one interface, read by byte
@@ -31,6 +32,13 @@ export interface ImageInfo {
   dimensionOrder?: string;
   /** Things a user should know (no calibration, ignored pages, z/t planes skipped…). */
   warnings: string[];
+  /** Container: `tiff` (OME-TIFF, ImageJ, plain TIFF) or `ome-zarr`; absent means `tiff`. */
+  format?: 'tiff' | 'ome-zarr';
+  /** OME-Zarr only: the NGFF version (`0.4`, `0.5`) and Zarr format (2, 3) of the image. */
+  ngffVersion?: string;
+  zarrFormat?: 2 | 3;
+  /** OME-Zarr only: the chunk edge along x and y of level 0. */
+  chunkSize?: { width: number; height: number };
 }
 
 export interface ReadChannelOptions {
@@ -102,13 +110,30 @@ class TiffImageSource implements ImageSource {
 
 /**
  * Opens an image by URI (local path or gs://) and reads its structure and metadata; pixels are read
- * later, by channel and region.
- * @throws InvalidImageError for empty, truncated, corrupt or non-TIFF files;
- *   UnsupportedFormatError for valid files using a compression or sample type Tessel does not read;
- *   NotFoundError when the file does not exist.
+ * later, by channel and region. A URI ending in `.zarr` (or a folder holding Zarr metadata) opens as
+ * OME-Zarr (core/formats/zarr), anything else as TIFF.
+ * @throws InvalidImageError for empty, truncated, corrupt or non-TIFF files, and OME-Zarr images with
+ *   missing or malformed metadata; UnsupportedFormatError for valid files using a compression or
+ *   sample type Tessel does not read; NotFoundError when the file does not exist.
  */
 export async function openImage(uri: string): Promise<ImageSource> {
-  const reader = await storeFor(uri).openRange(uri);
+  if (isZarrUri(uri)) return openZarrImage(uri);
+  let reader: RangeReader;
+  try {
+    reader = await storeFor(uri).openRange(uri);
+  } catch (e) {
+    // A folder (local) or a prefix with no object (gs://) may still be an OME-Zarr not named *.zarr.
+    if (isTesselError(e) && (e.code === 'NOT_FOUND' || e.code === 'INVALID_IMAGE') && await looksLikeZarr(uri)) return openZarrImage(uri);
+    throw e;
+  }
+  return openImageReader(reader, uri);
+}
+
+/**
+ * {@link openImage} for a TIFF over an open range reader (closed with the source, or here when opening
+ * fails); `uri` names the file in messages.
+ */
+export async function openImageReader(reader: RangeReader, uri: string): Promise<ImageSource> {
   try {
     const tf = await TiffFile.open(reader, uri);
     const layout = await layoutOf(tf);

@@ -74,6 +74,14 @@ export function planeIndex(order: string, sizes: { C: number; Z: number; T: numb
 }
 
 /**
+ * Whether an ImageDescription is meant as OME-XML: it has an `OME` element, with or without a namespace
+ * prefix (`<ome:OME …>` is as valid as `<OME …>`), whether or not the rest of it parses.
+ */
+export function looksLikeOmeXml(description: string): boolean {
+  return /<(?:[A-Za-z_][\w.-]*:)?OME[\s/>]/.test(description);
+}
+
+/**
  * Parses OME-XML and returns its images (first = the one Tessel reads). `fileName` (the file's own name)
  * tells TiffData pointing at this file (as Bio-Formats writes them) from those pointing at another one.
  * @throws Error when the XML is malformed or has no valid Pixels element.
@@ -108,11 +116,9 @@ function parseImage(img: XmlElement, self: { fileName?: string; uuid?: string })
   const sizes = { C: planeC, Z: pixels.SizeZ, T: pixels.SizeT };
   const planeCount = sizes.C * sizes.Z * sizes.T;
   // Plane index → IFD; planes not covered (or stored in another file) stay undefined.
-  const ifds = new Array<number | undefined>(planeCount).fill(undefined);
+  const ifds = new PlaneMap();
   const tiffData = childrenNamed(pixelsEl, 'TiffData');
-  if (tiffData.length === 0) {
-    for (let p = 0; p < planeCount; p++) ifds[p] = p;
-  }
+  if (tiffData.length === 0) ifds.add(0, planeCount, 0);
   for (const td of tiffData) {
     const t = TiffDataSchema.safeParse(td.attrs);
     if (!t.success) {
@@ -129,7 +135,10 @@ function parseImage(img: XmlElement, self: { fileName?: string; uuid?: string })
     const start = planeIndex(pixels.DimensionOrder, sizes, { C: t.data.FirstC, Z: t.data.FirstZ, T: t.data.FirstT });
     // With no attributes at all, a TiffData covers every plane from IFD 0 (OME-TIFF spec).
     const count = t.data.PlaneCount ?? (Object.keys(td.attrs).some((k) => k !== 'IFD') ? 1 : planeCount - start);
-    for (let k = 0; k < count && start + k < planeCount; k++) ifds[start + k] = t.data.IFD + k;
+    if (!ifds.add(start, Math.min(count, planeCount - start), t.data.IFD)) {
+      warnings.push(`more than ${MAX_PLANE_RANGES} multi-plane TiffData elements; ignoring the rest`);
+      break;
+    }
   }
   return {
     name: img.attrs.Name,
@@ -139,9 +148,41 @@ function parseImage(img: XmlElement, self: { fileName?: string; uuid?: string })
     channelNames: channels.map((c) => c.attrs.Name),
     channelSamples,
     planeChannels: planeC,
-    ifdOf: (c, zz, t) => ifds[planeIndex(pixels.DimensionOrder, sizes, { C: c, Z: zz, T: t })],
+    ifdOf: (c, zz, t) => ifds.get(planeIndex(pixels.DimensionOrder, sizes, { C: c, Z: zz, T: t })),
     warnings,
   };
+}
+
+/** Multi-plane TiffData ranges kept per image (writers use one, or one single-plane element per plane). */
+const MAX_PLANE_RANGES = 4096;
+
+/**
+ * Plane index → IFD from TiffData ranges, a later element winning where they overlap (as they apply in
+ * document order). Sized by the elements the XML really has, never by SizeC × SizeZ × SizeT, which a
+ * header can set to billions (found by fuzzing: an array of that length).
+ */
+class PlaneMap {
+  private readonly single = new Map<number, { order: number; ifd: number }>();
+  private readonly ranges: { order: number; start: number; end: number; ifd: number }[] = [];
+  private order = 0;
+
+  /** Maps planes start…start+count−1 to IFDs ifd…; false when the multi-plane range budget is spent. */
+  add(start: number, count: number, ifd: number): boolean {
+    if (count <= 0) return true;
+    const order = this.order++;
+    if (count === 1) this.single.set(start, { order, ifd });
+    else if (this.ranges.length >= MAX_PLANE_RANGES) return false;
+    else this.ranges.push({ order, start, end: start + count, ifd });
+    return true;
+  }
+
+  get(plane: number): number | undefined {
+    let best = this.single.get(plane);
+    for (const r of this.ranges) {
+      if (plane >= r.start && plane < r.end && (!best || r.order > best.order)) best = { order: r.order, ifd: r.ifd + (plane - r.start) };
+    }
+    return best?.ifd;
+  }
 }
 
 const OME_TYPE: Partial<Record<DType, string>> = {

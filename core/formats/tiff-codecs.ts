@@ -1,5 +1,5 @@
 import { constants as zlibConstants, createInflate, inflateSync, type Inflate } from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { ZSTDDecoder } from 'zstddec';
 
 /**
  * TIFF chunk (strip/tile) decompression and predictor reversal. Pure functions over bytes.
@@ -9,20 +9,30 @@ import { decompress as zstdDecompress } from 'fzstd';
  * RFC 8878 (Zstandard, libtiff compression 50000).
  */
 
+/**
+ * The LZW string table as (prefix code, last byte, length, first byte); strings are emitted by walking
+ * prefixes back. One table for every call (decoding is synchronous): codes 0–255 never change, and a
+ * code ≥ 258 is only read after this call has written it. Allocating it per strip made a quarter of
+ * the garbage of reading small-strip LZW files.
+ */
+const lzwPrefix = new Int32Array(4096);
+const lzwSuffix = new Uint8Array(4096);
+const lzwLength = new Int32Array(4096);
+const lzwFirst = new Uint8Array(4096);
+for (let i = 0; i < 256; i++) {
+  lzwPrefix[i] = -1;
+  lzwSuffix[i] = i;
+  lzwLength[i] = 1;
+  lzwFirst[i] = i;
+}
+
 /** Decodes TIFF LZW (MSB-first codes, 9–12 bits, early change) into exactly `expected` bytes (or fewer if the data ends). */
 export function decodeLzw(src: Uint8Array, expected: number): Uint8Array {
   const out = new Uint8Array(expected);
-  // The string table as (prefix code, last byte, length); strings are emitted by walking prefixes back.
-  const prefix = new Int32Array(4096);
-  const suffix = new Uint8Array(4096);
-  const length = new Int32Array(4096);
-  const first = new Uint8Array(4096);
-  for (let i = 0; i < 256; i++) {
-    prefix[i] = -1;
-    suffix[i] = i;
-    length[i] = 1;
-    first[i] = i;
-  }
+  const prefix = lzwPrefix;
+  const suffix = lzwSuffix;
+  const length = lzwLength;
+  const first = lzwFirst;
   const CLEAR = 256;
   const EOI = 257;
   let next = 258;
@@ -161,9 +171,21 @@ function inflateInto(src: Uint8Array, out: Uint8Array): number | undefined {
   return out.length - r.state[0];
 }
 
-/** Decompresses Zstandard data. */
-export function decodeZstd(src: Uint8Array, expected: number): Uint8Array {
-  return zstdDecompress(src, new Uint8Array(expected));
+let zstd: Promise<ZSTDDecoder> | undefined;
+
+/**
+ * Decompresses Zstandard data with the reference decoder (libzstd compiled to WebAssembly, via zstddec):
+ * corrupt data decodes to fewer bytes than `expected`, which the caller reports. fzstd, used before,
+ * loops forever on some corrupt Huffman headers (found by fuzzing, test/fuzz). The WebAssembly memory
+ * grows to the largest chunk decoded and stays that size for the process.
+ */
+export async function decodeZstd(src: Uint8Array, expected: number): Promise<Uint8Array> {
+  zstd ??= (async () => {
+    const d = new ZSTDDecoder();
+    await d.init();
+    return d;
+  })();
+  return (await zstd).decode(src, expected);
 }
 
 /** Swaps the bytes of each `size`-byte sample in place (big-endian files on little-endian hosts). */

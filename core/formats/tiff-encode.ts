@@ -95,16 +95,65 @@ function encodeValues(type: number, value: number[] | string): { count: number; 
     bytes.set(text);
     return { count: bytes.length, bytes };
   }
-  const size = type === FieldType.RATIONAL ? 8 : type === FieldType.SHORT ? 2 : type === FieldType.LONG8 ? 8 : type === FieldType.BYTE ? 1 : 4;
+  const eight = type === FieldType.LONG8 || type === FieldType.IFD8;
+  const size = type === FieldType.RATIONAL ? 8 : type === FieldType.SHORT ? 2 : eight ? 8 : type === FieldType.BYTE ? 1 : 4;
   const n = type === FieldType.RATIONAL ? value.length / 2 : value.length;
   const v = new DataView(new ArrayBuffer(n * size));
   value.forEach((x, i) => {
     if (type === FieldType.SHORT) v.setUint16(i * 2, x, true);
-    else if (type === FieldType.LONG8) v.setBigUint64(i * 8, BigInt(x), true);
+    else if (eight) v.setBigUint64(i * 8, BigInt(x), true);
     else if (type === FieldType.BYTE) v.setUint8(i, x);
     else v.setUint32(i * 4, x, true);
   });
   return { count: n, bytes: new Uint8Array(v.buffer) };
+}
+
+/**
+ * Lays out one IFD to be written at file offset `base` (even): its out-of-line values first, then the
+ * IFD that points at them, with a next-IFD pointer of 0. Tags are sorted here, as TIFF requires.
+ * Returns the bytes, where the IFD starts and where its next-IFD pointer sits (both absolute), so
+ * writers can chain or patch it.
+ */
+export function layoutIfd(tags: TagValue[], big: boolean, base: number): { bytes: Uint8Array; ifdOffset: number; nextPointerAt: number } {
+  if (base % 2) throw new Error(`an IFD must start on a word boundary, got offset ${base}`);
+  const inline = big ? 8 : 4;
+  const entrySize = big ? 20 : 12;
+  const parts: Uint8Array[] = [];
+  let pos = base;
+  const push = (b: Uint8Array): number => {
+    const at = pos;
+    parts.push(b);
+    pos += b.length;
+    if (pos % 2) {
+      parts.push(new Uint8Array(1)); // TIFF wants values on word boundaries
+      pos++;
+    }
+    return at;
+  };
+  const entries: Entry[] = [...tags].sort((a, b) => a.tag - b.tag).map((t) => ({ tag: t.tag, type: t.type, ...encodeValues(t.type, t.value) }));
+  const valueOffsets = entries.map((e) => (e.bytes.length <= inline ? -1 : push(e.bytes)));
+  const ifd = new DataView(new ArrayBuffer((big ? 8 : 2) + entries.length * entrySize + (big ? 8 : 4)));
+  let p = 0;
+  if (big) {
+    ifd.setBigUint64(0, BigInt(entries.length), true);
+    p = 8;
+  } else {
+    ifd.setUint16(0, entries.length, true);
+    p = 2;
+  }
+  entries.forEach((e, k) => {
+    ifd.setUint16(p, e.tag, true);
+    ifd.setUint16(p + 2, e.type, true);
+    if (big) ifd.setBigUint64(p + 4, BigInt(e.count), true);
+    else ifd.setUint32(p + 4, e.count, true);
+    const slot = p + (big ? 12 : 8);
+    if (valueOffsets[k] < 0) new Uint8Array(ifd.buffer).set(e.bytes, slot);
+    else if (big) ifd.setBigUint64(slot, BigInt(valueOffsets[k]), true);
+    else ifd.setUint32(slot, valueOffsets[k], true);
+    p += entrySize;
+  });
+  const ifdOffset = push(new Uint8Array(ifd.buffer));
+  return { bytes: concat(parts), ifdOffset, nextPointerAt: ifdOffset + p };
 }
 
 /**
@@ -118,8 +167,6 @@ export function encodeTiffPages(pages: PageSpec[], opts: EncodeTiffOptions = {})
   const overhead = pages.reduce((n, p, i) => n + 4096 + (p.description?.length ?? 0) * 3 + encoded[i].chunks.length * 16, 0);
   const big = opts.bigtiff ?? payload + overhead > 0xffffffff - 1024;
   const offType = big ? FieldType.LONG8 : FieldType.LONG;
-  const inline = big ? 8 : 4;
-  const entrySize = big ? 20 : 12;
 
   const parts: Uint8Array[] = [];
   let pos = 0;
@@ -179,39 +226,11 @@ export function encodeTiffPages(pages: PageSpec[], opts: EncodeTiffOptions = {})
         { tag: Tag.StripByteCounts, type: offType, value: counts },
       );
     }
-    tags.sort((a, b) => a.tag - b.tag);
-    const entries: Entry[] = tags.map((t) => ({ tag: t.tag, type: t.type, ...encodeValues(t.type, t.value) }));
-    // Out-of-line values first, then the IFD that points at them.
-    const valueOffsets = entries.map((e) => {
-      if (e.bytes.length <= inline) return -1;
-      align();
-      return push(e.bytes);
-    });
     align();
-    const ifdSize = (big ? 8 : 2) + entries.length * entrySize + (big ? 8 : 4);
-    const ifd = new DataView(new ArrayBuffer(ifdSize));
-    let p = 0;
-    if (big) {
-      ifd.setBigUint64(0, BigInt(entries.length), true);
-      p = 8;
-    } else {
-      ifd.setUint16(0, entries.length, true);
-      p = 2;
-    }
-    entries.forEach((e, k) => {
-      ifd.setUint16(p, e.tag, true);
-      ifd.setUint16(p + 2, e.type, true);
-      if (big) ifd.setBigUint64(p + 4, BigInt(e.count), true);
-      else ifd.setUint32(p + 4, e.count, true);
-      const slot = p + (big ? 12 : 8);
-      if (valueOffsets[k] < 0) new Uint8Array(ifd.buffer).set(e.bytes, slot);
-      else if (big) ifd.setBigUint64(slot, BigInt(valueOffsets[k]), true);
-      else ifd.setUint32(slot, valueOffsets[k], true);
-      p += entrySize;
-    });
-    const ifdOffset = push(new Uint8Array(ifd.buffer));
-    patches.push({ at: nextPointer, value: ifdOffset });
-    nextPointer = ifdOffset + p;
+    const laid = layoutIfd(tags, big, pos);
+    push(laid.bytes);
+    patches.push({ at: nextPointer, value: laid.ifdOffset });
+    nextPointer = laid.nextPointerAt;
   });
 
   const out = concat(parts);

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { InvalidImageError } from '../errors';
 import type { DType } from './ndarray';
-import { parseOmeXml, toMicrometres, type OmeImage } from './ome-xml';
+import { looksLikeOmeXml, parseOmeXml, toMicrometres, type OmeImage } from './ome-xml';
 import type { Ifd, TiffFile } from './tiff-ifd';
 import { chunkTable, parsePage, type TiffPage } from './tiff-page';
 import { ResolutionUnit, Tag } from './tiff-tags';
@@ -165,12 +165,12 @@ export async function layoutOf(tf: TiffFile): Promise<TiffLayout> {
   const desc = (await tf.text(chain[0], Tag.ImageDescription)) ?? '';
   const warnings: string[] = [];
   let layout: TiffLayout | undefined;
-  if (desc.includes('<OME')) {
+  if (looksLikeOmeXml(desc)) {
     let images: OmeImage[] | undefined;
     try {
       images = parseOmeXml(desc, posix.basename(tf.uri));
     } catch (err) {
-      warnings.push(`OME-XML could not be parsed (${(err as Error).message}); reading the file as a plain TIFF`);
+      warnings.push(`${tf.uri}: its OME-XML description cannot be used (${(err as Error).message}); reading it as a plain TIFF, without the channel names and pixel size the OME-XML holds`);
     }
     if (images) layout = await omeLayout(tf, chain, images[0], images);
   }

@@ -99,6 +99,20 @@ export interface ChunkTable {
 
 const chunkCache = new WeakMap<TiffPage, ChunkTable>();
 
+/**
+ * The most a chunk of each compression can decode to, per stored byte (plus a constant): uncompressed 1;
+ * PackBits 64 (2 bytes repeat one byte up to 128 times); Deflate 1032 (a 258-byte match in as few as two
+ * bits, RFC 1951); LZW 3641 (a code of at least 9 bits emits at most 4096 bytes); Zstandard 32768 (an RLE
+ * block: 4 bytes, 128 KiB out — all-zero background tiles really do compress that far).
+ */
+const MAX_EXPANSION: Record<string, { factor: number; slack: number }> = {
+  none: { factor: 1, slack: 0 },
+  packbits: { factor: 64, slack: 128 },
+  deflate: { factor: 1032, slack: 64 },
+  lzw: { factor: 3641, slack: 4096 },
+  zstd: { factor: 32768, slack: 131072 },
+};
+
 /** Loads and checks the page's chunk offsets and byte counts (every chunk must lie inside the file). */
 export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTable> {
   const cached = chunkCache.get(page);
@@ -117,9 +131,19 @@ export async function chunkTable(tf: TiffFile, page: TiffPage): Promise<ChunkTab
     if (page.compression !== 1) throw new InvalidImageError(tf.uri, `page at offset ${page.offset} has no ${what} byte counts`);
     byteCounts = offsets.map(() => page.chunkWidth * page.chunkHeight * (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8));
   }
+  const ratio = MAX_EXPANSION[page.compressionName] ?? MAX_EXPANSION.none;
+  const perChunk = across * down;
+  const sampleBytes = (page.planar === 2 ? 1 : page.samplesPerPixel) * (page.bitsPerSample / 8);
   for (let i = 0; i < expected; i++) {
     if (offsets[i] + byteCounts[i] > tf.size) {
       throw new InvalidImageError(tf.uri, `${what} ${i} (offset ${offsets[i]}, ${byteCounts[i]} bytes) runs past the end of the file (${tf.size} bytes; truncated?)`);
+    }
+    // Before anything is allocated for it: a chunk's data must be able to hold what its header says it
+    // decodes to (a few bytes cannot claim a gigabyte). Sparse chunks (0 bytes) read as zeros.
+    const rows = page.tiled ? page.chunkHeight : Math.min(page.chunkHeight, page.height - Math.floor((i % perChunk) / across) * page.chunkHeight);
+    const needs = page.chunkWidth * rows * sampleBytes;
+    if (byteCounts[i] > 0 && byteCounts[i] * ratio.factor + ratio.slack < needs) {
+      throw new InvalidImageError(tf.uri, `${what} ${i} holds ${byteCounts[i]} bytes of ${page.compressionName} data, which cannot decode to the ${needs} bytes its ${page.chunkWidth}×${rows} ${what} needs (truncated or corrupt)`);
     }
   }
   const table = { offsets, counts: byteCounts, across, down };
@@ -133,8 +157,6 @@ async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index:
   const samples = page.planar === 2 ? 1 : page.samplesPerPixel;
   const rowSamples = page.chunkWidth * samples;
   const expected = rowSamples * rowsInChunk * bps;
-  const count = raw.length;
-  if (count === 0) return new Uint8Array(expected); // sparse chunk: never written, reads as zeros (GDAL convention)
   let buf: Uint8Array;
   try {
     switch (page.compressionName) {
@@ -142,7 +164,7 @@ async function decodeChunk(tf: TiffFile, page: TiffPage, raw: Uint8Array, index:
       case 'deflate': buf = inflateZlib(raw, expected, scratch); break;
       case 'lzw': buf = decodeLzw(raw, expected); break;
       case 'packbits': buf = decodePackBits(raw, expected); break;
-      case 'zstd': buf = decodeZstd(raw, expected); break;
+      case 'zstd': buf = await decodeZstd(raw, expected); break;
       default: throw new Error(`compression ${page.compressionName}`);
     }
   } catch (err) {
@@ -233,6 +255,17 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
       jobs.push({ index: planeOffset + cy * table.across + cx, cx, cy, rows });
     }
   }
+  // A sparse chunk (never written, GDAL's convention) reads as zeros: written straight into the plane,
+  // not decoded from a chunk-sized buffer of zeros (a header can give a chunk of any size; found by fuzzing).
+  const placeZeros = (job: (typeof jobs)[number]): void => {
+    const x0 = Math.max(x, job.cx * cw);
+    const x1 = Math.min(x + width, (job.cx + 1) * cw, page.width);
+    const y1 = Math.min(y + height, job.cy * ch + job.rows);
+    for (let yy = Math.max(y, job.cy * ch); yy < y1; yy++) {
+      const d = (yy - y) * width + (x0 - x);
+      (out as Uint8Array).fill(0, d, d + x1 - x0);
+    }
+  };
   const place = (job: (typeof jobs)[number], buf: Uint8Array): void => {
     const x0 = Math.max(x, job.cx * cw);
     const x1 = Math.min(x + width, (job.cx + 1) * cw, page.width);
@@ -283,9 +316,12 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
   const chunkBytes = cw * (page.tiled ? ch : Math.min(ch, page.height)) * (chunky ? spp : 1) * bps;
   const worker = async (): Promise<void> => {
     const buffers = takeBuffers();
-    // Each reader decodes into its own scratch, used until the chunk is placed.
-    if (page.compressionName === 'deflate' && (!buffers.scratch || buffers.scratch.length < chunkBytes + 1)) buffers.scratch = new Uint8Array(chunkBytes + 1);
-    const scratch = page.compressionName === 'deflate' ? buffers.scratch : undefined;
+    // Each reader decodes into its own scratch, used until the chunk is placed (made on the first chunk it inflates).
+    const scratch = (): Uint8Array | undefined => {
+      if (page.compressionName !== 'deflate') return undefined;
+      if (!buffers.scratch || buffers.scratch.length < chunkBytes + 1) buffers.scratch = new Uint8Array(chunkBytes + 1);
+      return buffers.scratch;
+    };
     // …and reads into its own buffer when the data is compressed (uncompressed chunks may be placed as read).
     let readBuffer = buffers.read;
     try {
@@ -297,9 +333,12 @@ export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: numbe
         const bytes = table.counts[batch[0].index] === 0 ? new Uint8Array(0)
           : await tf.bytes(start, end - start, `${page.tiled ? 'tiles' : 'strips'} ${batch[0].index}…${batch[batch.length - 1].index}`, readBuffer);
         for (const job of batch) {
+          if (table.counts[job.index] === 0) {
+            placeZeros(job);
+            continue;
+          }
           const from = table.offsets[job.index] - start;
-          const raw = table.counts[job.index] === 0 ? new Uint8Array(0) : bytes.subarray(from, from + table.counts[job.index]);
-          place(job, await decodeChunk(tf, page, raw, job.index, job.rows, scratch));
+          place(job, await decodeChunk(tf, page, bytes.subarray(from, from + table.counts[job.index]), job.index, job.rows, scratch()));
         }
       }
     } finally {

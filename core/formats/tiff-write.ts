@@ -69,7 +69,7 @@ function dtypeOfPlane(p: Plane): { dtype: DType; sampleFormat: 1 | 3 } {
 }
 
 /** XResolution/YResolution in pixels per centimetre, so ImageJ and libtiff tools see the calibration too. */
-function resolutionTags(umX?: number, umY?: number): TagValue[] {
+export function resolutionTags(umX?: number, umY?: number): TagValue[] {
   if (umX === undefined || umY === undefined) return [];
   const rational = (um: number): number[] => {
     // pixels/cm = 1e4 / um, as a rational with a large denominator for precision.

@@ -1,11 +1,17 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+
 /**
- * A tiny, forgiving XML reader for metadata blocks (OME-XML). It builds an element tree with
- * attributes and text, decodes the five named entities and numeric character references, skips
- * comments, processing instructions, DOCTYPE and keeps CDATA as text, and drops namespace prefixes
- * (`ome:Pixels` → `Pixels`), because OME-XML writers disagree on prefixes but not on local names.
- * It does not validate; malformed input throws an Error with the position.
+ * XML for metadata blocks (OME-XML), read with fast-xml-parser: well-formedness is checked first
+ * (malformed input throws an Error naming the line and column), then the document becomes an element
+ * tree with attributes and text. Namespace prefixes are dropped (`ome:Pixels` → `Pixels`), because
+ * OME-XML writers disagree on prefixes but not on local names. Comments and processing instructions are
+ * skipped, CDATA is kept as text.
  *
- * Reference: Extensible Markup Language (XML) 1.0, 5th edition, W3C (sections 2.4–2.8, 4.1).
+ * Entities: only the five predefined ones and numeric character references are decoded. A DOCTYPE is
+ * accepted but its entity declarations are never expanded (the parser's own entity processing is off),
+ * so an image description cannot make the reader build "billion laughs" strings or fetch anything.
+ *
+ * Reference: Extensible Markup Language (XML) 1.0, 5th edition, W3C (sections 2.4–2.8, 4.1, 4.6).
  */
 export interface XmlElement {
   name: string;
@@ -16,7 +22,7 @@ export interface XmlElement {
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-/** Decodes `&lt;`, `&#181;`, `&#xB5;`…; unknown named entities are left as written. */
+/** Decodes `&lt;`, `&#181;`, `&#xB5;`…; other named entities (a DTD's) are left as written. */
 export function decodeEntities(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, body: string) => {
@@ -36,80 +42,59 @@ export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-function localName(qname: string): string {
-  const i = qname.indexOf(':');
-  return i >= 0 ? qname.slice(i + 1) : qname;
+const ATTRS = ':@';
+const TEXT = '#text';
+
+/** fast-xml-parser's ordered output: one key per node (the tag name, or `#text`), attributes under `:@`. */
+type OrderedNode = Record<string, unknown> & { [ATTRS]?: Record<string, string> };
+
+const parser = new XMLParser({
+  preserveOrder: true, // children in document order, repeated names kept apart
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  removeNSPrefix: true,
+  processEntities: false, // never expand DTD entities; the predefined ones are decoded here
+  parseAttributeValue: false,
+  parseTagValue: false,
+  trimValues: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+/**
+ * Parses an XML document and returns a synthetic `#document` element holding the top-level elements.
+ * @throws Error naming the line and column when the document is not well-formed.
+ */
+export function parseXml(xml: string): XmlElement {
+  let nodes: OrderedNode[];
+  try {
+    const valid = XMLValidator.validate(xml);
+    if (valid !== true) throw new Error(`malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
+    nodes = parser.parse(xml) as OrderedNode[];
+  } catch (e) {
+    // The parser's own refusals (nesting too deep, reserved names) are malformed input too.
+    const message = (e as Error).message;
+    throw new Error(message.startsWith('malformed XML') ? message : `malformed XML: ${message}`, { cause: e });
+  }
+  const root: XmlElement = { name: '#document', attrs: {}, children: [], text: '' };
+  addChildren(root, nodes);
+  return root;
 }
 
-/** Parses an XML document and returns its root element. */
-export function parseXml(xml: string): XmlElement {
-  const root: XmlElement = { name: '#document', attrs: {}, children: [], text: '' };
-  const stack: XmlElement[] = [root];
-  let i = 0;
-  const n = xml.length;
-  const fail = (why: string): never => {
-    throw new Error(`malformed XML at offset ${i}: ${why}`);
-  };
-  while (i < n) {
-    const lt = xml.indexOf('<', i);
-    if (lt < 0) {
-      stack[stack.length - 1].text += decodeEntities(xml.slice(i));
-      break;
+function addChildren(parent: XmlElement, nodes: OrderedNode[]): void {
+  for (const node of nodes) {
+    const name = Object.keys(node).find((k) => k !== ATTRS);
+    if (name === undefined) continue;
+    if (name === TEXT) {
+      parent.text += decodeEntities(String(node[TEXT]));
+      continue;
     }
-    if (lt > i) stack[stack.length - 1].text += decodeEntities(xml.slice(i, lt));
-    i = lt;
-    if (xml.startsWith('<!--', i)) {
-      const end = xml.indexOf('-->', i + 4);
-      if (end < 0) fail('unterminated comment');
-      i = end + 3;
-    } else if (xml.startsWith('<![CDATA[', i)) {
-      const end = xml.indexOf(']]>', i + 9);
-      if (end < 0) fail('unterminated CDATA');
-      stack[stack.length - 1].text += xml.slice(i + 9, end);
-      i = end + 3;
-    } else if (xml.startsWith('<?', i)) {
-      const end = xml.indexOf('?>', i + 2);
-      if (end < 0) fail('unterminated processing instruction');
-      i = end + 2;
-    } else if (xml.startsWith('<!', i)) {
-      // DOCTYPE, possibly with an internal subset in brackets.
-      let depth = 0;
-      let j = i + 2;
-      for (; j < n; j++) {
-        if (xml[j] === '[') depth++;
-        else if (xml[j] === ']') depth--;
-        else if (xml[j] === '>' && depth <= 0) break;
-      }
-      i = j + 1;
-    } else if (xml[i + 1] === '/') {
-      const end = xml.indexOf('>', i);
-      if (end < 0) fail('unterminated end tag');
-      const name = localName(xml.slice(i + 2, end).trim());
-      if (stack.length < 2 || stack[stack.length - 1].name !== name) fail(`unexpected </${name}>`);
-      stack.pop();
-      i = end + 1;
-    } else {
-      const tag = /^<([A-Za-z_][\w.:-]*)/.exec(xml.slice(i, i + 256));
-      if (!tag) fail('bad start tag');
-      const el: XmlElement = { name: localName(tag![1]), attrs: {}, children: [], text: '' };
-      i += tag![0].length;
-      const attrRe = /\s*([A-Za-z_][\w.:-]*)\s*=\s*("([^"]*)"|'([^']*)')|\s*(\/?>)/y;
-      for (;;) {
-        attrRe.lastIndex = i;
-        const m = attrRe.exec(xml);
-        if (!m) fail(`bad attribute in <${el.name}>`);
-        i = attrRe.lastIndex;
-        if (m![5]) {
-          stack[stack.length - 1].children.push(el);
-          if (m![5] === '>') stack.push(el);
-          break;
-        }
-        el.attrs[localName(m![1])] = decodeEntities(m![3] ?? m![4] ?? '');
-      }
-    }
+    const attrs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(node[ATTRS] ?? {})) attrs[k] = decodeEntities(String(v));
+    const el: XmlElement = { name, attrs, children: [], text: '' };
+    parent.children.push(el);
+    addChildren(el, node[name] as OrderedNode[]);
   }
-  if (stack.length !== 1) fail(`unclosed <${stack[stack.length - 1].name}>`);
-  return root;
 }
 
 /** All descendants (depth-first, document order) with the given local name. */

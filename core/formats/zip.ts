@@ -212,6 +212,7 @@ function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
     if (p + 46 + nameLen + extraLen + commentLen > bytes.length) bad(`central directory entry ${i} runs past the end`);
     const name = new TextDecoder(flags & FLAG_UTF8 ? 'utf-8' : 'latin1').decode(bytes.subarray(p + 46, p + 46 + nameLen));
     if (flags & FLAG_ENCRYPTED) throw new InvalidArrayError(file, `ZIP entry '${name}' is encrypted, which is not supported`);
+    if (!isSafeEntryName(name)) throw new InvalidArrayError(file, `ZIP entry name ${JSON.stringify(name)} is not a plain relative path (absolute, '..', a backslash or a control character)`);
     // ZIP64 extra: only the fields whose 32-bit slot holds 0xFFFFFFFF are present, in this order.
     let e = p + 46 + nameLen;
     const extraEnd = e + extraLen;
@@ -237,6 +238,19 @@ function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
   }
   return out;
 }
+
+/**
+ * Whether an entry name is a plain relative path that stays inside whatever folder it might be
+ * extracted to ("zip slip"): not absolute, no `..` segment, no backslash or drive letter (Windows reads
+ * those as separators), no control characters (a NUL truncates paths in C APIs).
+ */
+export function isSafeEntryName(name: string): boolean {
+  if (name === '' || name.startsWith('/') || /^[A-Za-z]:/.test(name) || /[\\\x00-\x1f\x7f]/.test(name)) return false;
+  return !name.split('/').some((seg) => seg === '..');
+}
+
+/** Deflate's largest expansion: about 1032 output bytes per input byte (RFC 1951 length/distance codes). */
+const DEFLATE_MAX_RATIO = 1032;
 
 /**
  * Reads every entry of a ZIP archive, decompressed and CRC-checked, keyed by name in archive order.
@@ -265,6 +279,10 @@ export function extractZipEntry(bytes: Uint8Array, entry: ZipEntryInfo, file: st
   if (entry.method === 0) {
     data = raw.slice();
   } else if (entry.method === 8) {
+    // Refused before allocating: a directory may claim any size, deflate data cannot back more than this.
+    if (entry.size > raw.length * DEFLATE_MAX_RATIO + 64) {
+      throw new InvalidArrayError(file, `ZIP entry '${entry.name}' claims ${entry.size} bytes from ${raw.length} compressed bytes, more than Deflate can produce (corrupt)`);
+    }
     try {
       // One output buffer one byte past the declared size: no 16 KiB pieces to concat, and a bomb that
       // inflates past its declared size stops there.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PostprocessDefaults } from '../postprocess/params';
+import { TestTensors } from './test-tensors';
 
 /** What each model output head means. Mesmer has all four, in this order. */
 export const HeadMeaning = z.enum([
@@ -50,5 +51,7 @@ export const ModelMetadata = z.object({
     kernelSize: z.number().int().positive().default(128),
   }),
   postprocess: PostprocessDefaults,
+  /** Test input and expected outputs (bioimage.io style), verified when a session is created: core/model/verify.ts. */
+  testTensors: TestTensors.optional(),
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;

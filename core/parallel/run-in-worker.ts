@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { configuredGcsOptions } from '../storage';
 
 /**
  * Runs `require(modulePath)[exportName](...args)` on a worker thread and resolves with its result, so
@@ -97,7 +98,8 @@ function spawnWorker(): Worker {
   const jsEntry = join(__dirname, 'worker-entry.js');
   const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
   const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
-  return new Worker(entry, { execArgv });
+  // The thread's GCS store gets this thread's options (an endpoint from the env config, say).
+  return new Worker(entry, { execArgv, workerData: { gcs: configuredGcsOptions() } });
 }
 
 /**

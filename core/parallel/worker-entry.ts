@@ -1,5 +1,9 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { configureGcs, type GcsStoreOptions } from '../storage';
 import { collectTransferables, type SerializedError } from './run-in-worker';
+
+const setup = workerData as { gcs?: GcsStoreOptions } | null;
+if (setup?.gcs) configureGcs(setup.gcs);
 
 /**
  * Thread entry for {@link runInWorker}: a pooled thread runs one call per message, in order, posting

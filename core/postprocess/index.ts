@@ -1,5 +1,6 @@
 import { maxLabel } from '../kernels/remove-small-objects';
 import { readNpz } from '../formats/npz';
+import { openMaskWriter, type MaskFormat } from '../formats/mask-writer';
 import { writeLabelMask } from '../formats/tiff-write';
 import { runInWorker } from '../parallel/run-in-worker';
 import { joinUri } from '../storage/types';
@@ -18,6 +19,12 @@ export interface PostprocessOptions {
   wholeCell?: Partial<DeepWatershedParams>;
   /** Overrides of Mesmer's nuclear defaults. */
   nuclear?: Partial<DeepWatershedParams>;
+  /**
+   * `ome-tiff` (default): `<outDir>/<name>_WholeCellMask.tiff` / `_NucleusMask.tiff` as always.
+   * `ome-zarr`: NGFF 0.4 labels `WholeCell` / `Nucleus` of `<outDir>/<name>.ome.zarr`, with a pyramid;
+   * the outcome's mask URIs then name the label images (`…/labels/WholeCell`), which readLabelMask reads.
+   */
+  maskFormat?: MaskFormat;
   /** Aborting terminates the worker threads and rejects. */
   signal?: AbortSignal;
   /** Called with the fraction done, 0..1. */
@@ -34,6 +41,7 @@ export interface PostprocessOutcome {
 }
 
 const MASK_SUFFIX: Record<Compartment, string> = { 'whole-cell': 'WholeCellMask', nuclear: 'NucleusMask' };
+const LABEL_NAME: Record<Compartment, string> = { 'whole-cell': 'WholeCell', nuclear: 'Nucleus' };
 
 /** The effective parameters of a compartment: Mesmer's defaults, then the overrides, validated. */
 export function resolveParams(compartment: Compartment, overrides: Partial<DeepWatershedParams> = {}): DeepWatershedParams {
@@ -78,8 +86,16 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
 
   const outcome: PostprocessOutcome = { width, height };
   await Promise.all(compartments.map(async (c, i) => {
-    const uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
-    await writeLabelMask(uri, { data: labels[i], width, height });
+    let uri: string;
+    if (opts.maskFormat === 'ome-zarr') {
+      const root = joinUri(opts.outDir, `${opts.name}.ome.zarr`);
+      const writer = await openMaskWriter(root, { width, height, format: 'ome-zarr', labelName: LABEL_NAME[c], name: opts.name });
+      await writer.writeRegion(0, 0, width, height, labels[i]).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
+      uri = joinUri(root, 'labels', LABEL_NAME[c]);
+    } else {
+      uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
+      await writeLabelMask(uri, { data: labels[i], width, height });
+    }
     const count = maxLabel(labels[i]); // labels are 1..n after relabelling
     if (c === 'whole-cell') { outcome.wholeCellMaskUri = uri; outcome.wholeCellCount = count; }
     else { outcome.nucleusMaskUri = uri; outcome.nucleusCount = count; }

@@ -19,6 +19,9 @@ export interface SessionFacts {
 export interface HostedOutput { type: string; dims: readonly number[]; data: Float32Array }
 
 export async function hostCreate(key: number, onnx: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<SessionFacts> {
+  // A CUDA provider that fails to load is logged by onnxruntime's process-wide logger, which the session's
+  // own logSeverityLevel does not reach; the first session of the process sets that logger's level.
+  if (options.logSeverityLevel === 4) ort.env.logLevel = 'fatal';
   const s = await ort.InferenceSession.create(onnx, options);
   sessions.set(key, s);
   return { inputNames: s.inputNames, outputNames: s.outputNames, inputMetadata: s.inputMetadata, outputMetadata: s.outputMetadata };

@@ -2,6 +2,8 @@ import type * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { ModelContractError, TesselError } from '../errors';
 import type { ModelMetadata } from '../model/metadata';
+import type { TestTensorData } from '../model/test-tensors';
+import { verifyOnLoad } from '../model/verify';
 import { DedicatedThread } from '../parallel/run-in-worker';
 import type { HostedOutput, SessionFacts } from './session-host';
 
@@ -14,6 +16,8 @@ export interface InferenceModel {
   /** The ONNX model bytes. */
   onnx: Uint8Array;
   metadata: ModelMetadata;
+  /** Test input and expected outputs; when present, run once on every new session (core/model/verify.ts). */
+  testTensors?: TestTensorData;
 }
 
 export type InferenceDevice = 'cpu' | 'cuda';
@@ -99,6 +103,7 @@ const cache = new Map<string, Promise<ModelSession>>();
  * @throws TesselError `PROVIDER_UNAVAILABLE` when the CUDA provider cannot be loaded (not installed,
  *   or CUDA/cuDNN libraries missing) — see docs/gpu.md.
  * @throws ModelContractError when the model's inputs/outputs disagree with its metadata.
+ * @throws ModelTestError when the bundle's test tensors fail on this device (checked once per session).
  */
 export function getSession(model: InferenceModel, opts: SessionOptions = {}): Promise<ModelSession> {
   const device = opts.device ?? 'cpu';
@@ -159,6 +164,7 @@ async function createSession(model: InferenceModel, opts: SessionOptions & { dev
   }
   try {
     const facts = validateContract(session, model);
+    await verifyOnLoad(model, opts.device, async (input, dims, fetches) => (await session.run(model.metadata.input.name, input, dims, fetches, { transfer: true })).outputs);
     return { session, model, device: opts.device, ...facts, createS: (performance.now() - t0) / 1000 };
   } catch (e) {
     await session.release().catch(() => undefined);

@@ -2,7 +2,7 @@ import { openSink } from '../bench/sinks';
 import type { BenchmarkInput, ManifestInput, RecordResult } from '../contracts';
 import { isTesselError } from '../errors';
 import { manifestUri, readManifest, writeManifest } from '../workspace/manifest';
-import { buildBenchmarkRow } from './row';
+import { buildBenchmarkRow, type RowInput } from './row';
 
 export interface RecordOptions {
   manifest: ManifestInput;
@@ -24,6 +24,7 @@ export interface RecordOptions {
  * image, compartment) makes a repeated write replace, never duplicate.
  */
 export async function record(opts: RecordOptions): Promise<RecordResult> {
+  const startedAtMs = Date.now();
   const out: RecordResult = {};
   const { manifest } = opts;
   const written = opts.attempt > 1
@@ -38,16 +39,16 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
       out.manifestError = e instanceof Error ? e.message : String(e);
     }
   }
-  await writeBenchmarkRow(opts.benchmark, opts.priceTable);
+  await writeBenchmarkRow(opts.benchmark, { priceTable: opts.priceTable, recordStartedAtMs: startedAtMs });
   return out;
 }
 
 /** Writes the image's benchmark row to the configured sink (DuckDB by default, or BigQuery; none: nothing). */
-export async function writeBenchmarkRow(input: BenchmarkInput, priceTable?: Record<string, number>): Promise<void> {
+export async function writeBenchmarkRow(input: BenchmarkInput, extra: Pick<RowInput, 'priceTable' | 'recordStartedAtMs'> = {}): Promise<void> {
   const sink = await openSink(input.settings.benchmark);
   if (!sink) return;
   try {
-    await sink.write([buildBenchmarkRow({ ...input, priceTable })]);
+    await sink.write([buildBenchmarkRow({ ...input, ...extra })]);
   } finally {
     await sink.close();
   }

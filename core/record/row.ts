@@ -4,8 +4,13 @@ import type { BenchmarkInput, StageMetrics } from '../contracts';
 export interface RowInput extends BenchmarkInput {
   /** USD per hour by instance type, for `estimated_cost_usd`. */
   priceTable?: Record<string, number>;
+  /** When the record stage began (its manifest write comes before the row). @default when the row is built */
+  recordStartedAtMs?: number;
   now?: Date;
 }
+
+/** UTC `YYYY-MM-DD HH:MM:SS.mmm`, the form of the DATETIME columns. */
+const utc = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString().replace('T', ' ').replace('Z', ''));
 
 function stage(prefix: string, m: StageMetrics | undefined, ok: boolean | null): BenchmarkRow {
   return {
@@ -33,10 +38,12 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
   const failed = result.status === 'failed' ? result.failedStage : undefined;
   const ok = (s: 'convert' | 'predict' | 'postprocess' | 'quantify', present: unknown) =>
     present ? true : failed === s ? false : null;
+  const now = input.now ?? new Date();
+  const recordStartedAtMs = input.recordStartedAtMs ?? now.getTime();
   let cost: number | null = null;
   if (input.priceTable) {
     cost = 0;
-    for (const s of [m.convert, m.predict, m.postprocess, m.quantify]) {
+    for (const s of [m.convert, m.predict, m.postprocess, m.quantify, m.classify]) {
       if (!s) continue;
       const price = input.priceTable[s.instanceType ?? ''] ?? 0;
       cost += (seconds(s) / 3600) * price;
@@ -47,7 +54,7 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
     numpy_size_mb: m.convert ? m.convert.npzBytes / 1e6 : null,
     pixels: m.convert ? m.convert.width * m.convert.height : null,
     compartment: input.settings.postprocess.compartment,
-    benchmark_datetime_utc: (input.now ?? new Date()).toISOString().replace('T', ' ').replace('Z', ''),
+    benchmark_datetime_utc: utc(now.getTime()),
     success: result.status === 'done',
     cloud_region: input.settings.benchmark.cloudRegion ?? null,
     ...stage('preprocessing_', m.convert, ok('convert', m.convert)),
@@ -84,5 +91,21 @@ export function buildBenchmarkRow(input: RowInput): BenchmarkRow {
     gpu_memory_gb: m.predict?.gpuMemoryGb ?? null,
     total_time_s: input.totalTimeS,
     estimated_cost_usd: cost,
+    classifier_sha256: m.classify?.classifierSha256 ?? null,
+    class_counts: m.classify ? JSON.stringify(m.classify.counts) : null,
+    classification_time_s: m.classify ? seconds(m.classify) : null,
+    classification_queue_wait_s: m.classify?.queueWaitS ?? null,
+    classification_attempts: m.classify?.attempt ?? null,
+    error_type: result.errorType ?? null,
+    settings_hash: input.settingsHash ?? null,
+    command_line: input.settings.benchmark.commandLine ?? null,
+    conversion_started_at: utc(m.convert?.startedAtMs),
+    prediction_started_at: utc(m.predict?.startedAtMs),
+    postprocessing_started_at: utc(m.postprocess?.startedAtMs),
+    quantification_started_at: utc(m.quantify?.startedAtMs),
+    quantification_input_load_time_s: m.quantify?.inputLoadS ?? null,
+    quantification_output_write_time_s: m.quantify?.outputWriteS ?? null,
+    record_started_at: utc(recordStartedAtMs),
+    record_time_s: Math.max(0, (now.getTime() - recordStartedAtMs) / 1000),
   });
 }

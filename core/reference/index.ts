@@ -10,6 +10,7 @@ import { fitPerceptron } from './fit';
 import { FEATURE_COUNT, SIGMAS } from './filters';
 import { buildReferenceOnnx, INPUT_NAME, OUTPUT_NAMES } from './graph';
 import type { ReferenceWeights } from './network';
+import { referenceTestTensors } from './test-tensors';
 import { buildTrainingSet } from './training';
 
 /**
@@ -37,9 +38,9 @@ export const REFERENCE_RECIPE = {
 export const REFERENCE_MODEL_NAME = 'tessel-reference';
 export const REFERENCE_FILE = 'tessel-reference-v1.zip';
 
-/** Version string: the major version plus a digest of the recipe, so the cache follows the recipe. */
+/** Version string: the bundle's version (1.1: test tensors) plus a digest of the recipe, so the cache follows both. */
 export function referenceVersion(recipe: typeof REFERENCE_RECIPE = REFERENCE_RECIPE): string {
-  return `1.0.0+${createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 12)}`;
+  return `1.1.0+${createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 12)}`;
 }
 
 export function referenceMetadata(version: string): ModelMetadata {
@@ -94,7 +95,8 @@ export function buildReferenceCollection(opts: BuildProgress = {}): Uint8Array {
   const version = referenceVersion();
   const weights = fitReferenceWeights(opts);
   const onnx = buildReferenceOnnx(weights, { version, docString: 'Tessel reference model fitted on synthetic tissue (not Mesmer).' });
-  return encodeModelCollection(onnx, referenceMetadata(version));
+  const tests = referenceTestTensors(weights);
+  return encodeModelCollection(onnx, { ...referenceMetadata(version), testTensors: tests.spec }, 'reference model', tests.files);
 }
 
 export interface EnsureReferenceModelOptions extends BuildProgress {

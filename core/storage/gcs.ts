@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import type { Bucket, File, Storage, StorageOptions } from '@google-cloud/storage';
 import { ConfigError, TesselError } from '../errors';
 import { DEFAULT_GCS_RETRY, gcsStatus, mapGcsError, retryTransient, type GcsRetryPolicy } from './gcs-errors';
-import type { ObjectInfo, RangeReader, Store, WriteOptions } from './types';
+import { join, relative, sep } from 'node:path';
+import type { ObjectInfo, PutFolderOptions, RangeReader, Store, WriteOptions } from './types';
 
 export { DEFAULT_GCS_RETRY, type GcsRetryPolicy } from './gcs-errors';
 
@@ -177,6 +178,24 @@ export class GcsStore implements Store {
     });
   }
 
+  /** See {@link Store.putFolder}: chunks first, `last` (metadata) after, stale objects removed in between. */
+  async putFolder(localDir: string, uri: string, opts: PutFolderOptions = {}): Promise<void> {
+    const prefix = uri.replace(/\/+$/, '');
+    const files = (await fs.readdir(localDir, { recursive: true, withFileTypes: true }))
+      .filter((d) => d.isFile())
+      .map((d) => relative(localDir, join(d.parentPath, d.name)).split(sep).join('/'));
+    const last = (opts.last ?? []).filter((f) => files.includes(f));
+    const first = files.filter((f) => !last.includes(f));
+    const keep = new Set(files.map((f) => `${prefix}/${f}`));
+    const existing = await this.list(prefix, { recursive: true });
+    // Metadata first out, last in: while the upload runs, the old tree is no longer valid and the new one not yet.
+    await Promise.all(last.map((f) => this.delete(`${prefix}/${f}`)));
+    await eachLimited(first, 16, (f) => this.putFile(join(localDir, f), `${prefix}/${f}`));
+    await eachLimited(existing.filter((o) => !keep.has(o.uri)), 16, (o) => this.delete(o.uri));
+    for (const f of last) await this.putFile(join(localDir, f), `${prefix}/${f}`);
+    await fs.rm(localDir, { recursive: true, force: true });
+  }
+
   private async conditionalWrite(
     uri: string,
     file: File,
@@ -238,4 +257,13 @@ function toInfo(uri: string, md: { size?: string | number; updated?: string; gen
     mtimeMs: Number.isFinite(updated) ? updated : undefined,
     generation: md.generation !== undefined ? String(md.generation) : undefined,
   };
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; the first failure rejects (after the running ones settle). */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, TesselError } from '../errors';
-import type { ObjectInfo, RangeReader, Store, WriteOptions } from './types';
+import type { ObjectInfo, PutFolderOptions, RangeReader, Store, WriteOptions } from './types';
 
 /** Local filesystem store. Atomic writes go to a hidden temporary file beside the target, then rename. */
 export class LocalStore implements Store {
@@ -77,6 +77,15 @@ export class LocalStore implements Store {
   async putFile(localPath: string, uri: string, opts: WriteOptions = {}): Promise<void> {
     const target = this.path(uri);
     await fs.mkdir(dirname(target), { recursive: true });
+    if (opts.move) {
+      try {
+        await this.commit(localPath, target, uri, opts);
+        await fs.rm(localPath, { force: true }); // still there after link() (ifAbsent)
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      }
+    }
     const tmp = tempSibling(target);
     try {
       await fs.copyFile(localPath, tmp);
@@ -100,6 +109,35 @@ export class LocalStore implements Store {
     } else {
       await fs.rename(tmp, target);
     }
+  }
+
+  async putFolder(localDir: string, uri: string, _opts: PutFolderOptions = {}): Promise<void> {
+    const target = this.path(uri);
+    await fs.mkdir(dirname(target), { recursive: true });
+    const incoming = tempSibling(target);
+    try {
+      await fs.rename(localDir, incoming);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      await fs.cp(localDir, incoming, { recursive: true });
+      await fs.rm(localDir, { recursive: true, force: true });
+    }
+    const old = tempSibling(target);
+    let moved = false;
+    try {
+      try {
+        await fs.rename(target, old);
+        moved = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      await fs.rename(incoming, target);
+    } catch (e) {
+      if (moved) await fs.rename(old, target).catch(() => undefined);
+      await fs.rm(incoming, { recursive: true, force: true });
+      throw mapFsError(uri, e);
+    }
+    if (moved) await fs.rm(old, { recursive: true, force: true });
   }
 
   async list(prefixUri: string, opts: { recursive?: boolean } = {}): Promise<ObjectInfo[]> {

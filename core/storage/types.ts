@@ -27,6 +27,21 @@ export interface WriteOptions {
   /** Fail with ALREADY_EXISTS instead of replacing an existing object. Default false (replace atomically). */
   ifAbsent?: boolean;
   contentType?: string;
+  /**
+   * `putFile` only: the local file is Tessel's own temporary and may be moved into place instead of
+   * copied (local store, same filesystem). The caller must not use it afterwards, and removes it if
+   * it is still there (other stores upload it and leave it).
+   */
+  move?: boolean;
+}
+
+export interface PutFolderOptions {
+  /**
+   * Paths (relative to the folder, `/`-separated) published after every other file, in this order, and
+   * removed first from the target: a store without folder renames (GCS) writes a Zarr array's chunks
+   * before its metadata, so a reader never finds metadata whose chunks are not all there yet.
+   */
+  last?: string[];
 }
 
 export interface Store {
@@ -39,6 +54,14 @@ export interface Store {
   writeAtomic(uri: string, data: Uint8Array | string, opts?: WriteOptions): Promise<void>;
   /** Atomic write of a file already on local disk (moves or uploads it). */
   putFile(localPath: string, uri: string, opts?: WriteOptions): Promise<void>;
+  /**
+   * Publishes a local folder's files under a folder URI, replacing what was there. Local store: the folder
+   * is moved (or copied, across filesystems) to a hidden temporary name beside the target, then swapped
+   * in by rename, so the target holds either the old tree, nothing for an instant, or the whole new tree.
+   * GCS (no renames): `opts.last` is removed, every other file is uploaded, objects under the prefix that
+   * the folder lacks are deleted, then `opts.last` is uploaded in order. The local folder is consumed.
+   */
+  putFolder(localDir: string, uri: string, opts?: PutFolderOptions): Promise<void>;
   /** Objects directly or recursively under a prefix/folder URI, sorted by URI. */
   list(prefixUri: string, opts?: { recursive?: boolean }): Promise<ObjectInfo[]>;
   delete(uri: string): Promise<void>;

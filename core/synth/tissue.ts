@@ -31,7 +31,18 @@ export interface SyntheticTissue {
   nucleusMask: Int32Array;
   umPerPixel: number;
   cellCount: number;
+  /**
+   * Marker-defined ground-truth type of each cell, indexed by whole-cell label (index 0 unused): `CD8+`
+   * (a CD3+ cell that also expresses CD8), `CD3+` (CD3+ and not CD8+), `PanCK+`, or `other`. Decided by
+   * which markers the cell was drawn to express, so it is exact; types whose marker is not among the
+   * channels do not occur (with 4 channels there is no CD8, so no `CD8+`).
+   */
+  cellTypes: CellTypeName[];
 }
+
+/** The marker-defined cell types of {@link SyntheticTissue.cellTypes}, in a fixed order. */
+export const CELL_TYPE_NAMES = ['CD3+', 'CD8+', 'PanCK+', 'other'] as const;
+export type CellTypeName = typeof CELL_TYPE_NAMES[number];
 
 type Localisation = 'nucleus' | 'membrane' | 'cytoplasm';
 type CellType = 'epithelial' | 'tcell' | 'bcell' | 'macrophage' | 'stromal';
@@ -108,11 +119,20 @@ export function generateTissue(opts: TissueOptions): SyntheticTissue {
       positive: (_t, r) => r.chance(0.25) });
   }
   const expression = markers.map(() => new Float32Array(cellCount + 1));
+  // Which markers each cell expresses, recorded as drawn (no extra random numbers: images stay bit-identical).
+  const expresses = (name: string, id: number) => {
+    const k = markers.findIndex((m) => m.name === name);
+    return k >= 0 && expression[k][id] >= 0.4;
+  };
   for (let id = 1; id <= cellCount; id++) {
     const cd3 = types[id] === 'tcell';
     markers.forEach((m, k) => {
       expression[k][id] = m.positive(types[id], rng, cd3) ? rng.uniform(0.4, 1) : rng.uniform(0, 0.04);
     });
+  }
+  const cellTypes: CellTypeName[] = ['other'];
+  for (let id = 1; id <= cellCount; id++) {
+    cellTypes[id] = expresses('CD3', id) ? (expresses('CD8', id) ? 'CD8+' : 'CD3+') : expresses('PanCK', id) ? 'PanCK+' : 'other';
   }
 
   const membrane = innerBoundary(cell, width, height); // QuPath's membrane: cell pixels touching another label
@@ -171,6 +191,7 @@ export function generateTissue(opts: TissueOptions): SyntheticTissue {
     nucleusMask: nucleus,
     umPerPixel,
     cellCount,
+    cellTypes,
   };
 }
 

@@ -55,8 +55,11 @@ export function stableStringify(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Hash of everything that changes an image's outputs: channels, model bytes, postprocess and quantify settings. */
-export function settingsHash(parts: { channels: unknown; modelSha256: string; postprocess: unknown; quantify: unknown }): string {
+/**
+ * Hash of everything that changes an image's outputs: channels, model bytes, postprocess and quantify settings, and the
+ * classifier's bytes when there is one (absent, the hash is what it was before classifiers existed).
+ */
+export function settingsHash(parts: { channels: unknown; modelSha256: string; postprocess: unknown; quantify: unknown; classifierSha256?: string }): string {
   return createHash('sha256').update(stableStringify(parts)).digest('hex');
 }
 

@@ -12,13 +12,14 @@ export interface ImagesPlan {
 /**
  * The images of a run, each planned from its manifest (new, done, failed before, input changed, settings
  * changed, outputs missing); the settings hash covers the channels, the model's bytes and the
- * postprocess and quantify settings. Used by the `discover` activity and by `tessel run --dry-run`.
+ * postprocess and quantify settings, and the classifier's bytes when there is one. Used by the `discover` activity and by `tessel run --dry-run`.
  */
 export async function planImages(input: Omit<DiscoverInput, 'runId'>): Promise<ImagesPlan> {
   const { images, skipped } = await discoverImages(input.locations.images, input.imageFilter);
   const s = input.settings;
   const model = await hashObject(s.model.uri);
-  const hash = settingsHash({ channels: s.channels, modelSha256: model.sha256, postprocess: s.postprocess, quantify: s.quantify });
+  const classifierSha256 = s.classify ? (await hashObject(s.classify.uri)).sha256 : undefined;
+  const hash = settingsHash({ channels: s.channels, modelSha256: model.sha256, postprocess: s.postprocess, quantify: s.quantify, classifierSha256 });
   const planned: DiscoveredImage[] = [];
   for (const { name, imageUri } of images) {
     const manifest = await readManifest(manifestUri(input.locations.jobs, name));

@@ -39,7 +39,8 @@ WITH stages AS (
          postprocessing_queue_wait_s, postprocessing_peak_memory_gb, pixels
   FROM `PROJECT.DATASET.TABLE` WHERE postprocessing_success
   UNION ALL
-  SELECT run_id, 'quantify', quantification_time_s, NULL, NULL, quantification_queue_wait_s, NULL, pixels
+  SELECT run_id, 'quantify', quantification_time_s, quantification_input_load_time_s, quantification_output_write_time_s,
+         quantification_queue_wait_s, NULL, pixels
   FROM `PROJECT.DATASET.TABLE` WHERE quantification_time_s IS NOT NULL
 )
 SELECT
@@ -58,3 +59,40 @@ SELECT
   APPROX_QUANTILES(SAFE_DIVIDE(time_s, pixels / 1e6), 100)[OFFSET(50)] AS s_per_megapixel_p50
 FROM stages
 GROUP BY run_id, stage;
+
+-- One row per image per stage with when it was queued and started (tessel dashboard's timeline): a gap between
+-- one stage's end and the next one's queued_at is time the image spent in no queue; queue_wait_s is time waiting for a worker.
+CREATE OR REPLACE VIEW `PROJECT.DATASET.stage_timeline` AS
+WITH stages AS (
+  SELECT run_id, input_file_id, 'convert' AS stage, conversion_started_at AS started_at, conversion_queue_wait_s AS queue_wait_s,
+         COALESCE(preprocessing_input_load_time_s, 0) + COALESCE(preprocessing_time_s, 0) + COALESCE(preprocessing_output_write_time_s, 0) AS seconds,
+         preprocessing_instance_type AS instance_type, preprocessing_gpu_type AS gpu_type, CAST(NULL AS STRING) AS worker
+  FROM `PROJECT.DATASET.TABLE`
+  UNION ALL
+  SELECT run_id, input_file_id, 'predict', prediction_started_at, prediction_queue_wait_s,
+         COALESCE(prediction_input_load_time_s, 0) + COALESCE(prediction_time_s, 0) + COALESCE(prediction_output_write_time_s, 0),
+         prediction_instance_type, prediction_gpu_type, prediction_worker
+  FROM `PROJECT.DATASET.TABLE`
+  UNION ALL
+  SELECT run_id, input_file_id, 'postprocess', postprocessing_started_at, postprocessing_queue_wait_s,
+         COALESCE(postprocessing_input_load_time_s, 0) + COALESCE(postprocessing_time_s, 0) + COALESCE(postprocessing_output_write_time_s, 0),
+         postprocessing_instance_type, postprocessing_gpu_type, cpu_worker
+  FROM `PROJECT.DATASET.TABLE`
+  UNION ALL
+  SELECT run_id, input_file_id, 'quantify', quantification_started_at, quantification_queue_wait_s, quantification_time_s,
+         COALESCE(postprocessing_instance_type, preprocessing_instance_type), NULL, cpu_worker
+  FROM `PROJECT.DATASET.TABLE`
+  UNION ALL
+  SELECT run_id, input_file_id, 'record', record_started_at, NULL, record_time_s,
+         COALESCE(postprocessing_instance_type, preprocessing_instance_type), NULL, NULL
+  FROM `PROJECT.DATASET.TABLE`
+)
+SELECT
+  run_id, input_file_id, stage, instance_type, gpu_type, worker,
+  DATETIME_SUB(started_at, INTERVAL CAST(ROUND(COALESCE(queue_wait_s, 0) * 1e6) AS INT64) MICROSECOND) AS queued_at,
+  started_at,
+  DATETIME_ADD(started_at, INTERVAL CAST(ROUND(seconds * 1e6) AS INT64) MICROSECOND) AS ended_at,
+  queue_wait_s,
+  seconds
+FROM stages
+WHERE started_at IS NOT NULL;

@@ -45,6 +45,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** Seconds to wait for the frontend to accept connections. */
   startTimeoutS?: number;
+  /** Remote codec endpoint the Web UI decodes payloads with (e.g. `tessel codec-server`'s URL). */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -87,6 +89,7 @@ export function devServerArgs(o: DevServerOptions & { port: number }): string[] 
   if (o.dbFile) args.push('--db-filename', resolve(o.dbFile), '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort ?? o.port + 1000));
+  if (o.uiCodecEndpoint && !o.headless) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
   return args;
 }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/temporal/dev-server';
 
 export const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'cli', 'main.ts');
@@ -16,13 +16,18 @@ export interface CliResult { code: number | null; stdout: string; stderr: string
 
 /** Runs `tessel <args>` as a real process (the same command an operator types). */
 export function tessel(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<CliResult> {
+  return runProcess(process.execPath, [...NODE_ARGS, ...args], { env, timeoutMs });
+}
+
+/** Runs a program to its end (killed after `timeoutMs`), collecting its output; env adds to this process's. */
+export function runProcess(program: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { cwd: o.cwd ?? ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 600_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -66,9 +71,12 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   });
 }
 
-/** A dev server with SQLite persistence in a fresh temp folder, and the env that points clients at it. */
-export async function startTestServer(): Promise<{ server: DevServer; dir: string; env: NodeJS.ProcessEnv }> {
+/**
+ * A dev server with SQLite persistence in a fresh temp folder, and the env that points clients at it.
+ * Headless unless `opts` says otherwise (a test driving the Web UI).
+ */
+export async function startTestServer(opts: Partial<DevServerOptions> = {}): Promise<{ server: DevServer; dir: string; env: NodeJS.ProcessEnv }> {
   const dir = mkdtempSync(join(tmpdir(), 'tessel-it-'));
-  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
+  const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log'), ...opts });
   return { server, dir, env: { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' } };
 }

@@ -81,7 +81,7 @@ maybe('BigQuerySink on Crucible', () => {
     expect((await sink.list({ limit: 1 })).map((r) => r.input_file_id)).toEqual(['img_a']);
   });
 
-  test('infra/bigquery/views.sql creates run_summary and stage_percentiles that aggregate correctly', async () => {
+  test('infra/bigquery/views.sql creates run_summary, stage_percentiles and stage_timeline that aggregate correctly', async () => {
     await new BigQuerySink(`${emu.projectId}.bench_v.rows`, { apiEndpoint: emu.endpoint, ...base }).ensureTable();
     const run = async (query: string) => (await (await client.createQueryJob({ query }))[0].getQueryResults())[0] as Record<string, unknown>[];
     await run(`INSERT INTO \`${emu.projectId}.bench_v.rows\` (run_id, input_file_id, success, pixels, cells, total_time_s,
@@ -92,7 +92,7 @@ maybe('BigQuerySink on Crucible', () => {
     const sql = readFileSync(join(__dirname, '..', '..', 'infra', 'bigquery', 'views.sql'), 'utf8')
       .replace(/PROJECT\.DATASET\.TABLE/g, `${emu.projectId}.bench_v.rows`).replace(/PROJECT\.DATASET/g, `${emu.projectId}.bench_v`);
     const statements = sql.split(/;\s*\n/).map((st) => st.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
-    expect(statements).toHaveLength(2);
+    expect(statements).toHaveLength(3);
     for (const st of statements) await run(st);
     const summary = await run(`SELECT * FROM \`${emu.projectId}.bench_v.run_summary\` ORDER BY run_id`);
     expect(summary[0]).toMatchObject({ run_id: 'r1', images: 2, succeeded: 1, failed: 1, pixels: 3_000_000, cells: 50, span_s: 60,
@@ -102,6 +102,14 @@ maybe('BigQuerySink on Crucible', () => {
     const stages = await run(`SELECT * FROM \`${emu.projectId}.bench_v.stage_percentiles\` ORDER BY run_id, stage`);
     expect(stages).toHaveLength(1); // only r1 has a successful predict; r2's failed predict is excluded
     expect(stages[0]).toMatchObject({ run_id: 'r1', stage: 'predict', images: 2, time_s_max: 8 });
+    await run(`INSERT INTO \`${emu.projectId}.bench_v.rows\` (run_id, input_file_id, success, benchmark_datetime_utc, prediction_started_at, prediction_queue_wait_s,
+      prediction_time_s, prediction_input_load_time_s, prediction_worker) VALUES ('r3', 'd', TRUE, DATETIME '2024-01-03 00:00:10', DATETIME '2024-01-03 00:00:02.5', 1.5, 2.0, 0.25, 'gpu-1')`);
+    const timeline = await run(`SELECT * FROM \`${emu.projectId}.bench_v.stage_timeline\` WHERE run_id = 'r3'`);
+    expect(timeline).toHaveLength(1);
+    expect(timeline[0]).toMatchObject({ stage: 'predict', worker: 'gpu-1', queue_wait_s: 1.5, seconds: 2.25 });
+    const at = (v: unknown) => String((v as { value?: string })?.value ?? v);
+    expect(at(timeline[0].queued_at)).toMatch(/^2024-01-03[ T]00:00:01(\.0+)?$/);
+    expect(at(timeline[0].ended_at)).toMatch(/^2024-01-03[ T]00:00:04\.75/);
   });
 
   describe('streaming inserts (insertAll answered by the proxy)', () => {

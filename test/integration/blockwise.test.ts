@@ -76,7 +76,7 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
 
   const started = await tessel(['run', 'workspace', join(dir, 'fault'), '--detach', '--run-id', 'blocks-fault', ...BLOCKS], env);
   expect(started.code).toBe(0);
-  const blocksId = blocksWorkflowId(imageWorkflowId('blocks-fault', name));
+  const blocksId = blocksWorkflowId(imageWorkflowId('blocks-fault', name, 0, false));
   // The CPU worker dies while blocks are normalised (the stage before the model's), the GPU worker while they predict.
   await waitForBlocks(blocksId, (p) => p.stages!.normalize.running >= 1);
   await kill(cpu);
@@ -123,7 +123,7 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
   for (const f of outputs('clean')) expect(`${f} ${sha(readFileSync(join(dir, 'fault', f)))}`).toBe(`${f} ${sha(readFileSync(join(dir, 'clean', f)))}`);
   expect(files(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
   // The clean run continued as new mid-image (12 block activities per segment).
-  const runs = client.workflow.list({ query: `WorkflowId = "${blocksWorkflowId(imageWorkflowId('blocks-clean', name))}"` });
+  const runs = client.workflow.list({ query: `WorkflowId = "${blocksWorkflowId(imageWorkflowId('blocks-clean', name, 0, false))}"` });
   let segments = 0;
   for await (const _ of runs) segments++;
   expect(segments).toBeGreaterThan(2);

@@ -10,6 +10,7 @@ import { NotFoundError, TesselError } from '../../core/errors';
 import { GcsStore, WRITE_ID_KEY, parseGcsUri } from '../../core/storage/gcs';
 import { configureGcs, storeFor } from '../../core/storage';
 import { loadEnvConfig } from '../../core/config/env';
+import { runInWorker } from '../../core/parallel/run-in-worker';
 import { fakeGcsServerBinary, startGcsEmulator, type GcsEmulator } from '../helpers/gcs-emulator';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
 
@@ -173,15 +174,27 @@ maybe('GcsStore on fake-gcs-server', () => {
   });
 
   test('storeFor routes gs:// URIs to the configured store', async () => {
-    configureGcs({ apiEndpoint: emu.endpoint });
+    const configured = configureGcs({ apiEndpoint: emu.endpoint });
     const uri = `${root}/via-storeFor.txt`;
     await storeFor(uri).writeAtomic(uri, 'routed');
     expect(Buffer.from(await storeFor(uri).readAll(uri)).toString()).toBe('routed');
-    expect(storeFor(uri)).toBeInstanceOf(GcsStore);
+    // storeFor hands out the configured store behind a byte counter (core/storage/counted.ts).
+    expect(configured).toBeInstanceOf(GcsStore);
+    expect(Buffer.from(await configured.readAll(uri)).toString()).toBe('routed');
     const cfgUri = `${root}/config/env.json`;
     await storeFor(cfgUri).writeAtomic(cfgUri, JSON.stringify({ region: 'us-central1', bigquery_benchmarking_table: 'p-123456.d.t' }));
     const cfg = await loadEnvConfig(cfgUri);
     expect(cfg.benchmark_sink).toEqual({ kind: 'bigquery', table: 'p-123456.d.t' });
     await expect(loadEnvConfig(`${root}/config/missing.json`)).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  test('worker threads use the configured endpoint too (an env config\'s gcs.api_endpoint, no STORAGE_EMULATOR_HOST)', async () => {
+    expect(process.env.STORAGE_EMULATOR_HOST).toBeUndefined();
+    configureGcs({ apiEndpoint: emu.endpoint });
+    const uri = `${root}/thread/table.tsv`;
+    await storeFor(uri).writeAtomic(uri, 'Image\tObject ID\tName\tClassification\tArea\nim\t1\tcell\t\t42\n');
+    // Quantification reads and writes from a worker thread (core/quantify/job.ts); so does this read.
+    const table = await runInWorker<{ rows: string[][] }>(require.resolve('../../core/quantify/read-tsv'), 'readQuantTable', [uri]);
+    expect(table.rows).toEqual([['im', '1', 'cell', '', '42']]);
+  }, 30_000); // without the endpoint the thread retries Google's for minutes
 });

@@ -6,6 +6,7 @@ import { closeDuckDbFiles, DuckDbSink } from '../../../core/bench/duckdb';
 import { buildBenchmarkRow } from '../../../core/record/row';
 import { BENCHMARK_COLUMNS, DEEPCELL_IMAGING_COLUMNS } from '../../../core/bench/schema';
 import type { ConvertResult, RunSettings } from '../../../core/contracts';
+import { commandLineOf } from '../../../cli/run-input';
 
 const settings: RunSettings = {
   channels: { combine: 'sum' }, model: { uri: '/m.zip', batchSize: 8, device: 'cpu' }, postprocess: { compartment: 'both' },
@@ -34,7 +35,7 @@ describe('benchmark rows', () => {
 
   it('records a failed image with the failing stage and cause, and estimates cost from the price table', () => {
     const row = buildBenchmarkRow({
-      runId: 'r', workflowId: 'r--a', image: { name: 'a', imageUri: '/x/a.tiff' }, settings,
+      runId: 'r', workflowId: 'r--a', settingsHash: 'h', image: { name: 'a', imageUri: '/x/a.tiff' }, settings,
       result: { name: 'a', imageUri: '/x/a.tiff', status: 'failed', failedStage: 'predict', error: 'boom', stageSeconds: {} },
       metrics: { convert }, totalTimeS: 3, priceTable: { 'n2-standard-8': 3600 },
     });
@@ -51,10 +52,24 @@ describe('benchmark rows', () => {
     expect(Object.keys(row)).toEqual(BENCHMARK_COLUMNS.map((c) => c.name));
   });
 
+  it("records each stage's start, the record stage's time, the error type, settings hash and command line", () => {
+    const row = buildBenchmarkRow({
+      runId: 'r', workflowId: 'r--a', image: { name: 'a', imageUri: '/x/a.tiff' }, settingsHash: 'abc123',
+      settings: { ...settings, benchmark: { ...settings.benchmark, commandLine: commandLineOf(['node', 'main.ts', 'run', 'workspace', "/data/it's here"]) } },
+      result: { name: 'a', imageUri: '/x/a.tiff', status: 'failed', failedStage: 'predict', error: 'boom', errorType: 'MODEL_CONTRACT', stageSeconds: {} },
+      metrics: { convert: { ...convert, startedAtMs: Date.parse('2024-05-06T07:08:09.123Z') } }, totalTimeS: 3,
+      recordStartedAtMs: Date.parse('2024-05-06T07:08:20.000Z'), now: new Date('2024-05-06T07:08:20.250Z'),
+    });
+    expect(row).toMatchObject({
+      conversion_started_at: '2024-05-06 07:08:09.123', prediction_started_at: null, record_started_at: '2024-05-06 07:08:20.000', record_time_s: 0.25,
+      error_type: 'MODEL_CONTRACT', settings_hash: 'abc123', command_line: "tessel run workspace '/data/it'\\''s here'",
+    });
+  });
+
   it('round-trips rows through DuckDB, concurrently, filtered by run', async () => {
     const sink = new DuckDbSink(join(mkdtempSync(join(tmpdir(), 'tessel-duck-')), 'b.duckdb'));
     const base = buildBenchmarkRow({
-      runId: 'r1', workflowId: 'w', image: { name: 'a', imageUri: '/a' }, settings,
+      runId: 'r1', workflowId: 'w', settingsHash: 'h', image: { name: 'a', imageUri: '/a' }, settings,
       result: { name: 'a', imageUri: '/a', status: 'done', stageSeconds: {} }, metrics: { convert }, totalTimeS: 2,
     });
     await Promise.all([
@@ -72,7 +87,7 @@ describe('benchmark rows', () => {
   it('keeps one row per run, image and compartment: a retried write replaces it', async () => {
     const sink = new DuckDbSink(join(mkdtempSync(join(tmpdir(), 'tessel-duck-')), 'b.duckdb'));
     const row = (totalTimeS: number, compartment: RunSettings['postprocess']['compartment'] = 'both') => buildBenchmarkRow({
-      runId: 'r1', workflowId: 'w', image: { name: 'a', imageUri: '/a' }, settings: { ...settings, postprocess: { compartment } },
+      runId: 'r1', workflowId: 'w', settingsHash: 'h', image: { name: 'a', imageUri: '/a' }, settings: { ...settings, postprocess: { compartment } },
       result: { name: 'a', imageUri: '/a', status: 'done', stageSeconds: {} }, metrics: { convert }, totalTimeS,
     });
     await sink.write([row(1)]);

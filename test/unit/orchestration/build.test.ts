@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCompiledCli } from '../../../infra/build-cli';
+import { ensureCompiled } from '../../../infra/compile-on-demand';
 import { runPython } from '../../helpers/python';
 import { makeTestModel } from '../predict/helpers';
 
@@ -25,6 +26,18 @@ describe('the compiled build', () => {
   afterAll(() => {
     rmSync(out, { recursive: true, force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is what bin/tessel.js compiles on demand (file by file, infra/compile-on-demand.js), byte for byte', () => {
+    const onDemand = join(root, '.tessel', 'build-check-on-demand');
+    try {
+      ensureCompiled(root, { dist: onDemand });
+      const js = (d: string) => readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith('.js') && f !== 'tessel.js').sort();
+      expect(js(onDemand)).toEqual(js(out));
+      expect(js(out).filter((f) => readFileSync(join(onDemand, f), 'utf8') !== readFileSync(join(out, f), 'utf8'))).toEqual([]);
+    } finally {
+      rmSync(onDemand, { recursive: true, force: true });
+    }
   });
 
   it('finds its package.json from dist/ (version)', () => {

@@ -54,7 +54,7 @@ function input(out: string, runId = 'run-1'): FusedInput {
     },
     result, metrics: { convert, predict },
     manifest: { runId, jobsDir: join(out, 'jobs'), settingsHash: 'h', intermediates: { npzUri: outputs.npzUri, predictionsUri: outputs.predictionsUri } },
-    benchmark: { runId, workflowId: `${runId}--a`, image: { name: 'a', imageUri }, settings },
+    benchmark: { runId, workflowId: `${runId}--a`, settingsHash: 'h', image: { name: 'a', imageUri }, settings },
     startedAtMs: Date.now() - 1000, maxAttempts: 3,
   };
 }

@@ -30,7 +30,7 @@ function input(jobsDir: string): RecordInput {
   const result = { name: 'a', imageUri, status: 'failed' as const, failedStage: 'convert' as const, error: 'bad', stageSeconds: {} };
   return {
     manifest: { runId: 'run-1', jobsDir, result, settingsHash: 'h', intermediates: {} },
-    benchmark: { runId: 'run-1', workflowId: 'run-1--a', image: { name: 'a', imageUri }, settings, result, metrics: {}, totalTimeS: 1 },
+    benchmark: { runId: 'run-1', workflowId: 'run-1--a', settingsHash: 'h', image: { name: 'a', imageUri }, settings, result, metrics: {}, totalTimeS: 1 },
     manifestAttempts: 3,
   };
 }
