@@ -27,4 +27,8 @@ module.exports = {
   testTimeout: 120000,
   // Integration suites start real servers; run suites one at a time on small CI machines.
   maxWorkers: process.env.CI ? 1 : 2,
+  // With one worker jest runs the suites in its own process, so a handle a suite leaves open (a server's
+  // socket, a child's pipe) keeps jest alive after the last test: CI timed out that way once. Exit when done;
+  // `npx jest --detectOpenHandles <suite>` finds the culprit.
+  forceExit: true,
 };

@@ -18,7 +18,7 @@ jest.setTimeout(300_000);
 const avail = browserAvailable();
 if (!avail.ok && !process.env.CI) console.warn(avail.skipNote);
 const maybe = avail.ok || process.env.CI ? describe : describe.skip;
-// Big enough that an image takes a few seconds: the run's process keeps the DuckDB file for a second after each
+// Images of 768² take a few seconds each: the run's process keeps the DuckDB file for a second after each
 // row, so rows closer together than that leave a reader no gap until the run ends.
 const IMAGES = 4;
 
@@ -27,7 +27,7 @@ maybe('the live dashboard', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessel-dash-live-'));
   const ws = join(dir, 'ws');
   beforeAll(async () => {
-    const synth = await tessel(['synth', ws, '--images', String(IMAGES), '--size', '256', '--channels', '4', '--seed', '11']);
+    const synth = await tessel(['synth', ws, '--images', String(IMAGES), '--size', '768', '--channels', '4', '--seed', '11']);
     expect(synth.code).toBe(0);
     browser = await launchBrowser();
   });
