@@ -1,7 +1,7 @@
 /**
  * One blockwise segment of a slide in this process (what `tessel segment --block-size` runs), with its
  * resident memory sampled every 100 ms and split by phase: the block work (statistics, normalisation,
- * model tiles, watershed, matching) and the masks (stitch, then today's in-memory mask writer). Prints
+ * model tiles, watershed, matching) and the masks (stitch, then the streaming mask writer). Prints
  * one JSON line. Used by `bench/blockwise.ts memory`.
  *
  *   npx tsx bench/blockwise-rss.ts <slide> <block-size> <out-dir>

@@ -144,7 +144,7 @@ async function agreement(): Promise<void> {
     }
     log(`wall: blockwise ${wall(b).toFixed(1)} s (segment ${b[0].wallS.toFixed(1)}, quantify ${b[1].wallS.toFixed(1)}) / whole ${wall(w).toFixed(1)} s = ${(wall(b) / wall(w)).toFixed(3)}`);
     log(`peak RSS: blockwise ${gib(rss(b))} = ${(rss(b) / px).toFixed(1)} B/px (segment ${gib(b[0].rssBytes)}, quantify ${gib(b[1].rssBytes)}) / whole ${gib(rss(w))} = ` +
-      `${(rss(b) / rss(w)).toFixed(3)}; two in-memory mask writers hold ${gib(2 * px * 4)} of it until the streaming one lands`);
+      `${(rss(b) / rss(w)).toFixed(3)}`);
   }
 }
 
@@ -181,7 +181,7 @@ print(r.stdout.strip().splitlines()[-1])`, [process.execPath, '--import', 'tsx',
     first ??= r.peakBlocks;
     log(`${String(size).padStart(6)}² ${(px / 1e6).toFixed(0).padStart(4)} Mpx (${r.cells} cells, blocks ${JSON.stringify(r.roles)}, ${r.seconds.toFixed(0)} s): ` +
       `segment peak ${gib(r.maxRss)}; block work ${gib(r.peakBlocks)} (×${(r.peakBlocks / first).toFixed(3)} of the first size); ` +
-      `masks ${gib(r.peakMasks)} — two in-memory mask writers at once hold ${gib(2 * px * 4)} (4 B/px each) plus their encoded files; ` +
+      `masks ${gib(r.peakMasks)} (streaming mask writer; a whole int32 plane would be ${gib(px * 4)}); ` +
       `quantify --block-size ${gib(q.rssBytes)} (${q.wallS.toFixed(0)} s)`);
   }
   const size0 = sizes[0];
