@@ -1,5 +1,5 @@
-import { InvalidImageError, UnsupportedFormatError } from '../errors';
-import { openImage, type ImageSource } from '../formats/image';
+import { InvalidImageError } from '../errors';
+import { openImage, readLabelMask } from '../formats/image';
 import type { Plane } from '../formats/ndarray';
 import { formatGeoJson } from '../quantify/geojson';
 import { measurementCalibration } from '../quantify/job';
@@ -93,25 +93,8 @@ async function readMasks(job: QuantifyBlockJob, window: Rect, size: { width: num
 }
 
 /** A window of a single-channel integer mask, as int32 (the image's size checked). */
-export async function readMaskRegion(uri: string, region: Rect, size: { width: number; height: number }): Promise<Plane<Int32Array>> {
-  const src: ImageSource = await openImage(uri);
-  try {
-    const { info } = src;
-    if (info.channels.length !== 1) throw new InvalidImageError(uri, `a label mask must have one channel, this file has ${info.channels.length}`);
-    if (info.dtype.startsWith('float')) throw new UnsupportedFormatError(uri, `a label mask must hold integers, this file holds ${info.dtype}`);
-    if (info.width !== size.width || info.height !== size.height) throw new InvalidImageError(uri, `mask is ${info.width}×${info.height} but the image is ${size.width}×${size.height}`);
-    const plane = await src.readChannel(0, { region });
-    if (plane.data instanceof Int32Array) return plane as Plane<Int32Array>;
-    const d = plane.data as ArrayLike<number>;
-    const out = new Int32Array(d.length);
-    for (let i = 0; i < d.length; i++) {
-      if (d[i] > 0x7fffffff) throw new InvalidImageError(uri, `label ${d[i]} does not fit in int32`);
-      out[i] = d[i];
-    }
-    return { data: out, width: plane.width, height: plane.height };
-  } finally {
-    await src.close();
-  }
+export function readMaskRegion(uri: string, region: Rect, size: { width: number; height: number }): Promise<Plane<Int32Array>> {
+  return readLabelMask(uri, { region, imageSize: size });
 }
 
 /** The union of the boxes of the nuclei that touch the owned cells. */
