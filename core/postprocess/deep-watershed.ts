@@ -38,6 +38,15 @@ export interface WatershedMaps {
  * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
  */
 export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams): Int32Array {
+  return deepWatershedStages(maps, params).labels;
+}
+
+/**
+ * {@link deepWatershed}'s labels with two of its intermediates: the markers (labelled in raster order)
+ * and the labels before relabelling (each object carries its marker's label). Blockwise stitching
+ * orders objects by where their marker starts, as a whole-image run numbers them.
+ */
+export function deepWatershedStages(maps: WatershedMaps, params: DeepWatershedParams): { labels: Int32Array; markers: Int32Array; grown: Int32Array } {
   const p = validateParams(params);
   const { width, height } = maps;
   const n = width * height;
@@ -56,7 +65,7 @@ export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams):
 
   if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold);
   if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold);
-  return relabelSequential(labels).labels;
+  return { labels: relabelSequential(labels).labels, markers: markers.labels, grown: labels };
 }
 
 /**
