@@ -1,4 +1,5 @@
 import type { TesselActivities } from '../core/contracts';
+import { makeBlockTask, makePlanBlocks, makePredictBlock } from './blocks';
 import { defaultEnvironment, type WorkerEnvironment } from './common';
 import { makeClassify } from './classify';
 import { makeConvert } from './convert';
@@ -36,5 +37,8 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     record: makeRecord({ priceTable: deps.priceTable }),
     fused: makeFused(env, { priceTable: deps.priceTable }),
     finalize,
+    planBlocks: makePlanBlocks(env),
+    blockTask: makeBlockTask(env),
+    predictBlock: makePredictBlock(env, { device: deps.device, intraOpThreads: deps.inferenceThreads }),
   };
 }

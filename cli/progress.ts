@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
-import { STAGES, progressQuery, type RunProgress, type RunSummary } from '../core/contracts';
+import { BLOCK_STAGES, STAGES, progressQuery, type BlockwiseProgress, type RunProgress, type RunSummary } from '../core/contracts';
+import { blockProgressOf, formatBlockProgress } from './block-progress';
 
 /**
  * Follows a run until it ends: a bar per stage (done+failed of total images) on a TTY, one line per change
@@ -20,8 +21,21 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
   const resultPromise = handle.result() as Promise<RunSummary>;
   resultPromise.finally(() => (stopped = true)).catch(() => undefined);
 
-  const render = (p: RunProgress) => {
+  const render = (p: RunProgress, blocks: BlockwiseProgress[] = []) => {
     if (multibar) {
+      // A bar per block stage of each image running block by block (blocks done / blocks the stage runs).
+      for (const b of blocks) {
+        for (const s of BLOCK_STAGES) {
+          const c = b.stages?.[s];
+          if (!c || c.total === 0) continue;
+          const key = `${b.name} ${s}`;
+          const label = `${b.name.slice(0, 14)} ${s}`.padEnd(24);
+          const extra = c.skipped ? `${c.skipped} blocks skipped` : '';
+          if (!bars.has(key)) bars.set(key, multibar.create(c.total, 0, { stage: label, extra }, { format: ' {stage} |{bar}| {value}/{total} blocks {extra}' }));
+          bars.get(key)!.setTotal(c.total);
+          bars.get(key)!.update(c.done, { stage: label, extra });
+        }
+      }
       for (const s of STAGES) {
         const c = p.stages[s] ?? { done: 0, failed: 0, running: 0 };
         if (s === 'classify' && !bars.has(s) && c.done + c.failed + c.running === 0) continue; // a run without a classifier
@@ -34,7 +48,8 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
       }
     } else if (!opts.quiet) {
       const line = `[${p.state}] images ${p.images.done + p.images.failed}/${p.images.total} (${p.images.failed} failed) | ` +
-        STAGES.filter((s) => s !== 'classify' || p.stages[s]?.done || p.stages[s]?.running).map((s) => `${s} ${p.stages[s]?.done ?? 0}`).join(' ');
+        STAGES.filter((s) => s !== 'classify' || p.stages[s]?.done || p.stages[s]?.running).map((s) => `${s} ${p.stages[s]?.done ?? 0}`).join(' ') +
+        blocks.map((b) => `\n${formatBlockProgress(b)}`).join('');
       if (line !== lastLine) process.stderr.write(line + '\n');
       lastLine = line;
     }
@@ -42,7 +57,8 @@ export async function followRun(handle: WorkflowHandle, opts: { quiet?: boolean;
 
   while (!stopped) {
     try {
-      render(await handle.query(progressQuery));
+      const p = await handle.query(progressQuery);
+      render(p, await blockProgressOf(handle.client, p));
     } catch {
       // Query can fail while the workflow is between tasks or has just closed; the next poll or the result settles it.
     }

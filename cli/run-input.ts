@@ -8,6 +8,7 @@ import { taskQueuesFromEnv } from '../core/config/temporal';
 import { KEY_FILE_ENV } from '../core/config/encryption-keys';
 import type { EnvConfig } from '../core/config/env';
 import { addWatershedOptions, watershedOverrides } from './watershed-options';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_BLOCKWISE_ABOVE_PIXELS, DEFAULT_HALO, checkBlockSettings } from '../core/blocks/grid';
 import type { ChannelSpec, Locations, ResumableStage, RunInput } from '../core/contracts';
 
 /** deepcell-imaging's workspace folders; each overridable. */
@@ -44,6 +45,17 @@ export function addRunOptions(cmd: Command): Command {
     .option('--embedded', 'start a local Temporal dev server and workers in this process for the run')
     .option('--dry-run', 'list each matching image and what the run would do with it (new, done, failed before, input or settings changed), then exit')
     .option('--force', 'redo images whose outputs are complete and current (default: skip them)')
+    .option('--blockwise-above-pixels <n>', 'images with more pixels run block by block (predict per block on the GPU queue, watershed per block on the CPU queue, ' +
+      'stitched, measured per block; results equal to a whole-image run); 0: never', toNonNegativeInt, DEFAULT_BLOCKWISE_ABOVE_PIXELS)
+    .option('--block-size <n>', 'edge of a block in pixels (a multiple of 256)', toInt, DEFAULT_BLOCK_SIZE)
+    .option('--halo <n>', 'pixels a block sees past its edges (≥ 2 cell diameters; at most block size − 128)', toNonNegativeInt, DEFAULT_HALO)
+    .option('--tissue-threshold <x>', 'blocks whose nuclear and membrane pixels are all ≤ x (on a low-resolution level when the image has one) are skipped', (v: string) => {
+      const n = Number(v);
+      if (v.trim() === '' || !(n >= 0)) throw new ConfigError(`--tissue-threshold: expected a number ≥ 0, got '${v}'`);
+      return n;
+    }, 0)
+    .option('--max-blocks-in-flight <n>', 'block activities in flight at once per image and queue', toInt, 16)
+    .addOption(new Option('--blocks-per-segment <n>', 'block activities per history segment of a blockwise image before continue-as-new').argParser(toInt).default(1000).hideHelp())
     .addOption(new Option('--from-stage <stage>', 'start every image at this stage, reusing kept intermediates (e.g. re-run the watershed without the GPU)').choices(['predict', 'postprocess', 'quantify', 'classify']));
 }
 
@@ -116,6 +128,16 @@ export function pathsLocations(o: Record<string, string | undefined>): Locations
   };
 }
 
+/** The blockwise settings from the flags, checked. */
+function blockwiseSettings(o: RunCliOptions): RunInput['blockwise'] {
+  const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE, halo = o.halo ?? DEFAULT_HALO;
+  checkBlockSettings(blockSize, halo);
+  return {
+    abovePixels: o.blockwiseAbovePixels ?? DEFAULT_BLOCKWISE_ABOVE_PIXELS, blockSize, halo, tissueThreshold: o.tissueThreshold ?? 0,
+    maxInFlight: o.maxBlocksInFlight ?? 16, tasksPerSegment: o.blocksPerSegment ?? 1000,
+  };
+}
+
 export function newRunId(now = new Date()): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   return `tessel-${t}-${randomBytes(3).toString('hex')}`;
@@ -127,6 +149,7 @@ export interface RunCliOptions {
   maxAttempts: number; geojson: boolean; legacyNames?: boolean; benchmarkSink?: 'duckdb' | 'bigquery' | 'none';
   bigqueryTable?: string; cloudRegion?: string; runId?: string; commandLine?: string; heartbeatTimeout?: number; childrenPerSegment?: number; fusedMaxPixels?: number; force?: boolean; fromStage?: ResumableStage;
   classifier?: string;
+  blockwiseAbovePixels?: number; blockSize?: number; halo?: number; tissueThreshold?: number; maxBlocksInFlight?: number; blocksPerSegment?: number;
 }
 
 /** Run settings from the flags, then the env config (if any), then defaults. */
@@ -150,6 +173,7 @@ export function buildRunInput(locations: Locations, o: RunCliOptions, cfg?: EnvC
     heartbeatTimeoutS: o.heartbeatTimeout ?? 60,
     childrenPerSegment: o.childrenPerSegment ?? 500,
     fusedMaxPixels: o.fusedMaxPixels ?? DEFAULT_FUSED_MAX_PIXELS,
+    blockwise: blockwiseSettings(o),
     // Workflow ids are plaintext on the server: with payloads encrypted, they must not carry image names.
     opaqueChildIds: Boolean(process.env[KEY_FILE_ENV]) || undefined,
     force: Boolean(o.force),

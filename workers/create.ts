@@ -3,7 +3,7 @@ import {
 } from '@temporalio/worker';
 import { cpus } from 'node:os';
 import { createActivities, CPU_ACTIVITIES, GPU_ACTIVITIES, type ActivityDeps } from '../activities';
-import { TesselError } from '../core/errors';
+import { explainStartupError } from './startup-errors';
 import type { TaskQueues, TemporalSettings } from '../core/config/temporal';
 import { ComputeSlots, DEFAULT_LOOK_AHEAD_MAX_S } from './compute-slots';
 import type { WorkerMetrics } from './metrics';
@@ -108,7 +108,7 @@ export async function createWorkers(opts: WorkerOptions): Promise<RunningWorkers
     tls: opts.temporal.tls,
     apiKey: opts.temporal.apiKey,
   }).catch((e: unknown) => {
-    throw new TesselError('INVALID_CONFIG', `cannot reach Temporal at ${opts.temporal.address} (start one with 'tessel server', or set TEMPORAL_ADDRESS)`, { cause: e });
+    throw explainStartupError(e, opts.temporal);
   });
   // A payload under a key this worker lacks fails its task with the key-id error, then the worker stops,
   // so the task's retries go to workers that hold the key instead of this one failing them all in turn.

@@ -5,6 +5,7 @@ import {
   NON_RETRYABLE_CODES, applyPostprocess, applyQuantify, stageSeconds, type FusedResult, type ImageInput, type ImageMetrics,
   type ImageResult, type ProgressReport, type Stage, type StageMetrics, type TesselActivities,
 } from '../core/contracts';
+import { runBlockwiseImage } from './process-blocks';
 import { StageEventQueue } from './stage-events';
 
 /** The stages `--from-stage` can skip to, in order; record always runs, classify only with a classifier. */
@@ -13,7 +14,9 @@ const ORDER: Stage[] = ['convert', 'predict', 'postprocess', 'quantify', 'classi
 /**
  * One image through every stage: convert (cpu) → predict (gpu) → postprocess (cpu) → quantify (cpu) →
  * classify (cpu, when the run has a classifier) → record (cpu); an image of at most `fusedMaxPixels`
- * pixels runs the stages after predict as one activity, `fused`.
+ * pixels runs the stages after predict as one activity, `fused`; one that convert finds above the
+ * blockwise threshold runs predict, postprocess and quantify block by block in a workflow of its own
+ * (`processBlocks`), then classify and record as any image.
  * Only URIs travel between stages. A stage failure ends the image (recorded with its cause), never the
  * run: the workflow returns a failed result instead of throwing.
  */
@@ -49,15 +52,19 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
 
   try {
     if (runs('convert')) {
-      metrics.convert = await stage('convert', (progress) => cpu.convert({ imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels, progress }));
+      metrics.convert = await stage('convert', (progress) => cpu.convert({
+        imageUri: image.imageUri, npzUri: outputs.npzUri, channels: settings.channels, blockwiseAbovePixels: input.blockwise?.abovePixels, progress,
+      }));
     }
-    if (runs('predict')) {
+    const blocks = metrics.convert?.blockwise === true;
+    if (blocks) await runBlockwiseImage(input, result, metrics, events, (s) => (current = s));
+    if (!blocks && runs('predict')) {
       metrics.predict = await stage('predict', (progress) => gpu.predict({
         npzUri: outputs.npzUri, predictionsUri, model: settings.model, umPerPixel: metrics.convert?.umPerPixel ?? undefined, progress,
       }));
     }
     const c = metrics.convert;
-    if (runs('postprocess') && c && c.width * c.height <= input.fusedMaxPixels) {
+    if (!blocks && runs('postprocess') && c && c.width * c.height <= input.fusedMaxPixels) {
       current = 'postprocess';
       events.add('postprocess', 'started');
       const out = await fused(() => cpu.fused({
@@ -83,14 +90,15 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
       result.events = events.takeAll();
       return result;
     }
-    if (runs('postprocess')) {
+    if (!blocks && runs('postprocess')) {
       metrics.postprocess = await stage('postprocess', (progress) => cpu.postprocess({ ...postprocessInput, progress }));
       applyPostprocess(result, metrics.postprocess);
     }
-    if (runs('quantify')) {
+    if (!blocks && runs('quantify')) {
       metrics.quantify = await stage('quantify', (progress) => cpu.quantify({ ...quantifyInput, progress }));
       applyQuantify(result, metrics.quantify);
     }
+    // A blockwise image's TSV and GeoJSON are where a whole image's are, so classify reads them alike.
     if (classifyInput) {
       metrics.classify = await stage('classify', (progress) => cpu.classify({ ...classifyInput, progress }));
       result.cells ??= metrics.classify.cells;

@@ -39,6 +39,8 @@ export class RunState {
   /** Images whose workflow is running. */
   running = 0;
   private readonly counted = new Map<string, Set<string>>();
+  /** Images running block by block: their blocks workflow, for `tessel status` to ask. */
+  private readonly blockwise = new Map<string, string>();
 
   constructor(readonly runId: string, readonly carry: RunCarry) {
     this.phase = carry.listUri ? 'running' : 'discovering';
@@ -60,6 +62,7 @@ export class RunState {
   /** Counts stage events, each (image, stage, event) once. */
   countEvents(events: readonly StageEvent[]): void {
     for (const ev of events) {
+      if (ev.blocksWorkflowId) this.blockwise.set(ev.name, ev.blocksWorkflowId);
       let seen = this.counted.get(ev.name);
       if (!seen) this.counted.set(ev.name, (seen = new Set()));
       const key = `${ev.stage} ${ev.event}`;
@@ -74,6 +77,7 @@ export class RunState {
     if (r.events) this.countEvents(r.events);
     delete r.events;
     this.counted.delete(r.name);
+    this.blockwise.delete(r.name);
     // The record stage's end comes in the result, not in an event.
     if (r.record) this.countStage('record', r.record.status);
     const c = this.carry;
@@ -115,6 +119,7 @@ export class RunState {
       startedAtMs: c.startedAtMs,
       throughputPerMin,
       etaS: throughputPerMin && remaining > 0 ? (remaining / throughputPerMin) * 60 : undefined,
+      blockwise: this.blockwise.size > 0 ? [...this.blockwise].map(([name, workflowId]) => ({ name, workflowId })) : undefined,
     };
   }
 

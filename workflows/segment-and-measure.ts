@@ -82,6 +82,7 @@ async function processChild(input: RunInput, settingsHash: string, image: Discov
         taskQueues: input.taskQueues, settings: input.settings, maxAttempts: input.maxAttempts,
         parentWorkflowId: workflowInfo().workflowId, settingsHash, fromStage: input.fromStage,
         jobsDir: input.locations.jobs, heartbeatTimeoutS: input.heartbeatTimeoutS, fusedMaxPixels: input.fusedMaxPixels,
+        blockwise: input.blockwise,
       }],
       workflowId: imageWorkflowId(input.runId, image.name, index, input.opaqueChildIds),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

@@ -10,8 +10,13 @@ export class StageEventQueue {
 
   constructor(private readonly name: string, private readonly parentWorkflowId?: string) {}
 
-  add(stage: Stage, event: StageEvent['event'], extra: Pick<StageEvent, 'cells' | 'error' | 'errorType'> = {}): void {
+  add(stage: Stage, event: StageEvent['event'], extra: Pick<StageEvent, 'cells' | 'error' | 'errorType' | 'blocksWorkflowId'> = {}): void {
     this.pending.push({ name: this.name, stage, event, ...extra });
+  }
+
+  /** Events another workflow of the image left for this one to carry (a blockwise image's last ones). */
+  addAll(events: readonly StageEvent[]): void {
+    this.pending.push(...events);
   }
 
   /** The events so far, for the next activity to carry; none when there is no run to tell. */

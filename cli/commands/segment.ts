@@ -1,20 +1,24 @@
 import { type Command, Option } from 'commander';
 import { postprocess } from '../../core/postprocess';
 import { CompartmentSelection } from '../../core/postprocess/params';
+import { ConfigError } from '../../core/errors';
 import { closeIdleThreads } from '../../core/parallel/run-in-worker';
 import { releaseSessions } from '../../core/predict/session';
 import { joinUri } from '../../core/storage';
 import { addMaskFormatOption, maskFormatOf } from '../mask-format-option';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
 import { addPredictOptions, type PredictCliOptions, runPredict } from './predict';
+import { addBlockOptions, describeBlockSegment, segmentBlockwise, type BlockCliOptions } from '../blockwise';
 
 export function register(program: Command): void {
   const cmd = program
-    .command('segment <npz>')
+    .command('segment <input>')
     .description('Predict then postprocess in one go, without Temporal: Mesmer inference on the NPZ intermediate (see `tessel predict`), ' +
       'then deep watershed (see `tessel postprocess`). Writes <out-dir>/<name>_raw_predictions.npz (or --predictions), ' +
-      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff (or, with --mask-format ome-zarr, the labels of <out-dir>/<name>.ome.zarr).\n\n' +
-      WATERSHED_DEFAULTS_HELP)
+      '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff (or, with --mask-format ome-zarr, the labels of <out-dir>/<name>.ome.zarr).\n' +
+      'With --block-size N, <input> may also be the OME-TIFF itself (channels as `tessel convert` picks them) and the image is done block ' +
+      'by block on worker threads, in memory set by the block: the same masks as a whole-image run (OME-TIFF, written tile by tile), plus <name>_WholeCellBoxes.npy and ' +
+      '<name>_NucleusBoxes.npy (per-label bounding boxes); --test-block I,J does one block with its halo.\n\n' + WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) for the masks and predictions')
     .requiredOption('--name <name>', 'image name used in the output file names')
     .addOption(new Option('--compartment <which>', 'compartments to segment').choices(CompartmentSelection.options).default('both'))
@@ -22,10 +26,22 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON on stdout');
   addPredictOptions(cmd);
   addWatershedOptions(cmd);
+  addBlockOptions(cmd, { segment: true });
   addMaskFormatOption(cmd);
-  cmd.action(async (npz: string, o: PredictCliOptions & Record<string, unknown>) => {
+  cmd.action(async (npz: string, o: PredictCliOptions & BlockCliOptions & Record<string, unknown>) => {
     const outDir = o.outDir as string;
     const name = o.name as string;
+    if (o.blockSize !== undefined || o.testBlock !== undefined) {
+      if (o.blockSize === undefined) throw new ConfigError('--test-block needs --block-size');
+      if (o.compartment !== 'both') throw new ConfigError('--block-size segments both compartments; leave out --compartment');
+      // The blocks' masks and quantify --block-size read TIFF label masks; OME-Zarr labels need a labels root per image.
+      if (maskFormatOf(o) !== 'ome-tiff') throw new ConfigError('--block-size writes OME-TIFF masks; leave out --mask-format ome-zarr');
+      if (o.predictions) throw new ConfigError('--block-size keeps the model tiles\' outputs per block (see --blocks-dir), not one raw_predictions.npz; leave out --predictions');
+      const r = await segmentBlockwise(npz, { ...o, outDir, name }, watershedOverrides(o));
+      process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : describeBlockSegment(r));
+      return;
+    }
+    if (!npz.endsWith('.npz')) throw new ConfigError(`segment reads an NPZ intermediate (tessel convert makes one), or with --block-size the image itself; got '${npz}'`);
     const predictionsUri = (o.predictions as string | undefined) ?? joinUri(outDir, `${name}_raw_predictions.npz`);
     const overrides = watershedOverrides(o);
     const t0 = performance.now();

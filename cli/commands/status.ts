@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { connectClient, runNotFound } from '../client';
 import { printJson } from '../output';
-import { STAGES, progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
+import { STAGES, progressQuery, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
+import { blockProgressOf, formatBlockProgress } from '../block-progress';
 
 export function register(program: Command): void {
   program.command('status <run-id>')
@@ -31,8 +32,9 @@ export function register(program: Command): void {
           status = await handle.query(progressQuery);
         }
         const { results: _r, ...compact } = status as RunSummary;
-        if (o.json) printJson(compact);
-        else process.stdout.write(formatStatus(compact) + '\n');
+        const blocks = await blockProgressOf(client.workflow, status);
+        if (o.json) printJson(blocks.length ? { ...compact, blocks } : compact);
+        else process.stdout.write(formatStatus(compact, blocks) + '\n');
         if (status.state === 'failed' || status.state === 'cancelled') process.exitCode = 1;
       } finally {
         await close();
@@ -47,12 +49,13 @@ function emptyStatus(runId: string, state: RunProgress['state']): RunProgress {
   };
 }
 
-export function formatStatus(p: RunProgress): string {
+export function formatStatus(p: RunProgress, blocks: BlockwiseProgress[] = []): string {
   const lines = [`${p.runId}: ${p.state}`,
     `  images: ${p.images.done} done, ${p.images.failed} failed, ${p.images.running} running, ${p.images.pending} pending, ${p.images.skipped} skipped (already done), ${p.images.total} total`,
     `  stages: ${STAGES.map((s) => `${s} ${p.stages[s].done} done/${p.stages[s].running} running/${p.stages[s].failed} failed`).join('; ')}`,
     `  cells: ${p.cells}`];
   if (p.throughputPerMin) lines.push(`  throughput: ${p.throughputPerMin.toFixed(1)} images/min${p.etaS ? `, ETA ${Math.round(p.etaS)} s` : ''}`);
+  if (blocks.length) lines.push('  running block by block:', ...blocks.map((b) => `  ${formatBlockProgress(b)}`));
   for (const f of p.failures) lines.push(`  failed ${f.name} (${f.imageUri}) at ${f.stage ?? '?'}: ${f.error}`);
   if (p.failuresOmitted) lines.push(`  … and ${p.failuresOmitted} more failures (see jobs/manifests/ and the benchmark rows)`);
   return lines.join('\n');

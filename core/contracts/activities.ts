@@ -2,6 +2,9 @@ import type {
   DiscoverInput, DiscoverOutput, DiscoveredImage, FinalizeInput, FinalizeOutput, ImageListPage,
 } from './run';
 import type {
+  BlockPlanInput, BlockPlanResult, BlockTaskInput, BlockTaskResult, PredictBlockInput, PredictBlockResult,
+} from './blockwise';
+import type {
   ClassifyInput, ClassifyResult, ConvertInput, ConvertResult, FusedInput, FusedResult, PostprocessInput, PostprocessResult, PredictInput, PredictResult,
   QuantifyInput, QuantifyResult, RecordInput, RecordResult,
 } from './stages';
@@ -29,10 +32,16 @@ export interface TesselActivities {
   fused(input: FusedInput): Promise<FusedResult>;
   /** The QuPath project and the run's summary. */
   finalize(input: FinalizeInput): Promise<FinalizeOutput>;
+  /** A blockwise image's plan: grid, tissue check (cpu). */
+  planBlocks(input: BlockPlanInput): Promise<BlockPlanResult>;
+  /** One CPU task of a blockwise image: a block's statistics, normalisation, watershed, match or measurements, or a reduction. */
+  blockTask(input: BlockTaskInput): Promise<BlockTaskResult>;
+  /** One block's model tiles (gpu). */
+  predictBlock(input: PredictBlockInput): Promise<PredictBlockResult>;
 }
 
 /** Which activities run on which queue. */
-export const GPU_ACTIVITIES = ['predict'] as const satisfies readonly (keyof TesselActivities)[];
+export const GPU_ACTIVITIES = ['predict', 'predictBlock'] as const satisfies readonly (keyof TesselActivities)[];
 export const CPU_ACTIVITIES = [
-  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'classify', 'record', 'fused', 'finalize',
+  'discover', 'readImageList', 'convert', 'postprocess', 'quantify', 'classify', 'record', 'fused', 'finalize', 'planBlocks', 'blockTask',
 ] as const satisfies readonly (keyof TesselActivities)[];

@@ -10,6 +10,8 @@ export interface StageEvent {
   error?: string;
   errorType?: string;
   cells?: number;
+  /** On an image's first blockwise event: the workflow whose `blockProgress` query gives its blocks. */
+  blocksWorkflowId?: string;
 }
 
 /**

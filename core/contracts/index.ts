@@ -5,6 +5,9 @@
  * aside); the lint rules in eslint.config.mjs keep it so.
  */
 export * from './activities';
+export * from './block-schedule';
+export * from './blocks';
+export * from './blockwise';
 export * from './errors';
 export * from './events';
 export * from './run';

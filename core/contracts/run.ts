@@ -2,6 +2,7 @@
  * A run's inputs, its images and its progress. Only URIs and small metrics travel through Temporal
  * (claim check); pixels never do.
  */
+import type { BlockwiseSettings } from './blockwise';
 import type { StageEvent } from './events';
 import type { ResumableStage, Stage } from './stages';
 
@@ -66,6 +67,8 @@ export interface RunInput {
    * compute. 0: never. Not a setting of the results, so not in the settings hash.
    */
   fusedMaxPixels: number;
+  /** Images above a size run block by block (absent: never). */
+  blockwise?: BlockwiseSettings;
   /**
    * Image workflow ids hold the image's index instead of its name (set when payloads are encrypted, since
    * ids are stored in plaintext). See `imageWorkflowId`.
@@ -87,12 +90,16 @@ export interface DiscoveredImage {
 }
 
 export interface ImageOutputs {
+  /** Empty for a blockwise image, which makes no NPZ. */
   npzUri: string;
   predictionsUri: string;
   wholeCellMaskUri: string;
   nucleusMaskUri: string;
   tsvUri: string;
   geojsonUri?: string;
+  /** Per-label bounding boxes beside the masks (blockwise images). */
+  wholeCellBoxesUri?: string;
+  nucleusBoxesUri?: string;
 }
 
 /** Input of one image's workflow (`processImage`). */
@@ -111,6 +118,7 @@ export interface ImageInput {
   jobsDir: string;
   heartbeatTimeoutS: number;
   fusedMaxPixels: number;
+  blockwise?: BlockwiseSettings;
 }
 
 export interface ImageResult {
@@ -152,6 +160,8 @@ export interface RunProgress {
   /** Images per minute over finished images, and an ETA in seconds, when enough is known. */
   throughputPerMin?: number;
   etaS?: number;
+  /** Images running block by block now, with the workflow that answers their `blockProgress` query. */
+  blockwise?: { name: string; workflowId: string }[];
 }
 
 export interface RunSummary extends RunProgress {

@@ -28,7 +28,11 @@ export interface StageMetrics {
   isPreemptible?: boolean;
 }
 
-export interface ConvertInput { imageUri: string; npzUri: string; channels: RunSettings['channels']; progress?: ProgressReport }
+export interface ConvertInput {
+  imageUri: string; npzUri: string; channels: RunSettings['channels']; progress?: ProgressReport;
+  /** An image with more pixels is not converted: it runs block by block (the result says `blockwise`). */
+  blockwiseAbovePixels?: number;
+}
 
 export interface ConvertResult extends StageMetrics {
   width: number;
@@ -38,6 +42,8 @@ export interface ConvertResult extends StageMetrics {
   npzBytes: number;
   nuclearChannels: string[];
   membraneChannels: string[];
+  /** The image is above `blockwiseAbovePixels`: nothing was converted, it runs block by block. */
+  blockwise?: boolean;
 }
 
 export interface PredictInput { npzUri: string; predictionsUri: string; model: RunSettings['model']; umPerPixel?: number; progress?: ProgressReport }

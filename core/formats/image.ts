@@ -194,16 +194,26 @@ export function resolveChannels(info: ImageInfo, specs: (string | number)[]): nu
   });
 }
 
+export interface LabelMaskReadOptions {
+  /** Only this rectangle (blockwise quantify reads a block's window). */
+  region?: { x: number; y: number; width: number; height: number };
+  /** The image the mask belongs to: a mask of another size is refused. */
+  imageSize?: { width: number; height: number };
+}
+
 /**
- * Reads a single-channel label mask (uint8/int8/uint16/int16/int32/uint32) as Int32Array.
- * @throws InvalidImageError when the file has several channels or labels beyond int32.
+ * Reads a single-channel label mask (uint8/int8/uint16/int16/int32/uint32), or a region of it, as Int32Array.
+ * @throws InvalidImageError when the file has several channels, labels beyond int32 or another size than `imageSize`.
  */
-export async function readLabelMask(uri: string): Promise<Plane<Int32Array>> {
+export async function readLabelMask(uri: string, opts: LabelMaskReadOptions = {}): Promise<Plane<Int32Array>> {
   const src = await openImage(uri);
   try {
-    if (src.info.channels.length !== 1) throw new InvalidImageError(uri, `a label mask must have one channel, this file has ${src.info.channels.length}`);
-    if (src.info.dtype.startsWith('float')) throw new UnsupportedFormatError(uri, `a label mask must hold integers, this file holds ${src.info.dtype}`);
-    const plane = await src.readChannel(0);
+    const { info } = src;
+    if (info.channels.length !== 1) throw new InvalidImageError(uri, `a label mask must have one channel, this file has ${info.channels.length}`);
+    if (info.dtype.startsWith('float')) throw new UnsupportedFormatError(uri, `a label mask must hold integers, this file holds ${info.dtype}`);
+    const size = opts.imageSize;
+    if (size && (info.width !== size.width || info.height !== size.height)) throw new InvalidImageError(uri, `mask is ${info.width}×${info.height} but the image is ${size.width}×${size.height}`);
+    const plane = await src.readChannel(0, { region: opts.region });
     if (plane.data instanceof Int32Array) return plane as Plane<Int32Array>;
     const out = new Int32Array(plane.data.length);
     const d = plane.data as ArrayLike<number>;

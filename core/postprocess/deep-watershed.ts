@@ -39,11 +39,26 @@ export interface WatershedMaps {
  * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
  */
 export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams, opts: DeepWatershedOptions = {}): Int32Array {
+  return runDeepWatershed(maps, params, opts.consumeMaps === true, false).labels;
+}
+
+/**
+ * {@link deepWatershed}'s labels with two of its intermediates: the markers (labelled in raster order)
+ * and the labels before relabelling (each object carries its marker's label). Blockwise stitching
+ * orders objects by where their marker starts, as a whole-image run numbers them. The maps are not
+ * modified; the two intermediates cost a copy each.
+ */
+export function deepWatershedStages(maps: WatershedMaps, params: DeepWatershedParams): { labels: Int32Array; markers: Int32Array; grown: Int32Array } {
+  const r = runDeepWatershed(maps, params, false, true);
+  return { labels: r.labels, markers: r.markers!, grown: r.grown! };
+}
+
+/** The recipe; with `stages`, copies of the markers and of the labels before relabelling are kept. */
+function runDeepWatershed(maps: WatershedMaps, params: DeepWatershedParams, consume: boolean, stages: boolean): { labels: Int32Array; markers?: Int32Array; grown?: Int32Array } {
   const p = validateParams(params);
   const { width, height } = maps;
   const n = width * height;
   if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
-  const consume = opts.consumeMaps === true;
   // Each array below is dropped as soon as the next step no longer needs it: the peak is one step's
   // working set, not the sum of them all.
   const held: Partial<Pick<WatershedMaps, 'maxima' | 'interior'>> = { maxima: maps.maxima, interior: maps.interior };
@@ -56,6 +71,8 @@ export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams, 
   maxima = undefined;
   let markers: Int32Array | undefined = labelComponents({ data: peaks, width, height }, 2).labels;
   peaks = undefined;
+  // The watershed takes the markers' buffer over as scratch.
+  const keptMarkers = stages ? markers.slice() : undefined;
 
   // Our own smoothed copy of the interior becomes the flooded surface −interior, in place.
   const interior = held.interior!;
@@ -70,10 +87,11 @@ export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams, 
 
   if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
   if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
+  const grown = stages ? labels.slice() : undefined;
   labels = relabelSequential(labels, { inPlace: true }).labels;
   // The labels live in the flood's padded buffer; a caller who kept its maps gets an array of its own
   // (one that can be transferred between threads).
-  return consume || labels.byteLength === labels.buffer.byteLength ? labels : labels.slice();
+  return { labels: consume || labels.byteLength === labels.buffer.byteLength ? labels : labels.slice(), markers: keptMarkers, grown };
 }
 
 /** Options of {@link deepWatershed}. */

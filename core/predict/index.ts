@@ -123,7 +123,7 @@ export async function predict(opts: PredictOptions): Promise<PredictOutcome> {
 }
 
 /** `umPerPixel` from the `<name>.json` sidecar that convert writes next to the NPZ, when present and valid. */
-async function sidecarUmPerPixel(npzUri: string): Promise<number | undefined> {
+export async function sidecarUmPerPixel(npzUri: string): Promise<number | undefined> {
   if (!npzUri.endsWith('.npz')) return undefined;
   const uri = npzUri.slice(0, -4) + '.json';
   const store = storeFor(uri);

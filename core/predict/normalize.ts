@@ -38,18 +38,41 @@ export function nonZeroPercentile(plane: Float32Array, q: number): number | unde
   const n = countHighKeys(bits, high);
   if (n < 0) return NaN;
   if (n === 0) return undefined;
+  const ranks = percentileRanks(high, n, q);
+  // The ranks' buckets, refined by their low 16 bits (one histogram when both ranks share a bucket).
+  const lowFirst = new Uint32Array(65536);
+  const lowSecond = ranks.second.bucket === ranks.first.bucket ? lowFirst : new Uint32Array(65536);
+  countLowKeys(bits, ranks.first.bucket, lowFirst, ranks.second.bucket, lowSecond);
+  return percentileValue(ranks, lowFirst, lowSecond);
+}
+
+/**
+ * Where numpy's linear-interpolation percentile `q` of `n` values lies in their high-16-bit key histogram
+ * (see {@link countHighKeys}): the bucket and in-bucket rank of the value below and above the virtual rank.
+ * The histogram may be a sum over parts of a plane (blockwise statistics stream this way).
+ */
+export interface PercentileRanks {
+  t: number;
+  needNext: boolean;
+  first: { bucket: number; rank: number };
+  second: { bucket: number; rank: number };
+}
+
+export function percentileRanks(high: Uint32Array, n: number, q: number): PercentileRanks {
   const virtual = (n - 1) * (q / 100);
   const lo = Math.floor(virtual);
   const t = virtual - lo;
   const needNext = t !== 0 && lo + 1 < n;
   const first = locate(high, lo);
   const second = needNext ? locate(high, lo + 1) : first;
-  // The ranks' buckets, refined by their low 16 bits (one histogram when both ranks share a bucket).
-  const lowFirst = new Uint32Array(65536);
-  const lowSecond = second.bucket === first.bucket ? lowFirst : new Uint32Array(65536);
-  countLowKeys(bits, first.bucket, lowFirst, second.bucket, lowSecond);
+  return { t, needNext, first, second };
+}
+
+/** The percentile from the low-16-bit histograms of the two ranks' buckets (the same array when they share one). */
+export function percentileValue(ranks: PercentileRanks, lowFirst: Uint32Array, lowSecond: Uint32Array): number {
+  const { first, second, t } = ranks;
   const a = keyToFloat((first.bucket << 16 | locate(lowFirst, first.rank).bucket) >>> 0);
-  if (!needNext) return a;
+  if (!ranks.needNext) return a;
   const b = keyToFloat((second.bucket << 16 | locate(lowSecond, second.rank).bucket) >>> 0);
   // numpy's _lerp: from below for t < 0.5, from above otherwise (keeps monotonicity).
   const diff = b - a;
@@ -61,8 +84,8 @@ export function nonZeroPercentile(plane: Float32Array, q: number): number | unde
 // feedback and deoptimises — so the next loop would start over in the interpreter. Per image (cold),
 // that made normalisation ~2× slower than warm.
 
-/** Histograms the top 16 bits of the keys of the non-zero values; returns their count, or −1 at a NaN. */
-function countHighKeys(bits: Uint32Array, high: Uint32Array): number {
+/** Adds the top 16 bits of the keys of the non-zero values to `high`; returns their count, or −1 at a NaN. */
+export function countHighKeys(bits: Uint32Array, high: Uint32Array): number {
   let n = 0;
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
@@ -75,8 +98,8 @@ function countHighKeys(bits: Uint32Array, high: Uint32Array): number {
   return n;
 }
 
-/** Histograms the low 16 bits of the non-zero values' keys in bucket `b1` into `low1`, in `b2` into `low2`. */
-function countLowKeys(bits: Uint32Array, b1: number, low1: Uint32Array, b2: number, low2: Uint32Array): void {
+/** Adds the low 16 bits of the non-zero values' keys in bucket `b1` to `low1`, in `b2` to `low2`. */
+export function countLowKeys(bits: Uint32Array, b1: number, low1: Uint32Array, b2: number, low2: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
     if ((b & 0x7fffffff) === 0) continue;
@@ -136,26 +159,41 @@ export interface NormalizedPlane {
 export function mesmerNormalizeLevels(plane: Float32Array, width: number, height: number, opts: MesmerNormalizeOptions = {}): NormalizedPlane {
   const n = width * height;
   if (plane.length !== n) throw new RangeError(`plane has ${plane.length} values, expected ${width}×${height}`);
-  const p = nonZeroPercentile(plane, opts.clipPercentile ?? 99.9);
-  const clip = p === undefined || Number.isNaN(p) ? Infinity : Math.fround(p);
-  // Extremes of the clipped plane (NaN ignored, as the comparisons ignore it).
   const [min, max] = extremes(plane);
-  const lo = Math.min(min, clip);
-  const hi = Math.min(max, clip);
-  if (!(hi > lo)) { // constant (or empty/NaN) channel
+  const scaling = channelScaling(nonZeroPercentile(plane, opts.clipPercentile ?? 99.9), min, max);
+  if (!scaling) { // constant (or empty/NaN) channel
     if (opts.releaseInput) releaseBuffers(plane.buffer);
     return { width, height, levels: null, unit: new Float32Array(1) };
   }
   const u16 = new Uint16Array(n);
-  const [qlo, qhi] = clipRescaleToUint16(plane, clip, lo, Math.fround(hi - lo), u16);
+  const [qlo, qhi] = clipRescaleToUint16(plane, scaling, u16);
   if (opts.releaseInput) releaseBuffers(plane.buffer);
   const levels = claheLevels(binGreyLevels(u16, qlo, qhi, 256), width, height, { kernelSize: opts.kernelSize ?? 128, clipLimit: 0.01, nbins: 256 });
   if (opts.releaseInput && levels.values.buffer !== u16.buffer) releaseBuffers(u16.buffer);
   return { width, height, levels: levels.values, unit: levelsToUnit(levels) };
 }
 
+/**
+ * The global part of one channel's normalisation, from its non-zero percentile (undefined: no non-zero
+ * pixel; NaN: the plane holds a NaN — then, as numpy, no clip) and its extremes (NaN skipped): the clip,
+ * the rescale's `lo` and float32 `range`. Null when the channel normalises to zeros (constant, empty).
+ */
+export interface ChannelScaling {
+  clip: number;
+  lo: number;
+  range: number;
+}
+
+export function channelScaling(percentile: number | undefined, min: number, max: number): ChannelScaling | null {
+  const clip = percentile === undefined || Number.isNaN(percentile) ? Infinity : Math.fround(percentile);
+  const lo = Math.min(min, clip);
+  const hi = Math.min(max, clip);
+  if (!(hi > lo)) return null;
+  return { clip, lo, range: Math.fround(hi - lo) };
+}
+
 /** The smallest and largest value (NaN skipped). */
-function extremes(plane: Float32Array): [number, number] {
+export function extremes(plane: Float32Array): [number, number] {
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < plane.length; i++) {
@@ -171,7 +209,8 @@ function extremes(plane: Float32Array): [number, number] {
  * float32, rint, clip; NaN stays NaN: skipped by the comparisons, stored as 0), into `u16`.
  * Returns the smallest and largest 16-bit value.
  */
-function clipRescaleToUint16(plane: Float32Array, clip: number, lo: number, range: number, u16: Uint16Array): [number, number] {
+export function clipRescaleToUint16(plane: Float32Array, scaling: ChannelScaling, u16: Uint16Array): [number, number] {
+  const { clip, lo, range } = scaling;
   const rint = RINT; // a local: an imported binding may be a getter (tsx, ts-jest)
   let qlo = 65535;
   let qhi = 0;

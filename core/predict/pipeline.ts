@@ -173,17 +173,18 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
 /** Where tiles are cut from: the interleaved image as is, or its normalised channels. */
 type TileSource = { image: Float32Array } | { planes: NormalizedPlane[] };
 
-/** The pipelined batch loop: extract k+1 while k runs; blend k while k+1 runs. */
+/**
+ * The pipelined batch loop over a whole image's tiles, blended into its heads; with `onRows`, into
+ * rings of rows instead (the band the tiles in flight can still add to), each row handed over as soon
+ * as no tile still to come adds to it.
+ */
 async function runTiles(
   ms: ModelSession, grid: TileGrid, source: TileSource, headNames: string[], headChannels: number[], opts: PredictArrayOptions,
   onRows?: PredictArrayOptions['onRows'],
 ): Promise<{ heads: Float32Array[]; ring: Float32Array[]; batchSize: number; cpuS: number }> {
-  const t = grid.tileSize;
   const inChannels = ms.inputChannels;
-  const batchSize = ms.fixedBatch ?? Math.max(1, Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE[ms.device]));
-  const batches = Math.ceil(grid.count / batchSize);
-  const tileValues = t * t * inChannels;
-  const buffers: Float32Array[] = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
+  const t = grid.tileSize;
+  const batchSize = tileBatchSize(ms, opts.batchSize);
   // Streaming, the heads are rings of rows: the band the tiles in flight can still add to.
   const ring = onRows ? ringRows(grid, batchSize) : undefined;
   const rowsHeld = ring ?? grid.height;
@@ -199,6 +200,57 @@ async function runTiles(
       flushed = to;
     }
   };
+  const loop = await runTileBatches(ms, {
+    count: grid.count, tileSize: t, headNames, headChannels, batchSize, signal: opts.signal, onProgress: opts.onProgress,
+    fill: (k, dest, offset) => {
+      if ('planes' in source) extractNormalizedTile(source.planes, grid, k, dest, offset);
+      else extractTile(source.image, inChannels, grid, k, dest, offset);
+    },
+    take: (out, first, n) => headNames.forEach((name, h) => {
+      const c = headChannels[h];
+      for (let k = 0; k < n; k++) accumulateTile(out[name].data, k * t * t * c, c, grid, first + k, heads[h], ring);
+    }),
+    afterTake: onRows ? (done) => flush(finishedRows(grid, done)) : undefined,
+  });
+  return { heads: onRows ? [] : heads, ring: onRows ? heads : [], ...loop };
+}
+
+/** Tiles per run: the model's fixed batch, else the request, else the device's default. */
+function tileBatchSize(ms: ModelSession, requested?: number): number {
+  return ms.fixedBatch ?? Math.max(1, Math.trunc(requested ?? DEFAULT_BATCH_SIZE[ms.device]));
+}
+
+/** What {@link runTileBatches} runs: `count` tiles, cut by `fill` and handed back to `take` in order. */
+export interface TileBatchJob {
+  count: number;
+  tileSize: number;
+  headNames: string[];
+  headChannels: number[];
+  /** Tiles per run (the model's fixed batch wins). @default {@link DEFAULT_BATCH_SIZE} for the device */
+  batchSize?: number;
+  /** Writes tile `k`'s input (tileSize × tileSize × channels) into `dest` at `offset`. */
+  fill(k: number, dest: Float32Array, offset: number): void;
+  /** Receives the outputs of tiles `first … first + n − 1` (checked: float32 [≥ n, t, t, c] per head). */
+  take(outputs: Record<string, HostedOutput>, first: number, n: number): void;
+  /** Awaited after each `take`, with the number of tiles taken so far (streamed rows go out here). */
+  afterTake?(done: number): Promise<void>;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The pipelined batch loop: extract k+1 while k runs; hand k's outputs back while k+1 runs. Two input
+ * buffers and at most two batches of outputs are alive, whatever the number of tiles.
+ * @throws ModelContractError when an output does not have the expected shape.
+ */
+export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promise<{ batchSize: number; cpuS: number }> {
+  const t = job.tileSize;
+  const { headNames, headChannels } = job;
+  const inChannels = ms.inputChannels;
+  const batchSize = tileBatchSize(ms, job.batchSize);
+  const batches = Math.ceil(job.count / batchSize);
+  const tileValues = t * t * inChannels;
+  const buffers: Float32Array[] = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
   const inputName = ms.model.metadata.input.name;
   let cpuMs = 0;
 
@@ -206,11 +258,8 @@ async function runTiles(
     const c0 = performance.now();
     const buf = buffers[b % 2];
     const first = b * batchSize;
-    const n = Math.min(batchSize, grid.count - first);
-    for (let k = 0; k < n; k++) {
-      if ('planes' in source) extractNormalizedTile(source.planes, grid, first + k, buf, k * tileValues);
-      else extractTile(source.image, inChannels, grid, first + k, buf, k * tileValues);
-    }
+    const n = Math.min(batchSize, job.count - first);
+    for (let k = 0; k < n; k++) job.fill(first + k, buf, k * tileValues);
     // A dynamic batch runs only the real tiles; a fixed batch is zero-filled.
     const rows = ms.fixedBatch ? batchSize : n;
     if (ms.fixedBatch && n < batchSize) buf.fill(0, n * tileValues);
@@ -225,10 +274,10 @@ async function runTiles(
     });
   const start = (b: number) => run(b, prepare(b));
 
-  const blend = (out: Record<string, HostedOutput>, b: number) => {
+  const take = (out: Record<string, HostedOutput>, b: number) => {
     const c0 = performance.now();
     const first = b * batchSize;
-    const n = Math.min(batchSize, grid.count - first);
+    const n = Math.min(batchSize, job.count - first);
     headNames.forEach((name, h) => {
       const tensor = out[name];
       const c = headChannels[h];
@@ -236,12 +285,12 @@ async function runTiles(
       if (tensor.type !== 'float32' || dims.length !== 4 || dims[0] < n || dims[1] !== t || dims[2] !== t || dims[3] !== c) {
         throw new ModelContractError(ms.model.uri, `output '${name}' came back as ${tensor.type} [${dims.join(', ')}], expected float32 [${n}, ${t}, ${t}, ${c}]`);
       }
-      const data = tensor.data;
-      for (let k = 0; k < n; k++) accumulateTile(data, k * t * t * c, c, grid, first + k, heads[h], ring);
     });
+    job.take(out, first, n);
     cpuMs += performance.now() - c0;
   };
 
+  if (job.count === 0) return { batchSize, cpuS: 0 };
   let running = start(0);
   try {
     for (let b = 0; b < batches; b++) {
@@ -250,19 +299,19 @@ async function runTiles(
       const nextInput = hasNext ? prepare(b + 1) : undefined;
       const out = await running;
       if (hasNext) {
-        throwIfAborted(opts.signal);
+        throwIfAborted(job.signal);
         running = run(b + 1, nextInput!);
       }
-      blend(out, b);
-      if (onRows) await flush(finishedRows(grid, (b + 1) * batchSize));
-      opts.onProgress?.(Math.min((b + 1) * batchSize, grid.count), grid.count);
+      take(out, b);
+      if (job.afterTake) await job.afterTake(Math.min((b + 1) * batchSize, job.count));
+      job.onProgress?.(Math.min((b + 1) * batchSize, job.count), job.count);
     }
   } catch (e) {
     // Do not leave a run writing into buffers we drop; its result is discarded.
     await running.catch(() => undefined);
     throw e;
   }
-  return { heads: onRows ? [] : heads, ring: onRows ? heads : [], batchSize, cpuS: cpuMs / 1000 };
+  return { batchSize, cpuS: cpuMs / 1000 };
 }
 
 /**

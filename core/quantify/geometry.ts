@@ -58,8 +58,10 @@ export function polygonArea(ring: ArrayLike<number>): number {
 export function minBoundingCircleRadius(points: ArrayLike<number>): number {
   const n = points.length >> 1;
   if (n === 0) return 0;
+  // Relative to the first point: the circle's arithmetic then does not depend on where the cell lies in
+  // the image (a block's window measures a cell exactly as the whole image does), and stays precise.
   const xs = new Float64Array(n), ys = new Float64Array(n);
-  for (let i = 0; i < n; i++) { xs[i] = points[2 * i]; ys[i] = points[2 * i + 1]; }
+  for (let i = 0; i < n; i++) { xs[i] = points[2 * i] - points[0]; ys[i] = points[2 * i + 1] - points[1]; }
   // A fixed shuffle (Welzl's expected linear time needs random order; a fixed seed keeps results reproducible).
   const random = new Random(0x9e3779b9);
   for (let i = n - 1; i > 0; i--) {

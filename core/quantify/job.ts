@@ -91,20 +91,8 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
         throw new InvalidImageError(uri, `mask is ${m.width}×${m.height} but image ${opts.imageUri} is ${info.width}×${info.height}`);
       }
     }
-    let umPerPixel: number | undefined;
-    if (info.calibrated && info.physicalSizeX) {
-      umPerPixel = info.physicalSizeX;
-      const py = info.physicalSizeY ?? umPerPixel;
-      if (Math.abs(py - umPerPixel) > 1e-6 * umPerPixel) {
-        warnings.push(`${opts.imageUri}: anisotropic pixels (${umPerPixel} × ${py} µm); using ${umPerPixel} µm/pixel for all measurements`);
-      }
-    } else {
-      // One calibration warning, in this stage's words (the reader may already have said it).
-      for (let i = warnings.length - 1; i >= 0; i--) if (/calibrat/i.test(warnings[i])) warnings.splice(i, 1);
-      warnings.push(`${opts.imageUri}: no physical pixel size in the image metadata; measurements are in pixels (px)`);
-    }
+    const { umPerPixel, names } = measurementCalibration(info, opts.imageUri, warnings);
     progress(0.02);
-    const names = info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`));
     const measurer = new CellMeasurer({
       wholeCell: masks[0], nucleus: masks[1], umPerPixel, withGeometry: !!opts.geojsonUri,
       compartments: opts.compartments as Compartment[] | undefined, stats: opts.stats as Stat[] | undefined,
@@ -155,6 +143,26 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
 }
 
 const channelJob = join(__dirname, 'channel-job');
+
+/**
+ * The pixel size measurements use (µm, or undefined for pixel units) and the channels' column names;
+ * adds the calibration warnings to `warnings` (one, in this stage's words, when uncalibrated).
+ */
+export function measurementCalibration(info: ImageSourceLike['info'], imageUri: string, warnings: string[]): { umPerPixel?: number; names: string[] } {
+  let umPerPixel: number | undefined;
+  if (info.calibrated && info.physicalSizeX) {
+    umPerPixel = info.physicalSizeX;
+    const py = info.physicalSizeY ?? umPerPixel;
+    if (Math.abs(py - umPerPixel) > 1e-6 * umPerPixel) {
+      warnings.push(`${imageUri}: anisotropic pixels (${umPerPixel} × ${py} µm); using ${umPerPixel} µm/pixel for all measurements`);
+    }
+  } else {
+    // One calibration warning, in this stage's words (the reader may already have said it).
+    for (let i = warnings.length - 1; i >= 0; i--) if (/calibrat/i.test(warnings[i])) warnings.splice(i, 1);
+    warnings.push(`${imageUri}: no physical pixel size in the image metadata; measurements are in pixels (px)`);
+  }
+  return { umPerPixel, names: info.channels.map((n, i) => (n && n.trim() ? n : `Channel ${i + 1}`)) };
+}
 
 function defaultThreads(): number {
   const env = Number(process.env.TESSEL_QUANTIFY_THREADS);

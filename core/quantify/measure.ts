@@ -65,6 +65,12 @@ export interface MeasureOptions {
   wholeCellFile?: string;
   nucleusFile?: string;
   /**
+   * Where the masks' pixel (0, 0) lies in the image, when they are a window of it (blockwise
+   * quantification): centroids and outlines come out in image coordinates, with the same arithmetic
+   * as for the whole masks. @default { x: 0, y: 0 }
+   */
+  origin?: { x: number; y: number };
+  /**
    * Leave shape columns (polygons, areas, diameters…) to a later {@link CellMeasurer.measureShapes}
    * call, so a caller can trace them while helper threads measure channels. @default false
    */
@@ -87,8 +93,8 @@ export class CellMeasurer {
   readonly table: CellTable;
   private readonly pixels: CompartmentPixels;
   private scratch: Float64Array;
-  /** What {@link measureShapes} still needs: bounding boxes and the pairing (the masks are not kept). */
-  private pendingShapes?: { cells: Boxes; nuclei: Boxes; nucleusOfCell: Int32Array; scale: number };
+  /** What {@link measureShapes} still needs: bounding boxes, the pairing and the origin (the masks are not kept). */
+  private pendingShapes?: { cells: Boxes; nuclei: Boxes; nucleusOfCell: Int32Array; scale: number; origin: { x: number; y: number } };
 
   constructor(opts: MeasureOptions) {
     const { wholeCell, nucleus } = opts;
@@ -116,9 +122,12 @@ export class CellMeasurer {
       unpairedNuclei: pairing.unpairedNuclei, cellsWithoutNucleus: pairing.cellsWithoutNucleus,
       geometry: opts.withGeometry ? { cell: new Array(n), nucleus: new Array(n) } : undefined,
     };
+    const origin = opts.origin ?? { x: 0, y: 0 };
     for (let c = 0; c < n; c++) {
-      table.centroidX[c] = ((cells.sumX[c] + 0.5 * cells.count[c]) / cells.count[c]) * scale;
-      table.centroidY[c] = ((cells.sumY[c] + 0.5 * cells.count[c]) / cells.count[c]) * scale;
+      // Integer sums, exact in float64 either way: a window's centroid equals the whole mask's.
+      const sumX = cells.sumX[c] + origin.x * cells.count[c], sumY = cells.sumY[c] + origin.y * cells.count[c];
+      table.centroidX[c] = ((sumX + 0.5 * cells.count[c]) / cells.count[c]) * scale;
+      table.centroidY[c] = ((sumY + 0.5 * cells.count[c]) / cells.count[c]) * scale;
       const nr = pairing.nucleusOfCell[c];
       table.nucleusLabels[c] = nr < 0 ? 0 : nuclei.ids[nr];
     }
@@ -126,7 +135,7 @@ export class CellMeasurer {
     this.scratch = new Float64Array(Math.max(1, this.pixels.maxLength));
     this.table = table;
     // Shapes are traced from the pixel lists, so the measurer keeps none of the masks.
-    this.pendingShapes = { cells: boxesOf(cells), nuclei: boxesOf(nuclei), nucleusOfCell: pairing.nucleusOfCell, scale };
+    this.pendingShapes = { cells: boxesOf(cells), nuclei: boxesOf(nuclei), nucleusOfCell: pairing.nucleusOfCell, scale, origin };
     if (!opts.deferShapes) this.measureShapes();
   }
 
@@ -138,7 +147,7 @@ export class CellMeasurer {
     const pending = this.pendingShapes;
     if (!pending) return;
     this.pendingShapes = undefined;
-    const { cells, nuclei, nucleusOfCell, scale } = pending;
+    const { cells, nuclei, nucleusOfCell, scale, origin } = pending;
     const { table, pixels } = this;
     const withGeometry = !!table.geometry;
     const n = table.labels.length;
@@ -148,7 +157,7 @@ export class CellMeasurer {
       // The cell's runs hold all its pixels (cytoplasm, then its nucleus).
       const cellShape = window.trace(pixels, pixels.cellRuns[c], pixels.cellRuns[c + 1], cells, c, trace, withGeometry);
       putShape(table.cell, c, cellShape, scale);
-      if (table.geometry) table.geometry.cell[c] = toPolygons(cellShape.rings!);
+      if (table.geometry) table.geometry.cell[c] = toPolygons(cellShape.rings!, origin);
       const nr = nucleusOfCell[c];
       if (nr < 0) {
         for (const col of Object.values(table.nucleus) as Float64Array[]) col[c] = NaN;
@@ -157,7 +166,7 @@ export class CellMeasurer {
       }
       const nucShape = window.trace(pixels, pixels.nucleusRuns[c], pixels.nucleusRuns[c + 1], nuclei, nr, trace, withGeometry);
       putShape(table.nucleus, c, nucShape, scale);
-      if (table.geometry) table.geometry.nucleus[c] = toPolygons(nucShape.rings!);
+      if (table.geometry) table.geometry.nucleus[c] = toPolygons(nucShape.rings!, origin);
       table.nucleusCellAreaRatio[c] = Math.min(1, Math.max(0, nucShape.area / cellShape.area));
     }
   }
@@ -271,12 +280,12 @@ function putShape(cols: ShapeColumns, row: number, s: ReturnType<typeof traceReg
   cols.minDiameter[row] = s.minDiameter * scale;
 }
 
-/** Groups traced rings into polygons: each hole goes to the exterior ring that contains it. */
-function toPolygons(rings: { exterior: boolean; coords: number[] }[]): MultiPolygonCoords {
+/** Groups traced rings into polygons (moved by `origin`): each hole goes to the exterior ring that contains it. */
+function toPolygons(rings: { exterior: boolean; coords: number[] }[], origin: { x: number; y: number }): MultiPolygonCoords {
   const toPairs = (flat: number[]) => {
     const out: number[][] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
-    out.push([flat[0], flat[1]]); // GeoJSON rings are closed
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i] + origin.x, flat[i + 1] + origin.y]);
+    out.push([flat[0] + origin.x, flat[1] + origin.y]); // GeoJSON rings are closed
     return out;
   };
   const exteriors = rings.filter((r) => r.exterior);

@@ -72,6 +72,26 @@ export class TextBuffer {
 
 const TAB = 9, NEWLINE = 10, MINUS = 45, DOT = 46, ZERO = 48;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7];
+/**
+ * The whole table as text, header first, in chunks of `rowsPerChunk` rows (default 2000): the same
+ * text {@link tsvHeader} and {@link putTsvRows} write, for callers that keep a block's rows as a
+ * string (blockwise quantification) rather than streaming them to a file.
+ */
+export function* formatQuPathTsv(table: CellTable, opts: TsvOptions & { rowsPerChunk?: number }): Generator<string> {
+  const cols = measurementColumns(table, opts.legacyNames);
+  const step = Math.max(1, opts.rowsPerChunk ?? 2000);
+  const text = new TextBuffer();
+  const decoder = new TextDecoder();
+  let chunk = tsvHeader(table, opts);
+  const n = table.labels.length;
+  for (let r = 0; r < n; r += step) {
+    putTsvRows(table, cols, opts, r, Math.min(n, r + step), text);
+    yield chunk + decoder.decode(text.take());
+    chunk = '';
+  }
+  if (n === 0) yield chunk;
+}
+
 /** The most bytes one formatted value takes (a float64's shortest form is at most 24 characters). */
 const VALUE_BYTES = 32;
 

@@ -1,13 +1,8 @@
 import { CLIENT_JS } from './client';
+import type { ReviewCell } from './sample';
 
 /** One cell on a page: identity, centroid (table units), area, crop image URL, outline and scale. */
-export interface PageCell {
-  id: string;
-  image: string;
-  label: number;
-  x: number;
-  y: number;
-  area: number;
+export interface PageCell extends Pick<ReviewCell, 'id' | 'image' | 'label' | 'x' | 'y' | 'area'> {
   /** Crop URL, relative to the page. */
   src: string;
   /** SVG path of the whole-cell outline in crop pixels. */

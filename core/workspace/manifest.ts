@@ -107,6 +107,7 @@ export async function buildManifest(input: ManifestInput): Promise<ImageManifest
     const o = result.outputs;
     const files: Record<string, string | undefined> = {
       npz: o.npzUri, wholeCellMask: o.wholeCellMaskUri, nucleusMask: o.nucleusMaskUri, tsv: o.tsvUri, geojson: o.geojsonUri,
+      wholeCellBoxes: o.wholeCellBoxesUri, nucleusBoxes: o.nucleusBoxesUri,
     };
     for (const [k, uri] of Object.entries(files)) {
       if (!uri) continue;

@@ -51,6 +51,14 @@ export function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<Chi
   });
 }
 
+/** kill -9, and wait until the process is really gone; resolves with the signal it died of. */
+export async function killHard(child: ChildProcess): Promise<NodeJS.Signals | null> {
+  const gone = new Promise((res) => child.once('exit', res));
+  if (!child.kill('SIGKILL')) throw new Error(`could not signal process ${child.pid}`);
+  await gone;
+  return child.signalCode;
+}
+
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((res) => {

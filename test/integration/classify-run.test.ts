@@ -1,5 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
@@ -97,4 +97,28 @@ it('classifies every cell after quantify, records the classifier in the benchmar
     expect(Number(r.classification_time_s)).toBeGreaterThan(0);
   }
   expect(rows[1].quantification_time_s).toBeNull();
+});
+
+it('classifies a blockwise image after its blocks as it classifies the same image whole', async () => {
+  // 512² as 2×2 blocks of 256: processBlocks segments and measures, then the image's classify stage runs.
+  const blocksWs = join(ws, '..', 'ws-blocks');
+  expect((await tessel(['synth', blocksWs, '--images', '1', '--size', '512', '--seed', '9'])).code).toBe(0);
+  const runIn = async (args: string[]) => {
+    const res = await tessel(['run', 'workspace', blocksWs, '--json', '--classifier', zip, '--benchmark-sink', 'none', '--force', ...args], env);
+    if (!res.stdout.trim().startsWith('{')) throw new Error(`run printed no JSON (exit ${res.code}):\n${res.stderr}\n${worker.output()}`);
+    return JSON.parse(res.stdout) as RunSummary;
+  };
+  const tsv = join(blocksWs, 'REPORTS', 'tissue_000_QUANT.tsv');
+  const blocks = await runIn(['--run-id', 'it-classify-blocks', '--blockwise-above-pixels', '100000', '--block-size', '256', '--halo', '64']);
+  expect(blocks.images).toMatchObject({ done: 1, failed: 0 });
+  expect(blocks.stages.classify.done).toBe(1);
+  expect(readdirSync(join(blocksWs, 'SEGMASK'))).toContain('tissue_000_WholeCellBoxes.npy'); // the blocks' own output: it did run block by block
+  const blockTsv = readFileSync(tsv, 'utf8');
+  const cls = classes(tsv);
+  expect(cls.length).toBeGreaterThan(50);
+  expect(new Set(cls).size).toBeGreaterThan(1);
+
+  const whole = await runIn(['--run-id', 'it-classify-whole', '--blockwise-above-pixels', '0']);
+  expect(whole.stages.classify.done).toBe(1);
+  expect(readFileSync(tsv, 'utf8')).toBe(blockTsv);
 });

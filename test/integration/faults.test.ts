@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
-import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { killHard, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
@@ -40,10 +40,7 @@ async function waitFor(runId: string, pred: (p: RunProgress) => boolean, timeout
 
 /** kill -9, and wait until the process is really gone. */
 async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
-  const gone = new Promise((res) => w.once('exit', res));
-  expect(w.kill('SIGKILL')).toBe(true);
-  await gone;
-  expect(w.signalCode).toBe('SIGKILL');
+  expect(await killHard(w)).toBe('SIGKILL');
 }
 
 async function worker(queue: string) {

@@ -15,9 +15,9 @@ jest.setTimeout(300_000);
 interface Skip { match: RegExp; reason: string }
 const SKIP: Skip[] = [
   { match: /^npm test$/, reason: 'the whole suite, this test included' },
-  { match: /^npm run -s tessel -- server\b/, reason: 'a Temporal dev server on the fixed ports 7233/8233, running until interrupted' },
-  { match: /^npm run -s tessel -- worker\b/, reason: 'workers run until interrupted and need that server' },
-  { match: /^npm run -s tessel -- run (workspace|paths) (?!.*--dry-run)/, reason: 'needs the server and workers above (the same run embedded: the demo here, and test/integration/embedded-logs.test.ts)' },
+  { match: /^npm run -s tessel -- (--\S+ \S+ )*server\b/, reason: 'a Temporal dev server on the fixed ports 7233/8233, running until interrupted' },
+  { match: /^npm run -s tessel -- (--\S+ \S+ )*worker\b/, reason: 'workers run until interrupted and need that server' },
+  { match: /^npm run -s tessel -- (--\S+ \S+ )*run (workspace|paths) (?!.*--dry-run)/, reason: 'needs the server and workers above (the same run embedded: the demo here, and test/integration/embedded-logs.test.ts)' },
   { match: /\bgs:\/\//, reason: 'needs a GCS bucket' },
   { match: /^npm run build$/, reason: 'the type-checked tsc build: test/unit/orchestration/build.test.ts builds and runs it' },
   { match: /ONNXRUNTIME_NODE_INSTALL=cuda/, reason: 'downloads CUDA libraries, for GPU hosts' },

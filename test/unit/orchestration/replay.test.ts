@@ -3,7 +3,8 @@
  * `TESSEL_RECORD_HISTORIES=1 npx jest test/integration/run.test.ts`) against today's workflow code, with
  * no server: a change that would break runs already in flight fails here. The histories cover the run
  * workflow and each path of an image's: its last stages as one `fused` activity, as three activities,
- * and a failure.
+ * a failure, and a blockwise image's blocks (`processBlocks`, recorded by test/integration/blockwise.test.ts
+ * with kill -9 of its workers, so retried activities are in it).
  *
  * Tessel has not been released, so there is one path through the workflows and the histories are of the
  * current code: when a change to the workflows is meant (replay fails), record afresh. Once a version is
@@ -27,8 +28,8 @@ const dir = join(root, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 const history = (file: string) => historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
 
-it('has the run and each path of an image on record', () => {
-  expect(files).toEqual(['processImage-failed.json', 'processImage-fused.json', 'processImage-stages.json', 'segmentAndMeasure.json']);
+it('has the run, each path of an image and a blockwise image on record', () => {
+  expect(files).toEqual(['processBlocks.json', 'processImage-failed.json', 'processImage-fused.json', 'processImage-stages.json', 'segmentAndMeasure.json']);
 });
 
 it.each(files)('replays %s without non-determinism', async (file) => {
@@ -41,7 +42,8 @@ it('refuses a workflow that no longer schedules what the history recorded', asyn
   const src = readFileSync(join(root, 'workflows', 'process-image.ts'), 'utf8');
   const mutant = src.replace("if (runs('convert')) {", "if (false as boolean) {")
     .replace(/from '\.\.\/core\/contracts'/g, `from '${join(root, 'core', 'contracts')}'`)
-    .replace(/from '\.\/stage-events'/g, `from '${join(root, 'workflows', 'stage-events')}'`);
+    .replace(/from '\.\/stage-events'/g, `from '${join(root, 'workflows', 'stage-events')}'`)
+    .replace(/from '\.\/process-blocks'/g, `from '${join(root, 'workflows', 'process-blocks')}'`);
   expect(mutant).not.toBe(src);
   // Inside the checkout (git-ignored .tessel/), so the bundler finds @temporalio/workflow.
   mkdirSync(join(root, '.tessel'), { recursive: true });

@@ -1,0 +1,143 @@
+import { Client, Connection } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, killHard, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { readLabelMask } from '../../core/formats/image';
+import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
+import { blockProgressQuery, blocksWorkflowId, imageWorkflowId, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
+
+/**
+ * A blockwise image through Temporal on a real dev server: one 512×512 image run as 2×2 blocks of 256
+ * (every block touches both block lines), first undisturbed — continuing as new every 12 block
+ * activities — then with kill -9 of the GPU worker while blocks predict and of the CPU worker while they
+ * are segmented. Both finish with identical masks (labels), and byte-identical boxes and reports; in the disturbed run every
+ * block task was scheduled once and only the ones the killed workers held were attempted again.
+ */
+jest.setTimeout(900_000);
+
+let server: DevServer;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let client: Client;
+let connection: Connection;
+const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
+const BLOCKS = ['--blockwise-above-pixels', '100000', '--block-size', '256', '--halo', '64', '--heartbeat-timeout', '5', '--max-blocks-in-flight', '4', '--batch-size', '2'];
+
+function files(d: string): string[] {
+  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)).map((x) => `${f}/${x}`) : [f])).sort();
+}
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function worker(queue: string) {
+  const w = await startWorker(['--queue', queue], env);
+  workers.push(w);
+  return w;
+}
+
+async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
+  expect(await killHard(w)).toBe('SIGKILL');
+}
+
+async function waitForBlocks(id: string, pred: (p: BlockwiseProgress) => boolean, timeoutMs = 300_000): Promise<BlockwiseProgress> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await client.workflow.getHandle(id).query(blockProgressQuery).catch(() => undefined);
+    if (p?.stages && pred(p)) return p;
+    if (Date.now() > deadline) throw new Error(`timed out waiting on ${id}: ${JSON.stringify(p)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  ({ server, env, dir } = await startTestServer());
+  const synth = await tessel(['synth', join(dir, 'clean'), '--images', '1', '--size', '512', '--channels', '4', '--seed', '21']);
+  expect(synth.code).toBe(0);
+  cpSync(join(dir, 'clean'), join(dir, 'fault'), { recursive: true });
+  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  client = new Client({ connection });
+});
+
+afterAll(async () => {
+  for (const w of workers) await stopChild(w, 'SIGKILL');
+  await connection?.close();
+  await server?.stop();
+});
+
+it('runs an image block by block and survives kill -9 of its workers, redoing only their blocks, with identical outputs', async () => {
+  await worker('workflows');
+  let cpu = await worker('cpu');
+  let gpu = await worker('gpu');
+  const clean = await tessel(['run', 'workspace', join(dir, 'clean'), '--json', '--run-id', 'blocks-clean', '--blocks-per-segment', '12', ...BLOCKS], env);
+  const cleanSummary = JSON.parse(clean.stdout) as RunSummary;
+  expect(cleanSummary.images).toMatchObject({ done: 1, failed: 0 });
+  const name = cleanSummary.results[0].name;
+  expect(cleanSummary.results[0].cells).toBeGreaterThan(50);
+
+  const started = await tessel(['run', 'workspace', join(dir, 'fault'), '--detach', '--run-id', 'blocks-fault', ...BLOCKS], env);
+  expect(started.code).toBe(0);
+  const blocksId = blocksWorkflowId(imageWorkflowId('blocks-fault', name, 0, false));
+  // The CPU worker dies while blocks are normalised (the stage before the model's), the GPU worker while they predict.
+  await waitForBlocks(blocksId, (p) => p.stages!.normalize.running >= 1);
+  await kill(cpu);
+  // tessel status shows the image's blocks while it runs.
+  const live = JSON.parse((await tessel(['status', 'blocks-fault', '--json'], env)).stdout) as RunProgress & { blocks?: BlockwiseProgress[] };
+  expect(live.blockwise).toEqual([{ name, workflowId: blocksId }]);
+  expect(live.blocks?.[0].stages?.first).toMatchObject({ done: 4, total: 4 });
+  cpu = await worker('cpu');
+  await waitForBlocks(blocksId, (p) => p.stages!.predict.running >= 1);
+  await kill(gpu);
+  gpu = await worker('gpu');
+
+  const st = await tessel(['status', 'blocks-fault', '--wait', '--json'], env);
+  const final = JSON.parse(st.stdout) as RunProgress;
+  expect(final.state).toBe('completed');
+  expect(final.images).toMatchObject({ done: 1, failed: 0, total: 1 });
+  const once = { done: 1, failed: 0, running: 0 };
+  expect(final.stages).toEqual({ convert: once, predict: once, postprocess: once, quantify: once, classify: { done: 0, failed: 0, running: 0 }, record: once });
+
+  // Every block task was scheduled once; the retried ones were those the killed workers held.
+  const history = await client.workflow.getHandle(blocksId).fetchHistory();
+  const scheduled = new Map<string, number>();
+  const attempts: number[] = [];
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const payload = JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString()) as { task?: { stage: string; block?: number; compartment?: string }; block?: number };
+      const key = `${s.activityType!.name}:${payload.task ? `${payload.task.stage}:${payload.task.block ?? payload.task.compartment ?? ''}` : payload.block ?? ''}`;
+      scheduled.set(key, (scheduled.get(key) ?? 0) + 1);
+    }
+    if (e.activityTaskStartedEventAttributes) attempts.push(e.activityTaskStartedEventAttributes.attempt ?? 1);
+  }
+  expect([...scheduled.values()].every((n) => n === 1)).toBe(true);
+  expect(scheduled.get('predictBlock:0')).toBe(1);
+  const retried = attempts.filter((a) => a > 1).length;
+  expect(retried).toBeGreaterThanOrEqual(1);
+  // At most what two killed workers held: a slot each and one task held ahead, GPU and CPU.
+  expect(retried).toBeLessThanOrEqual(2 + 2 * 3);
+  expect(attempts).toHaveLength(scheduled.size); // one started event per activity: its last attempt
+
+  const outputs = (ws: string) => files(join(dir, ws)).filter((f) => /^(SEGMASK|REPORTS)\//.test(f));
+  expect(outputs('fault')).toEqual(outputs('clean'));
+  expect(outputs('clean')).toEqual(expect.arrayContaining([`SEGMASK/${name}_WholeCellBoxes.npy`, `SEGMASK/${name}_NucleusMask.tiff`, `REPORTS/${name}_QUANT.tsv`]));
+  // Masks by their labels (each OME-TIFF's XML has a UUID of its own), boxes and reports byte for byte.
+  const digest = async (f: string) => {
+    if (!f.endsWith('.tiff')) return sha(readFileSync(f));
+    const m = await readLabelMask(f);
+    return `${m.width}×${m.height} ${sha(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))}`;
+  };
+  for (const f of outputs('clean')) expect(`${f} ${await digest(join(dir, 'fault', f))}`).toBe(`${f} ${await digest(join(dir, 'clean', f))}`);
+  expect(files(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  // The clean run continued as new mid-image (12 block activities per segment).
+  const runs = client.workflow.list({ query: `WorkflowId = "${blocksWorkflowId(imageWorkflowId('blocks-clean', name, 0, false))}"` });
+  let segments = 0;
+  for await (const _ of runs) segments++;
+  expect(segments).toBeGreaterThan(2);
+
+  // TESSEL_RECORD_HISTORIES=1 refreshes the blockwise history that test/unit/orchestration/replay.test.ts replays.
+  if (process.env.TESSEL_RECORD_HISTORIES === '1') {
+    writeFileSync(join(ROOT, 'test', 'fixtures', 'histories', 'processBlocks.json'), execFileSync(resolveTemporalBinary(),
+      ['workflow', 'show', '--workflow-id', blocksId, '--address', env.TEMPORAL_ADDRESS!, '--output', 'json']));
+  }
+});
