@@ -71,24 +71,7 @@ export async function processImage(input: ImageInput): Promise<ImageResult> {
         postprocess: postprocessInput, quantify: quantifyInput, classify: classifyInput, result, metrics, manifest, benchmark, startedAtMs,
         maxAttempts: input.maxAttempts, progress: events.take(),
       }), events, (s) => (current = s));
-      metrics.postprocess = out.postprocess;
-      applyPostprocess(result, out.postprocess);
-      metrics.quantify = out.quantify;
-      applyQuantify(result, out.quantify);
-      result.record = out.record;
-      events.add('postprocess', 'done', { cells: out.postprocess.cells });
-      events.add('quantify', 'started');
-      events.add('quantify', 'done', { cells: result.cells });
-      if (out.classify) {
-        metrics.classify = out.classify;
-        result.stageSeconds.classify = stageSeconds(out.classify);
-        events.add('classify', 'started');
-        events.add('classify', 'done', { cells: out.classify.cells });
-      }
-      events.add('record', 'started');
-      // No activity follows to carry these: the run counts them from the result.
-      result.events = events.takeAll();
-      return result;
+      return fusedDone(out, result, metrics, events);
     }
     if (!blocks && runs('postprocess')) {
       metrics.postprocess = await stage('postprocess', (progress) => cpu.postprocess({ ...postprocessInput, progress }));
@@ -141,6 +124,28 @@ function activitiesFor(input: ImageInput) {
     taskQueue: input.taskQueues.cpu, startToCloseTimeout: '5m', retry: { maximumAttempts: 10, nonRetryableErrorTypes: ['INVALID_CONFIG'] },
   });
   return { cpu: stages(input.taskQueues.cpu), gpu: stages(input.taskQueues.gpu), record };
+}
+
+/** A `fused` activity's stages into the image's result and metrics, and their stage events into the result. */
+function fusedDone(out: FusedResult, result: ImageResult, metrics: ImageMetrics, events: StageEventQueue): ImageResult {
+  metrics.postprocess = out.postprocess;
+  applyPostprocess(result, out.postprocess);
+  metrics.quantify = out.quantify;
+  applyQuantify(result, out.quantify);
+  result.record = out.record;
+  events.add('postprocess', 'done', { cells: out.postprocess.cells });
+  events.add('quantify', 'started');
+  events.add('quantify', 'done', { cells: result.cells });
+  if (out.classify) {
+    metrics.classify = out.classify;
+    result.stageSeconds.classify = stageSeconds(out.classify);
+    events.add('classify', 'started');
+    events.add('classify', 'done', { cells: out.classify.cells });
+  }
+  events.add('record', 'started');
+  // No activity follows to carry these: the run counts them from the result.
+  result.events = events.takeAll();
+  return result;
 }
 
 /**
