@@ -29,7 +29,8 @@ import { readLabelMask } from '../core/formats/image';
 import { writeOmeTiff } from '../core/formats/tiff-write';
 import { generateTissue } from '../core/synth/tissue';
 import { startDevServer } from '../infra/temporal/dev-server';
-import { PYTHON, runPython } from '../test/helpers/python';
+import { runPython } from '../test/helpers/python';
+import { ensureBenchTools } from './tools';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'cli', 'main.ts');
@@ -294,5 +295,5 @@ if (!modes[mode]) {
   process.stderr.write(`usage: npx tsx bench/blockwise.ts ${Object.keys(modes).join('|')} [options] (see the file's header)\n`);
   process.exit(2);
 }
-if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run 'node infra/bootstrap.mjs --test' first`);
+ensureBenchTools({ reference: true }); // the reference tools its checks run on (numpy, tifffile) in .venv
 modes[mode]().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });

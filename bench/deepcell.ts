@@ -87,8 +87,9 @@ async function rawSessionRunS(bundle: string, npz: string): Promise<number> {
   const tileValues = t * t * 2;
   const names = model.metadata.outputs.map((o) => o.name);
   const batches: { data: Float32Array; dims: number[] }[] = [];
-  for (let first = 0; first < grid.count; first += DEFAULT_BATCH_SIZE) {
-    const n = Math.min(DEFAULT_BATCH_SIZE, grid.count - first);
+  const batchSize = DEFAULT_BATCH_SIZE[ms.device];
+  for (let first = 0; first < grid.count; first += batchSize) {
+    const n = Math.min(batchSize, grid.count - first);
     const data = new Float32Array(n * tileValues);
     for (let k = 0; k < n; k++) extractTile(image, 2, grid, first + k, data, k * tileValues);
     batches.push({ data, dims: [n, t, t, 2] });

@@ -1,33 +1,33 @@
 /**
- * Quantification benchmark: `tessel quantify` (whole process, spawned, from the compiled CLI as
- * deployed; also from sources through tsx, for reference) against the MCQuant recipe in
- * Python (tifffile read, scikit-image `regionprops_table` morphology once with MCQuant's columns, plus
- * the mean intensity per channel, CSV out), on the same seeded synthetic image, timed in the same run.
+ * Quantification benchmark: `tessel quantify` as deployed (the compiled CLI, whole process) against the
+ * MCQuant recipe in Python (scikit-image `regionprops_table` morphology once with MCQuant's columns,
+ * plus the mean intensity per channel) on the same seeded synthetic image, alternating the two for
+ * several rounds. Prints per round and as medians:
  *
- *   npx tsx bench/quantify.ts [--size 4096] [--cells 33000] [--channels 8] [--keep DIR] [--skip-recipe]
+ * - the compute-only ratio: the recipe's compute timed inside Python with the image and mask already
+ *   in memory / Tessel's whole process (the comparison users make against the fastest way they know);
+ * - the whole-process ratio: the recipe's whole process (tifffile read, compute, CSV out) / Tessel's;
+ * - wall time, cells/s and peak RSS (bytes/pixel) of Tessel's process.
  *
- * --skip-recipe times only the compiled CLI (no tsx run, no MCQuant recipe).
+ *   npx tsx bench/quantify.ts [--size 4096] [--cells 33000] [--channels 8] [--rounds 3] [--keep DIR] [--skip-recipe]
+ *
+ * --skip-recipe times only the compiled CLI (one round unless --rounds says otherwise).
  *
  * The memory check of a million cells × 40 channels (peak RSS, no reference: the recipe would take ~15 min):
  *   npx tsx bench/quantify.ts --size 8192 --cells 1000000 --channels 40 --skip-recipe
  *
- * Prints wall time, cells/s and peak RSS (ru_maxrss of the process tree's largest process) for both,
- * and the speed ratio (goal ≥ 5×). Tessel computes far more (4 compartments × 5 statistics per
- * channel, traced polygons) than the recipe's single mean per channel.
+ * Tessel computes far more (4 compartments × 5 statistics per channel, traced polygons) than the
+ * recipe's single mean per channel.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildCompiledCli } from '../infra/build-cli';
+import { arg, spread, timed } from './timing';
 import { ensureBenchTools } from './tools';
 
 const ROOT = resolve(__dirname, '..');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 const MAKE = `
 import sys, numpy as np, tifffile
@@ -53,11 +53,12 @@ print(len(np.unique(cell)) - 1)
 `;
 
 const MCQUANT_RECIPE = `
-import sys, csv, numpy as np, tifffile
+import sys, csv, json, time, numpy as np, tifffile
 from skimage.measure import regionprops_table
 d = sys.argv[1]
 mask = tifffile.imread(d + '/wholecell.tiff')
 img = tifffile.imread(d + '/image.ome.tiff')
+t0 = time.perf_counter()  # compute only: image and mask in memory, until the columns exist
 props = regionprops_table(mask, properties=('label', 'centroid', 'area', 'major_axis_length', 'minor_axis_length',
                                             'eccentricity', 'solidity', 'extent', 'orientation'))
 cols = {'CellID': props['label']}
@@ -67,44 +68,11 @@ cols.update({'X_centroid': props['centroid-1'], 'Y_centroid': props['centroid-0'
              'MajorAxisLength': props['major_axis_length'], 'MinorAxisLength': props['minor_axis_length'],
              'Eccentricity': props['eccentricity'], 'Solidity': props['solidity'], 'Extent': props['extent'],
              'Orientation': props['orientation']})
+compute_s = time.perf_counter() - t0
 with open(d + '/mcquant.csv', 'w', newline='') as f:
     w = csv.writer(f); w.writerow(cols.keys()); w.writerows(zip(*cols.values()))
+print(json.dumps({'compute_s': compute_s}))
 `;
-
-/** Runs a command under a Python wrapper that reports wall seconds and the children's peak RSS. */
-function timed(cmd: string[], cwd: string): { seconds: number; peakRssMb: number; stdout: string } {
-  const wrapper = `
-import subprocess, resource, sys, time, json
-t = time.perf_counter()
-p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-dt = time.perf_counter() - t
-if p.returncode != 0:
-    sys.stderr.write(p.stderr); sys.exit(p.returncode)
-print(json.dumps({'seconds': dt, 'peakRssMb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 'stdout': p.stdout}))
-`;
-  return JSON.parse(execFileSync(PY, ['-c', wrapper, ...cmd], { cwd, encoding: 'utf8', maxBuffer: 1 << 26 }));
-}
-
-/**
- * The `tessel` entry (cli/main.ts). If the full CLI does not load (another command mid-development),
- * fall back to an entry that registers only `quantify`, and say so.
- */
-function cliEntry(dir: string): string {
-  const main = join(ROOT, 'cli', 'main.ts');
-  try {
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'tsx'), [main, 'quantify', '--help'], { stdio: 'pipe' });
-    return main;
-  } catch {
-    const entry = join(dir, 'quantify-only.ts');
-    writeFileSync(entry, `import { Command } from ${JSON.stringify(require.resolve('commander'))};
-import { register } from ${JSON.stringify(join(ROOT, 'cli', 'commands', 'quantify'))};
-const p = new Command('tessel'); register(p);
-p.parseAsync(process.argv).catch((e) => { console.error('tessel: ' + e.message); process.exit(1); });
-`);
-    process.stderr.write('note: cli/main.ts does not load right now; timing a quantify-only entry instead\n');
-    return entry;
-  }
-}
 
 let PY = '';
 
@@ -113,29 +81,42 @@ function main(): void {
   const size = Number(arg('size', '4096')), cells = Number(arg('cells', '33000')), nch = Number(arg('channels', '8'));
   const keep = process.argv.includes('--keep') ? arg('keep', '') : undefined;
   const skipRecipe = process.argv.includes('--skip-recipe');
+  const rounds = Math.max(1, Number(arg('rounds', skipRecipe ? '1' : '3')));
   const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'tessel-bench-quant-'));
   mkdirSync(dir, { recursive: true });
   try {
     process.stderr.write(`generating ${size}×${size}, ${nch} channels, ~${cells} cells in ${dir} …\n`);
     const made = Number(execFileSync(PY, ['-c', MAKE, dir, String(size), String(cells), String(nch)], { encoding: 'utf8' }).trim());
-    const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
     // As deployed: the compiled CLI (what `npm run build` makes), built here into .bench-out/.
     const compiled = buildCompiledCli(join(ROOT, '.bench-out', 'cli-build'));
     const tesselArgs = ['quantify', '--image', join(dir, 'image.ome.tiff'), '--whole-cell-mask', join(dir, 'wholecell.tiff'),
       '--nucleus-mask', join(dir, 'nucleus.tiff'), '--out', join(dir, 'image_QUANT.tsv')];
-    const tessel = timed([process.execPath, compiled, ...tesselArgs], ROOT);
-    const fromSources = skipRecipe ? undefined : timed([tsx, cliEntry(dir), ...tesselArgs], ROOT);
-    const row = (name: string, r: { seconds: number; peakRssMb: number }) =>
-      `${name.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(made / r.seconds).toString().padStart(8)} cells/s  peak RSS ${Math.round(r.peakRssMb)} MB`;
-    console.log(`image ${size}×${size}, ${nch} channels uint16, ${made} cells`);
-    console.log(row('tessel quantify (all columns)', tessel));
-    if (fromSources) console.log(row('  same, from sources through tsx', fromSources));
-    if (!skipRecipe) {
-      const mcquant = timed([PY, '-c', MCQUANT_RECIPE, dir], ROOT);
-      console.log(row('MCQuant recipe (skimage, means)', mcquant));
-      console.log(`speed-up vs MCQuant recipe: ${(mcquant.seconds / tessel.seconds).toFixed(2)}× (goal ≥ 5×)`);
+    const pixels = size * size;
+    const rows: { tessel: number; rss: number; refCompute?: number; refWhole?: number; summary: string }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // Alternate: a slow moment of a shared machine then falls on both sides.
+      let refCompute: number | undefined, refWhole: number | undefined;
+      if (!skipRecipe) {
+        const ref = timed([PY, '-c', MCQUANT_RECIPE, dir], ROOT);
+        refCompute = (JSON.parse(ref.stdout) as { compute_s: number }).compute_s;
+        refWhole = ref.seconds;
+      }
+      const t = timed([process.execPath, compiled, ...tesselArgs], ROOT);
+      rows.push({ tessel: t.seconds, rss: t.peakRssBytes, refCompute, refWhole, summary: t.stdout.trim() });
+      console.log(`round ${r + 1}: tessel ${t.seconds.toFixed(2)} s, ${Math.round(made / t.seconds)} cells/s, peak ${(t.peakRssBytes / pixels).toFixed(1)} B/px` +
+        (skipRecipe ? '' : `; MCQuant recipe ${refCompute!.toFixed(2)} s compute, ${refWhole!.toFixed(2)} s whole process → ${(refCompute! / t.seconds).toFixed(2)}× / ${(refWhole! / t.seconds).toFixed(2)}×`));
     }
-    console.log(`tessel: ${tessel.stdout.trim()}`);
+    console.log(`\nimage ${size}×${size}, ${nch} channels uint16, ${made} cells, ${rounds} round(s), medians (range):`);
+    console.log(`tessel quantify, compiled CLI, whole process (all columns): ${spread(rows.map((x) => x.tessel))}, ` +
+      `peak RSS ${spread(rows.map((x) => x.rss / pixels), 1, ' B/px')} (${spread(rows.map((x) => x.rss / 2 ** 20), 0, ' MiB')})`);
+    if (!skipRecipe) {
+      console.log(`MCQuant recipe compute only (image and mask in memory):   ${spread(rows.map((x) => x.refCompute!))}`);
+      console.log(`MCQuant recipe whole process (tifffile read, CSV out):    ${spread(rows.map((x) => x.refWhole!))}`);
+      console.log(`ratio, compute only (recipe compute / tessel process):    ${spread(rows.map((x) => x.refCompute! / x.tessel), 2, '×')}  (goal ≥ 6×)`);
+      console.log(`ratio, whole process (recipe process / tessel process):   ${spread(rows.map((x) => x.refWhole! / x.tessel), 2, '×')}`);
+    }
+    console.log(`tessel: ${rows[rows.length - 1].summary}`);
+    console.log('(figures from this machine, in this run; on a shared machine rerun and compare the ratios, not the seconds)');
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }

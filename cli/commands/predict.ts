@@ -20,7 +20,8 @@ export function positive(flag: string, int: boolean) {
 export function addPredictOptions(cmd: Command): Command {
   return cmd
     .option('--model <zip>', 'model collection ZIP (default: the reference model, built on first use)')
-    .option('--batch-size <n>', `tiles per ONNX run (a model with a fixed batch dimension overrides it) (default: ${DEFAULT_BATCH_SIZE})`, positive('batch-size', true))
+    .option('--batch-size <n>', `tiles per ONNX run (a model with a fixed batch dimension overrides it) (default: ${DEFAULT_BATCH_SIZE.cpu} on cpu, ` +
+      `${DEFAULT_BATCH_SIZE.cuda} on cuda: on a CPU larger batches are no faster and each tile holds ~90 MB of activations)`, positive('batch-size', true))
     .addOption(new Option('--device <device>', 'execution provider; cuda needs onnxruntime-node\'s CUDA build (docs/gpu.md)').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime\'s choice, one per physical core)', positive('threads', true))
     .option('--um-per-pixel <x>', 'the image\'s µm/pixel (default: the NPZ\'s <name>.json sidecar; else the model\'s, no resampling)', positive('um-per-pixel', false))

@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const t0 = performance.now();
       const r = o.blockSize !== undefined ? await quantifyInBlocks(o, compartments, stats) : await quantify({
         imageUri: o.image, wholeCellMaskUri: o.wholeCellMask, nucleusMaskUri: o.nucleusMask, outTsvUri: o.out,
-        geojsonUri: o.geojson, projectUri: o.project, imageName: o.imageName, legacyNames: !!o.legacyNames, compartments, stats,
+        geojsonUri: o.geojson, projectUri: o.project, imageName: o.imageName, legacyNames: !!o.legacyNames, compartments, stats, inThread: true,
         onProgress: tty ? (f) => process.stderr.write(`\rquantify ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
       });
       if (tty) process.stderr.write('\r\x1b[K');

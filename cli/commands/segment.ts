@@ -2,6 +2,8 @@ import { type Command, Option } from 'commander';
 import { postprocess } from '../../core/postprocess';
 import { CompartmentSelection } from '../../core/postprocess/params';
 import { ConfigError } from '../../core/errors';
+import { closeIdleThreads } from '../../core/parallel/run-in-worker';
+import { releaseSessions } from '../../core/predict/session';
 import { joinUri } from '../../core/storage';
 import { addMaskFormatOption, maskFormatOf } from '../mask-format-option';
 import { addWatershedOptions, WATERSHED_DEFAULTS_HELP, watershedOverrides } from '../watershed-options';
@@ -44,10 +46,17 @@ export function register(program: Command): void {
     const overrides = watershedOverrides(o);
     const t0 = performance.now();
     const p = await runPredict(npz, predictionsUri, o);
+    // The model and the normalisation threads are not needed again in this process: their memory
+    // (weights, activations, thread heaps) goes before the watershed's.
+    await releaseSessions();
+    await closeIdleThreads();
     const tty = process.stderr.isTTY === true;
     const t1 = performance.now();
+    // Each compartment's thread reads its two maps back from the NPZ just written (the page cache has
+    // it), one compartment after the other: the process then holds one compartment's maps and watershed
+    // at a time, never all four heads (32 bytes/pixel) nor both watersheds.
     const m = await postprocess({
-      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, maskFormat: maskFormatOf(o), ...overrides,
+      predictionsUri, outDir, name, compartment: o.compartment as CompartmentSelection, maskFormat: maskFormatOf(o), ...overrides, concurrency: 1,
       onProgress: tty ? (f) => process.stderr.write(`\rpostprocess ${(f * 100).toFixed(0).padStart(3)}%`) : undefined,
     });
     if (tty) process.stderr.write('\r\x1b[K');

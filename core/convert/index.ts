@@ -1,6 +1,7 @@
 import { ConfigError, ImageTooLargeError } from '../errors';
 import { openImage, resolveChannels, type ImageSource } from '../formats/image';
-import { encodeNpz } from '../formats/npz';
+import type { Plane } from '../formats/ndarray';
+import { NpzWriter } from '../formats/npz-stream';
 import { storeFor } from '../storage';
 import { defaultChannels } from './default-channels';
 
@@ -85,16 +86,26 @@ export async function convert(opts: ConvertOptions): Promise<ConvertOutcome> {
     const out = new Float32Array(pixels * 2);
     const steps = [...nuclear.map((c) => [c, 0] as const), ...membrane.map((c) => [c, 1] as const)];
     let done = 0;
+    let last: Plane['data'] | undefined; // each channel is decoded into the last one's array
     for (const [slot, list] of [[0, nuclear], [1, membrane]] as const) {
       for (let k = 0; k < list.length; k++) {
         opts.signal?.throwIfAborted();
-        const plane = await src.readChannel(list[k]);
+        const plane = await src.readChannel(list[k], { into: last });
+        last = plane.data;
         accumulate(out, plane.data as ArrayLike<number>, slot, combine, k === 0);
         opts.onProgress?.(++done / (steps.length + 1));
       }
     }
+    last = undefined;
     opts.signal?.throwIfAborted();
-    const npz = encodeNpz({ input_channels: { data: out, shape: [info.height, info.width, 2], dtype: 'float32' } });
+    // Written straight from the array into the file (no in-memory copy of the archive).
+    const npz = await NpzWriter.create(opts.outUri, [{ name: 'input_channels', dtype: 'float32', shape: [info.height, info.width, 2] }]);
+    try {
+      await npz.append('input_channels', out);
+    } catch (e) {
+      await npz.abort();
+      throw e;
+    }
     const umPerPixel = info.calibrated ? info.physicalSizeX : undefined;
     const sidecarUri = sidecarUriFor(opts.outUri);
     const sidecar = {
@@ -113,7 +124,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertOutcome> {
       array: { name: 'input_channels', shape: [info.height, info.width, 2], dtype: 'float32', channels: ['nuclear', 'membrane'] },
     };
     const store = storeFor(opts.outUri);
-    await store.writeAtomic(opts.outUri, npz);
+    await npz.commit();
     try {
       await storeFor(sidecarUri).writeAtomic(sidecarUri, JSON.stringify(sidecar, null, 2) + '\n');
     } catch (err) {
@@ -125,7 +136,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertOutcome> {
     return {
       width: info.width, height: info.height, umPerPixel, calibrated: info.calibrated,
       nuclear: nuclear.map((i) => info.channels[i]), membrane: membrane.map((i) => info.channels[i]),
-      sidecarUri, bytes: npz.length, warnings: info.warnings,
+      sidecarUri, bytes: npz.bytes, warnings: info.warnings,
     };
   } finally {
     await src.close();

@@ -1,6 +1,6 @@
 import { ChannelNotFoundError, ConfigError, InvalidImageError, UnsupportedFormatError, isTesselError } from '../errors';
 import { storeFor, type RangeReader } from '../storage';
-import type { DType, Plane } from './ndarray';
+import type { DType, Plane, TypedArray } from './ndarray';
 import { TiffFile } from './tiff-ifd';
 import { layoutOf, type TiffLayout } from './tiff-layout';
 import { parsePage, readPageRegion, type TiffPage } from './tiff-page';
@@ -46,6 +46,11 @@ export interface ReadChannelOptions {
   level?: number;
   /** Window in the chosen level's pixel coordinates; default the whole plane. */
   region?: { x: number; y: number; width: number; height: number };
+  /**
+   * An array to decode into, overwritten, when it has the file's dtype and the region's size (e.g. the
+   * previous channel's, no longer needed): no new plane, and no garbage plane per channel read.
+   */
+  into?: TypedArray;
 }
 
 export interface ImageSource {
@@ -99,7 +104,7 @@ class TiffImageSource implements ImageSource {
     if (![x, y, width, height].every(Number.isInteger) || x < 0 || y < 0 || width < 1 || height < 1 || x + width > page.width || y + height > page.height) {
       throw new ConfigError(`region x=${x} y=${y} ${width}×${height} is outside the ${page.width}×${page.height} image (level ${level})`, { file: this.info.uri });
     }
-    const data = await readPageRegion(this.tf, page, ref.sample, region);
+    const data = await readPageRegion(this.tf, page, ref.sample, region, opts.into);
     return { data, width, height };
   }
 

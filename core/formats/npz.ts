@@ -63,9 +63,22 @@ export function allocTyped(dtype: DType, length: number, uninitialized = false):
 export function encodeNpy(a: NdArray): Uint8Array {
   const count = a.shape.reduce((n, d) => n * d, 1);
   if (count !== a.data.length) throw new Error(`encodeNpy: shape [${a.shape.join(', ')}] holds ${count} elements but data has ${a.data.length}`);
+  const header = npyHeader(a.dtype, a.shape);
+  const dataBytes = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  const out = new Uint8Array(header.length + dataBytes.length);
+  out.set(header, 0);
+  out.set(dataBytes, header.length);
+  return out;
+}
+
+/**
+ * The `.npy` header (magic, version, dict, padding) of a little-endian C-order array, as numpy writes
+ * it: version 1.0, or 2.0 when the dict passes 64 KiB; its length is a multiple of 64.
+ */
+export function npyHeader(dtype: DType, shape: readonly number[]): Uint8Array {
   if (!LITTLE_ENDIAN_HOST) throw new Error('encodeNpy: big-endian hosts are not supported');
-  const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
-  let dict = `{'descr': '${DESCR[a.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   let lenBytes = 2;
   let version = 1;
   if (dict.length + 1 + 10 > 0xffff) {
@@ -75,8 +88,7 @@ export function encodeNpy(a: NdArray): Uint8Array {
   const prefix = 6 + 2 + lenBytes;
   const total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
   dict = dict.padEnd(total - prefix - 1, ' ') + '\n';
-  const dataBytes = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-  const out = new Uint8Array(total + dataBytes.length);
+  const out = new Uint8Array(total);
   out.set(MAGIC, 0);
   out[6] = version;
   out[7] = 0;
@@ -84,16 +96,28 @@ export function encodeNpy(a: NdArray): Uint8Array {
   if (lenBytes === 2) view.setUint16(8, dict.length, true);
   else view.setUint32(8, dict.length, true);
   for (let i = 0; i < dict.length; i++) out[prefix + i] = dict.charCodeAt(i);
-  out.set(dataBytes, total);
   return out;
 }
 
+/** What a `.npy` header says. */
+export interface NpyHeader {
+  dtype: DType;
+  shape: number[];
+  /** Bytes per element. */
+  itemSize: number;
+  bigEndian: boolean;
+  fortranOrder: boolean;
+  /** Offset of the data from the start of the `.npy` bytes. */
+  dataOffset: number;
+  /** Bytes of data the shape needs. */
+  byteLength: number;
+}
+
 /**
- * Decodes a `.npy` (versions 1.0–3.0). Big-endian data is byte-swapped; Fortran-order data is
- * reordered to C order. The result owns a fresh, aligned buffer.
- * @throws InvalidArrayError naming `file` for a malformed header, an unsupported dtype or short data.
+ * Parses a `.npy` header (versions 1.0–3.0) from the first bytes of the array (at least the whole header).
+ * @throws InvalidArrayError naming `file` for a malformed header or an unsupported dtype.
  */
-export function decodeNpy(bytes: Uint8Array, file: string): NdArray {
+export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   const bad = (cause: string): never => {
     throw new InvalidArrayError(file, cause);
   };
@@ -118,16 +142,43 @@ export function decodeNpy(bytes: Uint8Array, file: string): NdArray {
     return Number.isSafeInteger(n) && n >= 0 ? n : bad(`bad dimension '${s}' in .npy shape`);
   });
   const count = shape.reduce((n, d) => n * d, 1);
-  const dataStart = start + headerLen;
-  const byteLength = count * spec.size;
-  if (dataStart + byteLength > bytes.length) bad(`.npy data is truncated: shape [${shape.join(', ')}] needs ${byteLength} bytes, ${bytes.length - dataStart} present`);
+  return {
+    dtype: spec.dtype, shape, itemSize: spec.size, bigEndian: order === '>' && spec.size > 1, fortranOrder: fortran![1] === 'True',
+    dataOffset: start + headerLen, byteLength: count * spec.size,
+  };
+}
+
+/** The most bytes a `.npy` header of version 1.0 can take (numpy's own arrays fit; 2.0 headers may be longer). */
+export const NPY_V1_HEADER_MAX = 10 + 0xffff;
+
+/**
+ * Decodes a `.npy` (versions 1.0–3.0). Big-endian data is byte-swapped; Fortran-order data is
+ * reordered to C order. The result owns a fresh, aligned buffer.
+ * @throws InvalidArrayError naming `file` for a malformed header, an unsupported dtype or short data.
+ */
+export function decodeNpy(bytes: Uint8Array, file: string): NdArray {
+  const h = parseNpyHeader(bytes, file);
+  const { dataOffset, byteLength, shape } = h;
+  if (dataOffset + byteLength > bytes.length) {
+    throw new InvalidArrayError(file, `.npy data is truncated: shape [${shape.join(', ')}] needs ${byteLength} bytes, ${bytes.length - dataOffset} present`);
+  }
   const buf = new ArrayBuffer(byteLength);
   const raw = new Uint8Array(buf);
-  raw.set(bytes.subarray(dataStart, dataStart + byteLength));
-  if (order === '>' && spec.size > 1) byteSwap(raw, spec.size);
-  let data = spec.make(buf, count);
-  if (fortran![1] === 'True' && shape.length > 1) data = fortranToC(data, shape, spec);
-  return { data, shape, dtype: spec.dtype };
+  raw.set(bytes.subarray(dataOffset, dataOffset + byteLength));
+  return npyArray(h, raw);
+}
+
+/**
+ * The array of a parsed header over its raw data bytes (which it takes over: an aligned buffer of exactly
+ * `byteLength` bytes at offset 0): big-endian data is swapped in place, Fortran order reordered to C.
+ */
+export function npyArray(h: NpyHeader, raw: Uint8Array): NdArray {
+  const spec = BY_CODE[DESCR[h.dtype].slice(1)];
+  if (h.bigEndian) byteSwap(raw, spec.size);
+  const count = h.byteLength / spec.size;
+  let data = spec.make(raw.buffer as ArrayBuffer, count);
+  if (h.fortranOrder && h.shape.length > 1) data = fortranToC(data, h.shape, spec);
+  return { data, shape: h.shape, dtype: h.dtype };
 }
 
 /**

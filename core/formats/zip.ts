@@ -50,14 +50,11 @@ export interface WriteZipOptions {
 export function writeZip(entries: ZipEntryInput[], opts: WriteZipOptions = {}): Uint8Array {
   const seen = new Set<string>();
   const parts: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
+  const records: ZipEntryRecord[] = [];
   let offset = 0;
-  const { time, date } = dosDateTime(opts.mtime ?? new Date(1980, 0, 1));
   for (const entry of entries) {
     if (seen.has(entry.name)) throw new Error(`writeZip: duplicate entry name '${entry.name}'`);
     seen.add(entry.name);
-    const name = Buffer.from(entry.name, 'utf8');
-    const crc = crc32(entry.data);
     let method = 0;
     let payload = entry.data;
     if (entry.compress !== false && entry.data.length > 0) {
@@ -67,54 +64,91 @@ export function writeZip(entries: ZipEntryInput[], opts: WriteZipOptions = {}): 
         payload = deflated;
       }
     }
-    const size = entry.data.length;
-    const csize = payload.length;
-    const zip64 = opts.forceZip64 === true || size >= U32_MAX || csize >= U32_MAX || offset >= U32_MAX;
-    const flags = /[^\x20-\x7e]/.test(entry.name) ? FLAG_UTF8 : 0;
+    const record: ZipEntryRecord = { name: entry.name, method, crc: crc32(entry.data), size: entry.data.length, compressedSize: payload.length, localHeaderOffset: offset };
+    const local = zipLocalHeader(record, opts);
+    parts.push(local, payload);
+    records.push(record);
+    offset += local.length + payload.length;
+  }
+  return concat([...parts, zipCentralDirectory(records, offset, opts)]);
+}
+
+/** What the ZIP headers say about one entry (see {@link zipLocalHeader}, {@link zipCentralDirectory}). */
+export interface ZipEntryRecord {
+  name: string;
+  /** 0 stored, 8 deflate. */
+  method: number;
+  crc: number;
+  size: number;
+  compressedSize: number;
+  localHeaderOffset: number;
+}
+
+/** Whether an entry needs ZIP64 fields (or they are forced). */
+function needsZip64(r: ZipEntryRecord, opts: WriteZipOptions): boolean {
+  return opts.forceZip64 === true || r.size >= U32_MAX || r.compressedSize >= U32_MAX || r.localHeaderOffset >= U32_MAX;
+}
+
+/** Byte length of an entry's local header, so a streaming writer can place data before knowing the CRC. */
+export function zipLocalHeaderLength(r: Omit<ZipEntryRecord, 'crc'>, opts: WriteZipOptions = {}): number {
+  return 30 + Buffer.byteLength(r.name, 'utf8') + (needsZip64({ ...r, crc: 0 }, opts) ? 20 : 0);
+}
+
+/** An entry's local header; with ZIP64 both sizes move to the extra field (APPNOTE 4.5.3 requires both). */
+export function zipLocalHeader(r: ZipEntryRecord, opts: WriteZipOptions = {}): Uint8Array {
+  const name = Buffer.from(r.name, 'utf8');
+  const zip64 = needsZip64(r, opts);
+  const { time, date } = dosDateTime(opts.mtime ?? new Date(1980, 0, 1));
+  const extra = zip64 ? zip64Extra([r.size, r.compressedSize]) : new Uint8Array(0);
+  const out = new Uint8Array(30 + name.length + extra.length);
+  const local = new DataView(out.buffer);
+  local.setUint32(0, SIG_LOCAL, true);
+  local.setUint16(4, zip64 ? 45 : 20, true);
+  local.setUint16(6, entryFlags(r.name), true);
+  local.setUint16(8, r.method, true);
+  local.setUint16(10, time, true);
+  local.setUint16(12, date, true);
+  local.setUint32(14, r.crc, true);
+  local.setUint32(18, zip64 ? U32_MAX : r.compressedSize, true);
+  local.setUint32(22, zip64 ? U32_MAX : r.size, true);
+  local.setUint16(26, name.length, true);
+  local.setUint16(28, extra.length, true);
+  out.set(name, 30);
+  out.set(extra, 30 + name.length);
+  return out;
+}
+
+/** The central directory and end records of an archive whose entries end at `cdOffset`. */
+export function zipCentralDirectory(records: ZipEntryRecord[], cdOffset: number, opts: WriteZipOptions = {}): Uint8Array {
+  const { time, date } = dosDateTime(opts.mtime ?? new Date(1980, 0, 1));
+  const central: Uint8Array[] = [];
+  for (const r of records) {
+    const name = Buffer.from(r.name, 'utf8');
+    const zip64 = needsZip64(r, opts);
     const version = zip64 ? 45 : 20;
-
-    // Local header: with ZIP64 both sizes move to the extra field (APPNOTE 4.5.3 requires both).
-    const localExtra = zip64 ? zip64Extra([size, csize]) : new Uint8Array(0);
-    const local = new DataView(new ArrayBuffer(30));
-    local.setUint32(0, SIG_LOCAL, true);
-    local.setUint16(4, version, true);
-    local.setUint16(6, flags, true);
-    local.setUint16(8, method, true);
-    local.setUint16(10, time, true);
-    local.setUint16(12, date, true);
-    local.setUint32(14, crc, true);
-    local.setUint32(18, zip64 ? U32_MAX : csize, true);
-    local.setUint32(22, zip64 ? U32_MAX : size, true);
-    local.setUint16(26, name.length, true);
-    local.setUint16(28, localExtra.length, true);
-    const localOffset = offset;
-    parts.push(new Uint8Array(local.buffer), name, localExtra, payload);
-    offset += 30 + name.length + localExtra.length + payload.length;
-
-    const centralExtra = zip64 ? zip64Extra([size, csize, localOffset]) : new Uint8Array(0);
+    const centralExtra = zip64 ? zip64Extra([r.size, r.compressedSize, r.localHeaderOffset]) : new Uint8Array(0);
     const cd = new DataView(new ArrayBuffer(46));
     cd.setUint32(0, SIG_CENTRAL, true);
     cd.setUint16(4, (3 << 8) | version, true); // made by: Unix
     cd.setUint16(6, version, true);
-    cd.setUint16(8, flags, true);
-    cd.setUint16(10, method, true);
+    cd.setUint16(8, entryFlags(r.name), true);
+    cd.setUint16(10, r.method, true);
     cd.setUint16(12, time, true);
     cd.setUint16(14, date, true);
-    cd.setUint32(16, crc, true);
-    cd.setUint32(20, zip64 ? U32_MAX : csize, true);
-    cd.setUint32(24, zip64 ? U32_MAX : size, true);
+    cd.setUint32(16, r.crc, true);
+    cd.setUint32(20, zip64 ? U32_MAX : r.compressedSize, true);
+    cd.setUint32(24, zip64 ? U32_MAX : r.size, true);
     cd.setUint16(28, name.length, true);
     cd.setUint16(30, centralExtra.length, true);
     cd.setUint16(32, 0, true); // comment length
     cd.setUint16(34, 0, true); // disk number
     cd.setUint16(36, 0, true); // internal attributes
     cd.setUint32(38, (0o100644 << 16) >>> 0, true); // external attributes: regular file, rw-r--r--
-    cd.setUint32(42, zip64 ? U32_MAX : localOffset, true);
+    cd.setUint32(42, zip64 ? U32_MAX : r.localHeaderOffset, true);
     central.push(new Uint8Array(cd.buffer), name, centralExtra);
   }
-  const cdOffset = offset;
   const cdSize = central.reduce((n, p) => n + p.length, 0);
-  const count = entries.length;
+  const count = records.length;
   const needZip64End = opts.forceZip64 === true || count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
   const tail: Uint8Array[] = [];
   if (needZip64End) {
@@ -143,7 +177,11 @@ export function writeZip(entries: ZipEntryInput[], opts: WriteZipOptions = {}): 
   end.setUint32(12, Math.min(cdSize, U32_MAX), true);
   end.setUint32(16, Math.min(cdOffset, U32_MAX), true);
   tail.push(new Uint8Array(end.buffer));
-  return concat([...parts, ...central, ...tail]);
+  return concat([...central, ...tail]);
+}
+
+function entryFlags(name: string): number {
+  return /[^\x20-\x7e]/.test(name) ? FLAG_UTF8 : 0;
 }
 
 /** One entry as listed in the central directory. */
@@ -171,35 +209,69 @@ export function listZip(bytes: Uint8Array, file: string): ZipEntryInfo[] {
 }
 
 function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (cause: string): never => {
-    throw new InvalidArrayError(file, `not a valid ZIP archive: ${cause}`);
-  };
-  if (bytes.length < 22) bad(bytes.length === 0 ? 'the file is empty' : `only ${bytes.length} bytes`);
+  const end = findZipEnd(bytes, 0, bytes.length, file);
+  const dir = 'count' in end ? end : readZip64End(bytes.subarray(end.zip64RecordOffset, end.zip64RecordOffset + 56), file);
+  if (dir.cdOffset + dir.cdSize > bytes.length) bad(file, `central directory (offset ${dir.cdOffset}, ${dir.cdSize} bytes) runs past the end of the file (${bytes.length} bytes)`);
+  return parseZipDirectory(bytes.subarray(dir.cdOffset, dir.cdOffset + dir.cdSize), dir.count, file);
+}
+
+/** Where an archive's central directory lies. */
+export interface ZipDirectoryLocation {
+  count: number;
+  cdSize: number;
+  cdOffset: number;
+}
+
+/** The most bytes at the end of an archive that can hold its end records (end record, maximal comment, ZIP64 locator). */
+export const ZIP_TAIL_BYTES = 22 + U16_MAX + 20;
+
+function bad(file: string, cause: string): never {
+  throw new InvalidArrayError(file, `not a valid ZIP archive: ${cause}`);
+}
+
+/**
+ * Finds the end-of-central-directory record in `tail`, the last bytes of an archive of `fileSize` bytes
+ * starting at file offset `tailStart`: the directory's location, or where the ZIP64 end record is
+ * (to be read and passed to {@link readZip64End}).
+ * @throws InvalidArrayError naming `file` when there is none.
+ */
+export function findZipEnd(tail: Uint8Array, tailStart: number, fileSize: number, file: string): ZipDirectoryLocation | { zip64RecordOffset: number } {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  if (fileSize < 22) bad(file, fileSize === 0 ? 'the file is empty' : `only ${fileSize} bytes`);
   // The end record sits in the last 22 + 65535 (max comment) bytes; scan backwards for its signature.
   let eocd = -1;
-  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - U16_MAX); p--) {
+  for (let p = tail.length - 22; p >= Math.max(0, tail.length - 22 - U16_MAX); p--) {
     if (view.getUint32(p, true) === SIG_EOCD) {
       eocd = p;
       break;
     }
   }
-  if (eocd < 0) bad('no end-of-central-directory record (truncated, or not a ZIP)');
-  let count = view.getUint16(eocd + 10, true);
-  let cdSize = view.getUint32(eocd + 12, true);
-  let cdOffset = view.getUint32(eocd + 16, true);
+  if (eocd < 0) bad(file, 'no end-of-central-directory record (truncated, or not a ZIP)');
   if (eocd >= 20 && view.getUint32(eocd - 20, true) === SIG_ZIP64_LOCATOR) {
     const recOffset = safeNumber(view.getBigUint64(eocd - 20 + 8, true));
-    if (recOffset + 56 > bytes.length || view.getUint32(recOffset, true) !== SIG_ZIP64_EOCD) bad('bad ZIP64 end record offset');
-    count = safeNumber(view.getBigUint64(recOffset + 32, true));
-    cdSize = safeNumber(view.getBigUint64(recOffset + 40, true));
-    cdOffset = safeNumber(view.getBigUint64(recOffset + 48, true));
+    if (recOffset + 56 > tailStart + eocd) bad(file, 'bad ZIP64 end record offset');
+    return { zip64RecordOffset: recOffset };
   }
-  if (cdOffset + cdSize > bytes.length) bad(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past the end of the file (${bytes.length} bytes)`);
+  return { count: view.getUint16(eocd + 10, true), cdSize: view.getUint32(eocd + 12, true), cdOffset: view.getUint32(eocd + 16, true) };
+}
+
+/** The directory's location from a ZIP64 end record (56 bytes). */
+export function readZip64End(record: Uint8Array, file: string): ZipDirectoryLocation {
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  if (record.length < 56 || view.getUint32(0, true) !== SIG_ZIP64_EOCD) bad(file, 'bad ZIP64 end record offset');
+  return { count: safeNumber(view.getBigUint64(32, true)), cdSize: safeNumber(view.getBigUint64(40, true)), cdOffset: safeNumber(view.getBigUint64(48, true)) };
+}
+
+/**
+ * Parses `count` entries of a central directory (its bytes alone), ZIP64 extra fields included.
+ * @throws InvalidArrayError naming `file` for a corrupt or encrypted entry.
+ */
+export function parseZipDirectory(cd: Uint8Array, count: number, file: string): ZipEntryInfo[] {
+  const view = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
   const out: ZipEntryInfo[] = [];
-  let p = cdOffset;
+  let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > bytes.length || view.getUint32(p, true) !== SIG_CENTRAL) bad(`central directory entry ${i} is corrupt`);
+    if (p + 46 > cd.length || view.getUint32(p, true) !== SIG_CENTRAL) bad(file, `central directory entry ${i} is corrupt`);
     const flags = view.getUint16(p + 8, true);
     const method = view.getUint16(p + 10, true);
     const crc = view.getUint32(p + 16, true);
@@ -209,8 +281,8 @@ function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
     const extraLen = view.getUint16(p + 30, true);
     const commentLen = view.getUint16(p + 32, true);
     let localHeaderOffset = view.getUint32(p + 42, true);
-    if (p + 46 + nameLen + extraLen + commentLen > bytes.length) bad(`central directory entry ${i} runs past the end`);
-    const name = new TextDecoder(flags & FLAG_UTF8 ? 'utf-8' : 'latin1').decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length) bad(file, `central directory entry ${i} runs past the end`);
+    const name = new TextDecoder(flags & FLAG_UTF8 ? 'utf-8' : 'latin1').decode(cd.subarray(p + 46, p + 46 + nameLen));
     if (flags & FLAG_ENCRYPTED) throw new InvalidArrayError(file, `ZIP entry '${name}' is encrypted, which is not supported`);
     if (!isSafeEntryName(name)) throw new InvalidArrayError(file, `ZIP entry name ${JSON.stringify(name)} is not a plain relative path (absolute, '..', a backslash or a control character)`);
     // ZIP64 extra: only the fields whose 32-bit slot holds 0xFFFFFFFF are present, in this order.
@@ -222,7 +294,7 @@ function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
       if (tag === 0x0001) {
         let q = e + 4;
         const take = (): number => {
-          if (q + 8 > e + 4 + len) bad(`ZIP64 extra field of '${name}' is too short`);
+          if (q + 8 > e + 4 + len) bad(file, `ZIP64 extra field of '${name}' is too short`);
           const v = safeNumber(view.getBigUint64(q, true));
           q += 8;
           return v;
@@ -237,6 +309,16 @@ function listZipUnchecked(bytes: Uint8Array, file: string): ZipEntryInfo[] {
     p += 46 + nameLen + extraLen + commentLen;
   }
   return out;
+}
+
+/** Offset of an entry's data from its local header's fixed part (the 30 bytes at `localHeaderOffset`). */
+export function zipDataOffset(localHeader: Uint8Array, entry: ZipEntryInfo, file: string): number {
+  const view = new DataView(localHeader.buffer, localHeader.byteOffset, localHeader.byteLength);
+  if (localHeader.length < 30 || view.getUint32(0, true) !== SIG_LOCAL) {
+    throw new InvalidArrayError(file, `ZIP entry '${entry.name}': local header at offset ${entry.localHeaderOffset} is missing or corrupt`);
+  }
+  // Sizes come from the central directory; the local header may defer them to a data descriptor.
+  return entry.localHeaderOffset + 30 + view.getUint16(26, true) + view.getUint16(28, true);
 }
 
 /**
@@ -265,16 +347,15 @@ export function readZip(bytes: Uint8Array, file: string): Map<string, Uint8Array
 
 /** Decompresses and CRC-checks one listed entry. */
 export function extractZipEntry(bytes: Uint8Array, entry: ZipEntryInfo, file: string): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = entry.localHeaderOffset;
-  if (at + 30 > bytes.length || view.getUint32(at, true) !== SIG_LOCAL) {
-    throw new InvalidArrayError(file, `ZIP entry '${entry.name}': local header at offset ${at} is missing or corrupt`);
-  }
-  // Sizes come from the central directory; the local header may defer them to a data descriptor.
-  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
+  const start = zipDataOffset(bytes.subarray(at, at + 30), entry, file);
   const end = start + entry.compressedSize;
   if (end > bytes.length) throw new InvalidArrayError(file, `ZIP entry '${entry.name}' runs past the end of the file (truncated?)`);
-  const raw = bytes.subarray(start, end);
+  return inflateZipEntry(bytes.subarray(start, end), entry, file);
+}
+
+/** Decompresses (or copies, when stored) an entry's raw bytes and checks its size and CRC-32. */
+export function inflateZipEntry(raw: Uint8Array, entry: ZipEntryInfo, file: string): Uint8Array {
   let data: Uint8Array;
   if (entry.method === 0) {
     data = raw.slice();

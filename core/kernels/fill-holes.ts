@@ -1,6 +1,6 @@
 import { growInt32 } from './buffers';
 import type { Plane } from '../formats/ndarray';
-import { maxLabel } from './remove-small-objects';
+import { maxLabel, type InPlaceOption } from './remove-small-objects';
 
 /**
  * deepcell-toolbox's `fill_holes(label_img, size, connectivity=1)`, replicated: for each label, in
@@ -12,19 +12,20 @@ import { maxLabel } from './remove-small-objects';
  * another label enclosed in the box, is filled as well. "Fewer than" is the exclusive threshold of the
  * scikit-image versions deepcell uses (`remove_small_holes(area_threshold=size)` before 0.26).
  *
- * Returns a new array; the input is not modified.
+ * Returns a new array and leaves the input as it was, or with `inPlace` fills the input itself.
  *
  * @see deepcell-toolbox `deepcell_toolbox.utils.fill_holes`.
  * @see S. B. Gray, "Local properties of binary images in two dimensions", IEEE Trans. Computers
  *   C-20(5):551–561, 1971 (Euler number from 2×2 bit-quad counts). doi:10.1109/T-C.1971.223289
  */
-export function fillHoles(labels: Plane<Int32Array>, maxHoleSize: number): Int32Array {
+export function fillHoles(labels: Plane<Int32Array>, maxHoleSize: number, opts: InPlaceOption = {}): Int32Array {
   const { data, width } = labels;
-  const out = data.slice();
-  if (maxHoleSize <= 1 || data.length === 0) return out;
+  if (maxHoleSize <= 1 || data.length === 0) return opts.inPlace ? data : data.slice();
   const max = maxLabel(data);
+  // Both from the input, before any fill (in place, `out` is the input).
   const euler = eulerNumbers(labels, max);
   const box = boundingBoxes(labels, max);
+  const out = opts.inPlace ? data : data.slice();
   let stamp: Int32Array | undefined;
   let stack = new Int32Array(1024);
   let component = new Int32Array(1024);

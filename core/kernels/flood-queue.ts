@@ -1,47 +1,77 @@
 import type { ValueOrder } from './sort-by-value';
 
+/** Options of {@link FloodQueue}. */
+export interface FloodQueueOptions {
+  /**
+   * Let the queue keep `sorted`'s key array as its own storage: the caller must not use `sorted`
+   * afterwards. Saves 4 bytes per entry at the queue's peak. @default false
+   */
+  consumeSorted?: boolean;
+}
+
 /**
  * The priority queue of a priority-flood watershed, keyed by (value, insertion age): pop returns the
  * lowest value, the earliest pushed among equal values. Every pixel is pushed at most once.
  *
- * The pixels are sorted by value beforehand, so a pixel's place in the queue is its position in that
- * order: a hierarchical occupancy bitmap over positions (one bit per sorted pixel, 32-bit words per
- * level, lowest set bit by `Math.clz32`) replaces a heap's cache-missing sifts. A pixel whose value is
- * unique sits at its own position; a group of equal values shares the group's first position and a
- * FIFO stored in the group's slots, which is what keeps insertion order among ties.
+ * The pixels are sorted by value beforehand, so each distinct value has a rank, and the queue is a
+ * hierarchical occupancy bitmap over ranks (one bit per distinct value, 32-bit words per level, lowest
+ * set bit by `Math.clz32`) instead of a heap's cache-missing sifts. A value held by one pixel is that
+ * pixel; a value shared by several (a tied group) owns a record — its rank, pushed and popped counts,
+ * then its FIFO of pixel ids, which keeps insertion order among ties — so a push or pop of a tied
+ * pixel touches one place in memory. Place codes are below 2³¹, so callers can keep them as negative
+ * int32s in the same array as their labels.
  *
  * @see R. Barnes, C. Lehman, D. Mulla, "Priority-flood", Computers & Geosciences 62:117–127, 2014.
  */
 export class FloodQueue {
-  /** Unique values: the pixel at each position; tied groups: their FIFO storage. */
-  private readonly slot: Int32Array;
-  /** At a tied group's start position: pushed and popped counts of its FIFO. */
-  private readonly pushed: Int32Array;
-  private readonly popped: Int32Array;
+  /** Per rank: the pixel id of a unique value, or −(record offset + 1) for a tied group. */
+  private readonly entry: Int32Array;
+  /** Tied groups' records back to back: [rank, pushed, popped, id₀ … id₍size−1₎]. */
+  private readonly groups: Int32Array;
   private readonly occupancy: Uint32Array[] = [];
   size = 0;
 
   /**
    * @param sorted pixels by value (from `sortByValue`)
    * @param pixelId maps a sorted entry's index to the id used in push/pop (e.g. a padded index)
-   * @param onPlace told each pixel id's place code, which {@link push} must be given back; callers
-   *   keep it beside their own per-pixel state so the flood touches one cache line per pixel
+   * @param onPlace told each pixel id's place code (0 ≤ code < 2³¹ − 2), which {@link push} must be
+   *   given back; callers keep it beside their own per-pixel state so the flood touches one cache line per pixel
+   * @throws RangeError past 2³⁰ entries
    */
-  constructor(sorted: ValueOrder, pixelId: (index: number) => number, onPlace: (id: number, place: number) => void) {
+  constructor(sorted: ValueOrder, pixelId: (index: number) => number, onPlace: (id: number, place: number) => void, opts: FloodQueueOptions = {}) {
     const { order, keys } = sorted;
     const m = order.length;
-    this.slot = new Int32Array(m);
-    this.pushed = new Int32Array(m);
-    this.popped = new Int32Array(m);
-    let start = 0;
-    for (let j = 0; j < m; j++) {
-      if (j > 0 && keys[j] !== keys[j - 1]) start = j;
-      const tied = j > start || (j + 1 < m && keys[j + 1] === keys[j]);
-      const id = pixelId(order[j]);
-      onPlace(id, 2 * start + (tied ? 1 : 0));
-      if (!tied) this.slot[j] = id;
+    let ranks = 0, space = 0;
+    for (let j = 0; j < m;) {
+      let e = j + 1;
+      while (e < m && keys[e] === keys[j]) e++;
+      ranks++;
+      if (e - j > 1) space += 3 + e - j;
+      j = e;
     }
-    let words = Math.max(m, 1);
+    if (ranks >= 2 ** 30 || space >= 2 ** 30) throw new RangeError(`the watershed queue holds at most 2^30 values, got ${m} pixels; split the image into blocks`);
+    // Ranks never run ahead of positions, so the entries can overwrite the keys as they are read.
+    this.entry = opts.consumeSorted ? new Int32Array(keys.buffer, keys.byteOffset, ranks) : new Int32Array(ranks);
+    this.groups = new Int32Array(space);
+    let rank = 0, at = 0;
+    for (let j = 0; j < m;) {
+      const key = keys[j];
+      let e = j + 1;
+      while (e < m && keys[e] === key) e++;
+      if (e - j === 1) {
+        const id = pixelId(order[j]);
+        onPlace(id, 2 * rank);
+        this.entry[rank] = id;
+      } else {
+        this.groups[at] = rank;
+        for (let k = j; k < e; k++) onPlace(pixelId(order[k]), 2 * at + 1);
+        this.entry[rank] = -(at + 1);
+        at += 3 + e - j;
+      }
+      rank++;
+      j = e;
+    }
+    let words = Math.max(ranks, 1);
     do {
       words = Math.ceil(words / 32);
       this.occupancy.push(new Uint32Array(words));
@@ -50,17 +80,23 @@ export class FloodQueue {
 
   /** Queues a pixel id, given its place code, that was not queued before. */
   push(id: number, place: number): void {
-    const v = place;
-    const s = v >>> 1;
     this.size++;
-    if ((v & 1) === 1) {
-      const c = this.pushed[s];
-      this.slot[s + c] = id;
-      this.pushed[s] = c + 1;
-      if (c !== this.popped[s]) return; // the group's bit is already set
+    let r: number;
+    if ((place & 1) === 1) {
+      const g = place >>> 1;
+      const groups = this.groups;
+      const c = groups[g + 1];
+      groups[g + 3 + c] = id;
+      groups[g + 1] = c + 1;
+      if (c !== groups[g + 2]) return; // the group's bit is already set
+      r = groups[g];
+    } else {
+      r = place >>> 1;
     }
-    let i = s;
-    for (const level of this.occupancy) {
+    let i = r;
+    const occ = this.occupancy;
+    for (let k = 0; k < occ.length; k++) {
+      const level = occ[k];
       const w = i >>> 5;
       const was = level[w];
       level[w] = was | (1 << (i & 31));
@@ -72,21 +108,24 @@ export class FloodQueue {
   /** Removes and returns the pixel id with the lowest (value, age); the queue must not be empty. */
   pop(): number {
     const occ = this.occupancy;
-    let s = 0;
-    for (let k = occ.length - 1; k >= 0; k--) { const w = occ[k][s]; s = (s << 5) + (31 - Math.clz32(w & -w)); }
+    let r = 0;
+    for (let k = occ.length - 1; k >= 0; k--) { const w = occ[k][r]; r = (r << 5) + (31 - Math.clz32(w & -w)); }
     this.size--;
-    const c = this.pushed[s];
+    const e = this.entry[r];
     let id: number;
-    if (c === 0) {
-      id = this.slot[s];
+    if (e >= 0) {
+      id = e;
     } else {
-      const k = this.popped[s];
-      id = this.slot[s + k];
-      this.popped[s] = k + 1;
-      if (k + 1 !== c) return id; // more of the tied group still queued
+      const g = -(e + 1);
+      const groups = this.groups;
+      const k = groups[g + 2];
+      id = groups[g + 3 + k];
+      groups[g + 2] = k + 1;
+      if (k + 1 !== groups[g + 1]) return id; // more of the tied group still queued
     }
-    let i = s;
-    for (const level of occ) {
+    let i = r;
+    for (let k = 0; k < occ.length; k++) {
+      const level = occ[k];
       const w = i >>> 5;
       const now = level[w] & ~(1 << (i & 31));
       level[w] = now;

@@ -1,6 +1,6 @@
 import type { Plane } from '../formats/ndarray';
 import type { Footprint } from './footprint';
-import { reconstructByDilation } from './reconstruction';
+import { PaddedPlanes, reconstructPadded } from './reconstruction';
 
 /** float32 machine resolution (NumPy `finfo(float32).resolution`, 1e-6) doubled, as a float32. */
 const TWICE_RESOLUTION = Math.fround(2 * Math.fround(1e-6));
@@ -28,12 +28,20 @@ export function hMaxima(image: Plane<Float32Array>, h: number, footprint: Footpr
   for (let i = 0; i < data.length; i++) { const v = data[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
   if (hf > Math.fround(hi - lo)) return out;
 
-  const seed = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    seed[i] = Math.fround(v - hf) - Math.fround(TWICE_RESOLUTION * Math.abs(v));
+  // The seed goes straight into the reconstruction's padded buffer, and the maxima are read back from
+  // it: no unpadded seed or result copies.
+  const planes = new PaddedPlanes(width, height, footprint.reach);
+  const { rec, lim } = planes;
+  planes.load(lim, data);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width, p = planes.row(y); x < width; x++, i++, p++) {
+      const v = data[i];
+      rec[p] = Math.fround(v - hf) - Math.fround(TWICE_RESOLUTION * Math.abs(v));
+    }
   }
-  const rec = reconstructByDilation({ data: seed, width, height }, image, footprint);
-  for (let i = 0; i < data.length; i++) out[i] = Math.fround(data[i] - rec[i]) >= hf ? 1 : 0;
+  reconstructPadded(planes, footprint);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width, p = planes.row(y); x < width; x++, i++, p++) out[i] = Math.fround(data[i] - rec[p]) >= hf ? 1 : 0;
+  }
   return out;
 }

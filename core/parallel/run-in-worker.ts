@@ -3,6 +3,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { configuredGcsOptions } from '../storage';
 
+/** The `--cpu-prof…` and `--heap-prof…` flags of a Node command line (with a separate value, if any). */
+export function profilerFlags(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i];
+    if (!/^--(cpu|heap)-prof/.test(a)) continue;
+    out.push(a);
+    // --cpu-prof-dir DIR, --heap-prof-interval N…: the value may follow as the next argument.
+    if (/^--(cpu|heap)-prof-(dir|name|interval)$/.test(a) && i + 1 < execArgv.length) out.push(execArgv[++i]);
+  }
+  return out;
+}
+
 /**
  * Runs `require(modulePath)[exportName](...args)` on a worker thread and resolves with its result, so
  * CPU-heavy kernels (watershed, quantification) never block the event loop that carries Temporal
@@ -97,7 +110,11 @@ function takeThread(): PooledThread {
 function spawnWorker(): Worker {
   const jsEntry = join(__dirname, 'worker-entry.js');
   const entry = existsSync(jsEntry) ? jsEntry : join(__dirname, 'worker-entry.ts');
-  const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
+  // A compiled entry inherits the process's Node flags (Node's default), so --cpu-prof profiles the
+  // threads too. A TypeScript entry needs tsx's CommonJS hook, and an explicit list may hold only flags
+  // a thread accepts: not V8 or process ones (--max-old-space-size throws), nor the parent's `--import
+  // tsx` (an ESM hook, which then fails on the .ts entry), so of the parent's only the profiler's pass.
+  const execArgv = entry.endsWith('.ts') ? [...profilerFlags(process.execArgv), '--require', require.resolve('tsx/cjs')] : undefined;
   // The thread's GCS store gets this thread's options (an endpoint from the env config, say).
   return new Worker(entry, { execArgv, workerData: { gcs: configuredGcsOptions() } });
 }
@@ -193,6 +210,16 @@ export function collectTransferables(value: unknown): ArrayBuffer[] {
 }
 
 const TRANSFER_DEPTH = 6;
+
+/**
+ * Ends the pooled threads that are idle now, instead of after {@link IDLE_MS}: for a process that is
+ * done with a kind of work (a CLI command moving to its next step), each thread's heap and whatever
+ * its last job left for its garbage collector go at once. Busy threads are not touched.
+ */
+export async function closeIdleThreads(): Promise<void> {
+  const idle = idleThreads.splice(0, idleThreads.length);
+  await Promise.all(idle.map((t) => { clearTimeout(t.idleTimer); return t.worker.terminate(); }));
+}
 
 /** Threads now idle in the pool (for tests). */
 export function idleThreadCount(): number {

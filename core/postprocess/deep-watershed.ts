@@ -7,7 +7,7 @@ import { hMaxima } from '../kernels/h-maxima';
 import { labelComponents } from '../kernels/label';
 import { relabelSequential } from '../kernels/relabel';
 import { removeSmallObjects } from '../kernels/remove-small-objects';
-import { watershedFromMarkers } from '../kernels/watershed';
+import { type ConsumedWatershedInputs, watershedConsuming } from '../kernels/watershed';
 import { type Compartment, DeepWatershedParams, MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from './params';
 
 /** One compartment's two maps, row-major H×W float32. */
@@ -32,40 +32,75 @@ export interface WatershedMaps {
  * 5. fill holes with fewer than fillHolesThreshold pixels inside labels (skipped when 0);
  * 6. relabel 1..n in label order.
  *
- * Returns int32 labels, 0 = background. The input maps are not modified.
+ * Returns int32 labels, 0 = background. The input maps are not modified (unless handed over with
+ * `consumeMaps`, when the labels may be a view of a larger buffer).
  *
  * @throws ConfigError for parameters that fail the schema or maximaThreshold = 0.
  * @see deepcell-toolbox `deepcell_toolbox.deep_watershed.deep_watershed`.
  */
-export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams): Int32Array {
-  return deepWatershedStages(maps, params).labels;
+export function deepWatershed(maps: WatershedMaps, params: DeepWatershedParams, opts: DeepWatershedOptions = {}): Int32Array {
+  return runDeepWatershed(maps, params, opts.consumeMaps === true, false).labels;
 }
 
 /**
  * {@link deepWatershed}'s labels with two of its intermediates: the markers (labelled in raster order)
  * and the labels before relabelling (each object carries its marker's label). Blockwise stitching
- * orders objects by where their marker starts, as a whole-image run numbers them.
+ * orders objects by where their marker starts, as a whole-image run numbers them. The maps are not
+ * modified; the two intermediates cost a copy each.
  */
 export function deepWatershedStages(maps: WatershedMaps, params: DeepWatershedParams): { labels: Int32Array; markers: Int32Array; grown: Int32Array } {
+  const r = runDeepWatershed(maps, params, false, true);
+  return { labels: r.labels, markers: r.markers!, grown: r.grown! };
+}
+
+/** The recipe; with `stages`, copies of the markers and of the labels before relabelling are kept. */
+function runDeepWatershed(maps: WatershedMaps, params: DeepWatershedParams, consume: boolean, stages: boolean): { labels: Int32Array; markers?: Int32Array; grown?: Int32Array } {
   const p = validateParams(params);
   const { width, height } = maps;
   const n = width * height;
   if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
+  // Each array below is dropped as soon as the next step no longer needs it: the peak is one step's
+  // working set, not the sum of them all.
+  const held: Partial<Pick<WatershedMaps, 'maxima' | 'interior'>> = { maxima: maps.maxima, interior: maps.interior };
+  if (consume) (maps as Partial<WatershedMaps>).maxima = (maps as Partial<WatershedMaps>).interior = undefined;
 
   // σ = 0 needs no copy: h-maxima only reads its input.
-  const maxima = p.maximaSmooth > 0 ? gaussianFilter({ data: maps.maxima, width, height }, p.maximaSmooth) : maps.maxima;
-  const markers = labelComponents({ data: hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius)), width, height }, 2);
+  let maxima: Float32Array | undefined = p.maximaSmooth > 0 ? gaussianFilter({ data: held.maxima!, width, height }, p.maximaSmooth) : held.maxima!;
+  held.maxima = undefined;
+  let peaks: Uint8Array | undefined = hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius));
+  maxima = undefined;
+  let markers: Int32Array | undefined = labelComponents({ data: peaks, width, height }, 2).labels;
+  peaks = undefined;
+  // The watershed takes the markers' buffer over as scratch.
+  const keptMarkers = stages ? markers.slice() : undefined;
 
   // Our own smoothed copy of the interior becomes the flooded surface −interior, in place.
-  const surface = p.interiorSmooth > 0 ? gaussianFilter({ data: maps.interior, width, height }, p.interiorSmooth) : maps.interior.slice();
-  const mask = new Uint8Array(n);
+  const interior = held.interior!;
+  held.interior = undefined;
+  let surface: Float32Array | undefined = p.interiorSmooth > 0 ? gaussianFilter({ data: interior, width, height }, p.interiorSmooth) : consume ? interior : interior.slice();
+  let mask: Uint8Array | undefined = new Uint8Array(n);
   const threshold = Math.fround(p.interiorThreshold);
   for (let i = 0; i < n; i++) { mask[i] = surface[i] > threshold ? 1 : 0; surface[i] = -surface[i]; }
-  let labels = watershedFromMarkers({ data: surface, width, height }, markers.labels, { mask });
+  const inputs: ConsumedWatershedInputs = { surface, markers, mask };
+  surface = undefined; markers = undefined; mask = undefined;
+  let labels = watershedConsuming(inputs, width, height);
 
-  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold);
-  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold);
-  return { labels: relabelSequential(labels).labels, markers: markers.labels, grown: labels };
+  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
+  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
+  const grown = stages ? labels.slice() : undefined;
+  labels = relabelSequential(labels, { inPlace: true }).labels;
+  // The labels live in the flood's padded buffer; a caller who kept its maps gets an array of its own
+  // (one that can be transferred between threads).
+  return { labels: consume || labels.byteLength === labels.buffer.byteLength ? labels : labels.slice(), markers: keptMarkers, grown };
+}
+
+/** Options of {@link deepWatershed}. */
+export interface DeepWatershedOptions {
+  /**
+   * Take the maps over: their fields are cleared and their buffers may be reused or dropped as the
+   * recipe goes, so the caller's arrays must not be used afterwards. @default false
+   */
+  consumeMaps?: boolean;
 }
 
 /**
@@ -101,10 +136,28 @@ export function mesmerDefaults(compartment: Compartment): DeepWatershedParams {
  */
 export function compartmentMaps(heads: MesmerHeads, compartment: Compartment, file = 'raw predictions'): WatershedMaps {
   const get = (k: string): NdArray | undefined => (heads instanceof Map ? heads.get(k) : (heads as Record<string, NdArray>)[k]);
+  const { width, height } = checkCompartmentHeads(get, compartment, file);
   const names = COMPARTMENT_HEADS[compartment];
-  const dist = get(names.maxima);
-  const pix = get(names.pixelwise);
-  const check = (a: NdArray | undefined, name: string, channels: number): NdArray => {
+  const pixelwise = get(names.pixelwise)!.data as Float32Array;
+  const interior = new Float32Array(width * height);
+  for (let i = 0, j = 1; i < interior.length; i++, j += 3) interior[i] = pixelwise[j];
+  return { maxima: get(names.maxima)!.data as Float32Array, interior, width, height };
+}
+
+/** The dtype and shape of a head, as an NDArray or an NPZ listing gives them. */
+export interface HeadInfo {
+  dtype: string;
+  shape: readonly number[];
+}
+
+/**
+ * Checks a compartment's two heads against the NPZ contract (see {@link compartmentMaps}) and returns
+ * the image size.
+ * @throws InvalidArrayError naming `file` for a missing head, a wrong dtype or a wrong shape.
+ */
+export function checkCompartmentHeads(get: (name: string) => HeadInfo | undefined, compartment: Compartment, file = 'raw predictions'): { width: number; height: number } {
+  const names = COMPARTMENT_HEADS[compartment];
+  const check = (a: HeadInfo | undefined, name: string, channels: number): HeadInfo => {
     if (!a) throw new InvalidArrayError(file, `missing array '${name}' (${compartment} head; expected arr_0..arr_3 from Mesmer)`);
     if (a.dtype !== 'float32') throw new InvalidArrayError(file, `array '${name}' has dtype ${a.dtype}, expected float32`);
     const s = a.shape;
@@ -113,17 +166,12 @@ export function compartmentMaps(heads: MesmerHeads, compartment: Compartment, fi
     }
     return a;
   };
-  const d = check(dist, names.maxima, 1);
-  const q = check(pix, names.pixelwise, 3);
+  const d = check(get(names.maxima), names.maxima, 1);
+  const q = check(get(names.pixelwise), names.pixelwise, 3);
   if (d.shape[1] !== q.shape[1] || d.shape[2] !== q.shape[2]) {
     throw new InvalidArrayError(file, `'${names.maxima}' is ${d.shape[1]}×${d.shape[2]} but '${names.pixelwise}' is ${q.shape[1]}×${q.shape[2]}`);
   }
-  const height = d.shape[1];
-  const width = d.shape[2];
-  const pixelwise = q.data as Float32Array;
-  const interior = new Float32Array(width * height);
-  for (let i = 0, j = 1; i < interior.length; i++, j += 3) interior[i] = pixelwise[j];
-  return { maxima: d.data as Float32Array, interior, width, height };
+  return { width: d.shape[2], height: d.shape[1] };
 }
 
 /**

@@ -1,10 +1,11 @@
-import { maxLabel } from '../kernels/remove-small-objects';
-import { readNpz } from '../formats/npz';
+import { InvalidArrayError } from '../errors';
 import { openMaskWriter, type MaskFormat } from '../formats/mask-writer';
-import { writeLabelMask } from '../formats/tiff-write';
+import { NpzFile } from '../formats/npz-stream';
 import { runInWorker } from '../parallel/run-in-worker';
+import { storeFor } from '../storage';
 import { joinUri } from '../storage/types';
-import { compartmentMaps, mesmerDefaults, validateParams, type WatershedMaps } from './deep-watershed';
+import type { CompartmentJob, CompartmentResult } from './compartment-job';
+import { checkCompartmentHeads, mesmerDefaults, validateParams } from './deep-watershed';
 import type { Compartment, CompartmentSelection, DeepWatershedParams } from './params';
 
 export interface PostprocessOptions {
@@ -29,6 +30,11 @@ export interface PostprocessOptions {
   signal?: AbortSignal;
   /** Called with the fraction done, 0..1. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Compartments run at once, each on its own thread. 1 runs them one after the other, which halves
+   * the stage's peak memory (`tessel segment` does). @default 2
+   */
+  concurrency?: number;
 }
 
 export interface PostprocessOutcome {
@@ -50,10 +56,11 @@ export function resolveParams(compartment: Compartment, overrides: Partial<DeepW
 }
 
 /**
- * Postprocess stage: reads Mesmer's raw predictions, runs deep watershed for the chosen compartments
- * — each on its own worker thread, so both run in parallel and the caller's event loop stays free —
- * and writes int32 label-mask TIFFs atomically as `<outDir>/<name>_WholeCellMask.tiff` and
- * `<outDir>/<name>_NucleusMask.tiff`.
+ * Postprocess stage: runs deep watershed for the chosen compartments — each on its own worker thread,
+ * which reads its two maps from Mesmer's raw predictions (only channel 1 of the pixelwise head is kept)
+ * and encodes its mask, so both compartments run in parallel and the caller's event loop stays free —
+ * then writes int32 label-mask TIFFs atomically as `<outDir>/<name>_WholeCellMask.tiff` and
+ * `<outDir>/<name>_NucleusMask.tiff`, once every compartment has succeeded.
  *
  * @throws InvalidArrayError naming the file when the NPZ lacks a head or has the wrong shapes.
  * @throws ConfigError for invalid parameter overrides.
@@ -63,40 +70,41 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   const params = new Map(compartments.map((c) => [c, resolveParams(c, c === 'nuclear' ? opts.nuclear : opts.wholeCell)] as const));
   const progress = opts.onProgress ?? (() => undefined);
   progress(0);
-  let heads: Awaited<ReturnType<typeof readNpz>> | undefined = await readNpz(opts.predictionsUri);
+  const size = await checkInputs(opts, compartments);
   opts.signal?.throwIfAborted();
-  const maps = compartments.map((c) => ownedMaps(compartmentMaps(heads!, c, opts.predictionsUri)));
-  heads = undefined; // let the decoded NPZ go before the watershed allocates
-  const { width, height } = maps[0];
-  progress(0.15);
+  progress(0.05);
 
   let done = 0;
-  const modulePath = require.resolve('./deep-watershed');
-  const labels = await Promise.all(compartments.map(async (c, i) => {
-    const m = maps[i];
-    const result = await runInWorker<Int32Array>(modulePath, 'deepWatershed', [m, params.get(c)], {
-      transfer: [m.maxima.buffer as ArrayBuffer, m.interior.buffer as ArrayBuffer],
-      signal: opts.signal,
-    });
-    progress(0.15 + (0.7 * ++done) / compartments.length);
-    // Re-view the transferred buffer with this realm's Int32Array: under a sandboxed caller (jest's vm)
-    // the thread's array fails `instanceof Int32Array` checks downstream. No copy.
-    return new Int32Array(result.buffer, result.byteOffset, result.length);
-  }));
+  const modulePath = require.resolve('./compartment-job');
+  const run = async (c: Compartment): Promise<CompartmentResult> => {
+    const job: CompartmentJob = { compartment: c, params: params.get(c)!, predictionsUri: opts.predictionsUri, maskFormat: opts.maskFormat ?? 'ome-tiff' };
+    const result = await runInWorker<CompartmentResult>(modulePath, 'segmentCompartment', [job], { signal: opts.signal });
+    progress(0.05 + (0.85 * ++done) / compartments.length);
+    return result;
+  };
+  const concurrency = Math.max(1, Math.trunc(opts.concurrency ?? 2));
+  const results: CompartmentResult[] = [];
+  for (let i = 0; i < compartments.length; i += concurrency) {
+    results.push(...await Promise.all(compartments.slice(i, i + concurrency).map(run)));
+  }
 
-  const outcome: PostprocessOutcome = { width, height };
+  const outcome: PostprocessOutcome = size;
   await Promise.all(compartments.map(async (c, i) => {
+    const r = results[i];
     let uri: string;
-    if (opts.maskFormat === 'ome-zarr') {
+    if (r.labels) {
       const root = joinUri(opts.outDir, `${opts.name}.ome.zarr`);
-      const writer = await openMaskWriter(root, { width, height, format: 'ome-zarr', labelName: LABEL_NAME[c], name: opts.name });
-      await writer.writeRegion(0, 0, width, height, labels[i]).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
+      const writer = await openMaskWriter(root, { width: r.width, height: r.height, format: 'ome-zarr', labelName: LABEL_NAME[c], name: opts.name });
+      // Re-viewed with this realm's Int32Array: under a sandboxed caller (jest's vm) the thread's array
+      // fails `instanceof Int32Array` checks downstream. No copy.
+      const labels = new Int32Array(r.labels.buffer, r.labels.byteOffset, r.labels.length);
+      await writer.writeRegion(0, 0, r.width, r.height, labels).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
       uri = joinUri(root, 'labels', LABEL_NAME[c]);
     } else {
       uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
-      await writeLabelMask(uri, { data: labels[i], width, height });
+      await storeFor(uri).writeAtomic(uri, r.tiff!);
     }
-    const count = maxLabel(labels[i]); // labels are 1..n after relabelling
+    const count = r.count; // labels are 1..n after relabelling
     if (c === 'whole-cell') { outcome.wholeCellMaskUri = uri; outcome.wholeCellCount = count; }
     else { outcome.nucleusMaskUri = uri; outcome.nucleusCount = count; }
   }));
@@ -104,8 +112,16 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   return outcome;
 }
 
-/** Maps whose arrays own their whole buffers, so they can move to a worker without copying the NPZ. */
-function ownedMaps(m: WatershedMaps): WatershedMaps {
-  const own = (a: Float32Array) => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice());
-  return { ...m, maxima: own(m.maxima), interior: own(m.interior) };
+/** Checks the heads the compartments need in the NPZ's listing and returns the image size. */
+async function checkInputs(opts: PostprocessOptions, compartments: Compartment[]): Promise<{ width: number; height: number }> {
+  const npz = await NpzFile.open(opts.predictionsUri);
+  try {
+    const sizes = compartments.map((c) => checkCompartmentHeads((name) => npz.info(name), c, opts.predictionsUri));
+    if (sizes.some((s) => s.width !== sizes[0].width || s.height !== sizes[0].height)) {
+      throw new InvalidArrayError(opts.predictionsUri, `the compartments' maps differ in size: ${sizes.map((s) => `${s.width}×${s.height}`).join(', ')}`);
+    }
+    return { ...sizes[0] };
+  } finally {
+    await npz.close();
+  }
 }

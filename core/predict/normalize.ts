@@ -1,3 +1,4 @@
+import { releaseBuffers } from '../parallel/release';
 import { binGreyLevels, claheLevels, levelsToUnit, RINT } from './clahe';
 
 /**
@@ -16,6 +17,12 @@ export interface MesmerNormalizeOptions {
   clipPercentile?: number;
   /** CLAHE contextual-region size. @default 128 */
   kernelSize?: number;
+  /**
+   * The plane is handed over (moved to a worker thread for this): give its memory, and the 16-bit
+   * temporary's, back as soon as the levels exist rather than at the thread's next garbage collection,
+   * which an idle pooled thread may not run for as long as the inference takes. @default false
+   */
+  releaseInput?: boolean;
 }
 
 /**
@@ -147,17 +154,22 @@ export interface NormalizedPlane {
  * (clip at the percentile of the non-zero pixels; no clip when that is NaN, as numpy), then
  * `histogram_normalization` (a constant channel becomes zeros; else rescale to [0, 1] and CLAHE). The
  * clip, the rescale and `img_as_uint` are one pass into 16 bits, each step with its float32 rounding,
- * and no float plane is made. The input is not modified.
+ * and no float plane is made. The input is not modified (unless handed over with `releaseInput`).
  */
 export function mesmerNormalizeLevels(plane: Float32Array, width: number, height: number, opts: MesmerNormalizeOptions = {}): NormalizedPlane {
   const n = width * height;
   if (plane.length !== n) throw new RangeError(`plane has ${plane.length} values, expected ${width}×${height}`);
   const [min, max] = extremes(plane);
   const scaling = channelScaling(nonZeroPercentile(plane, opts.clipPercentile ?? 99.9), min, max);
-  if (!scaling) return { width, height, levels: null, unit: new Float32Array(1) }; // constant (or empty/NaN) channel
+  if (!scaling) { // constant (or empty/NaN) channel
+    if (opts.releaseInput) releaseBuffers(plane.buffer);
+    return { width, height, levels: null, unit: new Float32Array(1) };
+  }
   const u16 = new Uint16Array(n);
   const [qlo, qhi] = clipRescaleToUint16(plane, scaling, u16);
+  if (opts.releaseInput) releaseBuffers(plane.buffer);
   const levels = claheLevels(binGreyLevels(u16, qlo, qhi, 256), width, height, { kernelSize: opts.kernelSize ?? 128, clipLimit: 0.01, nbins: 256 });
+  if (opts.releaseInput && levels.values.buffer !== u16.buffer) releaseBuffers(u16.buffer);
   return { width, height, levels: levels.values, unit: levelsToUnit(levels) };
 }
 

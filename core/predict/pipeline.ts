@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { ModelContractError } from '../errors';
 import { HeadMeaning } from '../model/metadata';
+import { releaseBuffers } from '../parallel/release';
 import { runInWorker } from '../parallel/run-in-worker';
 import { extractChannel, mesmerNormalizeLevels, type MesmerNormalizeOptions, type NormalizedPlane } from './normalize';
 import { mesmerResizedShape, resizeBilinear } from './resample';
@@ -14,8 +15,13 @@ import { accumulateTile, extractNormalizedTile, extractTile, planTiles, type Til
 
 export { type InferenceModel } from './session';
 
-/** Tiles per `session.run` when the caller does not say and the model's batch is dynamic. */
-export const DEFAULT_BATCH_SIZE = 8;
+/**
+ * Tiles per `session.run` when the caller does not say and the model's batch is dynamic. On a CPU a
+ * larger batch is no faster per tile (the reference model: 200–270 ms a tile at batches of 2 and 8 on
+ * 2 cores) while every tile in a batch holds ~90 MB of activations (peak RSS 0.82 GB at 8, 0.28 GB at 2);
+ * a GPU wants its batches full.
+ */
+export const DEFAULT_BATCH_SIZE: Record<InferenceDevice, number> = { cpu: 2, cuda: 8 };
 
 /** Images with at least this many pixels are normalised on worker threads (one per channel). */
 export const NORMALIZE_OFFLOAD_PIXELS = 4_000_000;
@@ -25,13 +31,26 @@ export const HEAD_ORDER: readonly HeadMeaning[] = HeadMeaning.options;
 
 export interface PredictArrayOptions {
   /** H×W×2 float32, interleaved (nuclear, membrane), raw intensities (normalised here). */
-  input: Float32Array;
+  input?: Float32Array;
+  /**
+   * The image as one H×W plane per channel instead of `input` (as `predict` reads them from the NPZ):
+   * no interleaved copy is made, and for Mesmer normalisation on worker threads the planes move to
+   * the threads (their buffers are detached here).
+   */
+  channels?: Float32Array[];
+  /**
+   * Hand the heads over as they are finished instead of returning them whole: called in row order
+   * with rows [y0, y1) of each head (H×W×C rows, views valid until the returned promise settles), and
+   * the result's `heads` is empty. Only a band of rows is then held at a time — unless the image is
+   * resampled, when the whole heads are resampled back and handed over in one call.
+   */
+  onRows?: (y0: number, y1: number, rows: Float32Array[]) => Promise<void> | void;
   width: number;
   height: number;
   /** The image's µm/pixel; when it differs from the model's the image is resampled (Mesmer's rule). */
   umPerPixel?: number;
   model: InferenceModel;
-  /** Tiles per run. @default 8 (or the model's fixed batch) */
+  /** Tiles per run. @default {@link DEFAULT_BATCH_SIZE} for the device (or the model's fixed batch) */
   batchSize?: number;
   /** @default 'cpu' */
   device?: InferenceDevice;
@@ -59,7 +78,7 @@ export interface PredictTimings {
 }
 
 export interface PredictArrayResult {
-  /** The four heads in Mesmer order, each H×W×C interleaved at the image's resolution. */
+  /** The four heads in Mesmer order, each H×W×C interleaved at the image's resolution (empty with `onRows`). */
   heads: Float32Array[];
   /** Channels per head (Mesmer: 1, 3, 1, 3). */
   headChannels: number[];
@@ -85,8 +104,8 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const { width, height, model } = opts;
   const md = model.metadata;
   const inChannels = md.input.channels.length;
-  if (opts.input.length !== width * height * inChannels) {
-    throw new RangeError(`input has ${opts.input.length} values, expected ${height}×${width}×${inChannels}`);
+  if (opts.channels ? opts.channels.length !== inChannels || opts.channels.some((c) => c.length !== width * height) : opts.input?.length !== width * height * inChannels) {
+    throw new RangeError(`input must be ${inChannels} planes of ${height}×${width} (channels) or ${height}×${width}×${inChannels} interleaved values (input)`);
   }
   throwIfAborted(opts.signal);
   const tLoad = performance.now();
@@ -96,18 +115,29 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const tNorm = performance.now();
   const resampled = opts.umPerPixel !== undefined && Math.abs(opts.umPerPixel / md.umPerPixel - 1) > 1e-9;
   const size = resampled ? mesmerResizedShape(width, height, opts.umPerPixel!, md.umPerPixel) : { width, height };
-  const image = resampled ? resizeBilinear(opts.input, width, height, inChannels, size.width, size.height, { mode: 'constant' }) : opts.input;
+  const mesmer = md.normalization.kind === 'mesmer';
+  // Planes per channel where normalisation takes them as they are; the interleaved image otherwise.
+  let planes = mesmer && !resampled ? opts.channels : undefined;
+  let image: Float32Array | undefined;
+  if (!planes) {
+    const interleaved = opts.input ?? interleave(opts.channels!, width * height);
+    image = resampled ? resizeBilinear(interleaved, width, height, inChannels, size.width, size.height, { mode: 'constant' }) : interleaved;
+  }
   // Mesmer normalisation computes each channel's statistics and CLAHE levels here; the float values
   // are made per tile as batches are prepared, overlapping the runs.
-  let source: TileSource = { image };
-  if (md.normalization.kind === 'mesmer') {
+  let source: TileSource;
+  if (mesmer) {
     const normOpts: MesmerNormalizeOptions = { clipPercentile: md.normalization.clipPercentile, kernelSize: md.normalization.kernelSize };
     const offload = opts.normalizeOnWorkers ?? size.width * size.height >= NORMALIZE_OFFLOAD_PIXELS;
+    const planeOf = (c: number) => planes?.[c] ?? extractChannel(image!, inChannels, c);
     source = {
       planes: offload
-        ? await normalizeOnWorkers(image, size.width, size.height, inChannels, normOpts, opts.signal)
-        : Array.from({ length: inChannels }, (_, c) => mesmerNormalizeLevels(extractChannel(image, inChannels, c), size.width, size.height, normOpts)),
+        ? await normalizeOnWorkers(planeOf, size.width, size.height, inChannels, normOpts, opts.signal)
+        : Array.from({ length: inChannels }, (_, c) => mesmerNormalizeLevels(planeOf(c), size.width, size.height, normOpts)),
     };
+    planes = image = undefined; // only the levels are needed from here on
+  } else {
+    source = { image: image! };
   }
   const normalizeS = (performance.now() - tNorm) / 1000;
 
@@ -116,13 +146,23 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   const headChannels = order.map((i) => ms.outputChannels[i]);
   const headNames = order.map((i) => md.outputs[i].name);
   const tInfer = performance.now();
-  const loop = await runTiles(ms, grid, source, headNames, headChannels, opts);
+  // Finished rows go straight to the caller unless the heads must be resampled back first.
+  const stream = opts.onRows && !resampled ? opts.onRows : undefined;
+  const loop = await runTiles(ms, grid, source, headNames, headChannels, opts, stream);
   const inferenceS = (performance.now() - tInfer) / 1000;
+  // The levels (and a streamed band) are this function's own: their memory goes now, before the
+  // caller's next step allocates, not at some later garbage collection.
+  if ('planes' in source) releaseBuffers(...source.planes.map((p) => p.levels?.buffer));
+  if (stream) releaseBuffers(...loop.ring.map((h) => h.buffer));
 
   const tBack = performance.now();
-  const heads = resampled
+  let heads = resampled
     ? loop.heads.map((h, k) => resizeBilinear(h, size.width, size.height, headChannels[k], width, height, { mode: 'edge' }))
     : loop.heads;
+  if (opts.onRows && !stream) {
+    await opts.onRows(0, height, heads);
+    heads = [];
+  }
   const untileS = (performance.now() - tBack) / 1000;
   return {
     heads, headChannels, tiles: grid.count, batchSize: loop.batchSize,
@@ -133,23 +173,51 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
 /** Where tiles are cut from: the interleaved image as is, or its normalised channels. */
 type TileSource = { image: Float32Array } | { planes: NormalizedPlane[] };
 
-/** The pipelined batch loop over a whole image's tiles, blended into its heads. */
-async function runTiles(ms: ModelSession, grid: TileGrid, source: TileSource, headNames: string[], headChannels: number[], opts: PredictArrayOptions): Promise<{ heads: Float32Array[]; batchSize: number; cpuS: number }> {
+/**
+ * The pipelined batch loop over a whole image's tiles, blended into its heads; with `onRows`, into
+ * rings of rows instead (the band the tiles in flight can still add to), each row handed over as soon
+ * as no tile still to come adds to it.
+ */
+async function runTiles(
+  ms: ModelSession, grid: TileGrid, source: TileSource, headNames: string[], headChannels: number[], opts: PredictArrayOptions,
+  onRows?: PredictArrayOptions['onRows'],
+): Promise<{ heads: Float32Array[]; ring: Float32Array[]; batchSize: number; cpuS: number }> {
   const inChannels = ms.inputChannels;
-  const heads = headChannels.map((c) => new Float32Array(grid.width * grid.height * c));
   const t = grid.tileSize;
+  const batchSize = tileBatchSize(ms, opts.batchSize);
+  // Streaming, the heads are rings of rows: the band the tiles in flight can still add to.
+  const ring = onRows ? ringRows(grid, batchSize) : undefined;
+  const rowsHeld = ring ?? grid.height;
+  const heads = headChannels.map((c) => new Float32Array(grid.width * rowsHeld * c));
+  let flushed = 0; // output rows [0, flushed) have been handed over
+  const flush = async (until: number): Promise<void> => {
+    while (flushed < until) {
+      // Up to the ring's end at most, so each call gets contiguous rows.
+      const from = flushed, to = Math.min(until, (Math.floor(from / ring!) + 1) * ring!);
+      const a = from % ring!, b = a + (to - from);
+      await onRows!(from, to, heads.map((h, k) => h.subarray(a * grid.width * headChannels[k], b * grid.width * headChannels[k])));
+      heads.forEach((h, k) => h.fill(0, a * grid.width * headChannels[k], b * grid.width * headChannels[k])); // the slots are reused
+      flushed = to;
+    }
+  };
   const loop = await runTileBatches(ms, {
-    count: grid.count, tileSize: t, headNames, headChannels, batchSize: opts.batchSize, signal: opts.signal, onProgress: opts.onProgress,
+    count: grid.count, tileSize: t, headNames, headChannels, batchSize, signal: opts.signal, onProgress: opts.onProgress,
     fill: (k, dest, offset) => {
       if ('planes' in source) extractNormalizedTile(source.planes, grid, k, dest, offset);
       else extractTile(source.image, inChannels, grid, k, dest, offset);
     },
     take: (out, first, n) => headNames.forEach((name, h) => {
       const c = headChannels[h];
-      for (let k = 0; k < n; k++) accumulateTile(out[name].data, k * t * t * c, c, grid, first + k, heads[h]);
+      for (let k = 0; k < n; k++) accumulateTile(out[name].data, k * t * t * c, c, grid, first + k, heads[h], ring);
     }),
+    afterTake: onRows ? (done) => flush(finishedRows(grid, done)) : undefined,
   });
-  return { heads, ...loop };
+  return { heads: onRows ? [] : heads, ring: onRows ? heads : [], ...loop };
+}
+
+/** Tiles per run: the model's fixed batch, else the request, else the device's default. */
+function tileBatchSize(ms: ModelSession, requested?: number): number {
+  return ms.fixedBatch ?? Math.max(1, Math.trunc(requested ?? DEFAULT_BATCH_SIZE[ms.device]));
 }
 
 /** What {@link runTileBatches} runs: `count` tiles, cut by `fill` and handed back to `take` in order. */
@@ -158,12 +226,14 @@ export interface TileBatchJob {
   tileSize: number;
   headNames: string[];
   headChannels: number[];
-  /** Tiles per run (the model's fixed batch wins). @default {@link DEFAULT_BATCH_SIZE} */
+  /** Tiles per run (the model's fixed batch wins). @default {@link DEFAULT_BATCH_SIZE} for the device */
   batchSize?: number;
   /** Writes tile `k`'s input (tileSize × tileSize × channels) into `dest` at `offset`. */
   fill(k: number, dest: Float32Array, offset: number): void;
   /** Receives the outputs of tiles `first … first + n − 1` (checked: float32 [≥ n, t, t, c] per head). */
   take(outputs: Record<string, HostedOutput>, first: number, n: number): void;
+  /** Awaited after each `take`, with the number of tiles taken so far (streamed rows go out here). */
+  afterTake?(done: number): Promise<void>;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -177,7 +247,7 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
   const t = job.tileSize;
   const { headNames, headChannels } = job;
   const inChannels = ms.inputChannels;
-  const batchSize = ms.fixedBatch ?? Math.max(1, Math.trunc(job.batchSize ?? DEFAULT_BATCH_SIZE));
+  const batchSize = tileBatchSize(ms, job.batchSize);
   const batches = Math.ceil(job.count / batchSize);
   const tileValues = t * t * inChannels;
   const buffers: Float32Array[] = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
@@ -233,6 +303,7 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
         running = run(b + 1, nextInput!);
       }
       take(out, b);
+      if (job.afterTake) await job.afterTake(Math.min((b + 1) * batchSize, job.count));
       job.onProgress?.(Math.min((b + 1) * batchSize, job.count), job.count);
     }
   } catch (e) {
@@ -243,12 +314,39 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
   return { batchSize, cpuS: cpuMs / 1000 };
 }
 
+/**
+ * Rows of a streamed head held at once: a tile's height plus a stride for every tile row past the
+ * first that one batch can reach into (the band starts at the first tile row not finished), so no
+ * tile in flight ever writes outside the band not yet handed over.
+ */
+function ringRows(grid: TileGrid, batchSize: number): number {
+  const stride = grid.rows.count > 1 ? grid.rows.starts[1] - grid.rows.starts[0] : grid.tileSize;
+  return Math.min(grid.height, grid.tileSize + stride * Math.ceil(batchSize / grid.cols.count));
+}
+
+/** Output rows no tile from index `next` on adds to: those above the first unblended tile's row. */
+function finishedRows(grid: TileGrid, next: number): number {
+  if (next >= grid.count) return grid.height;
+  const rowOffset = grid.rows.zeroPad[0] + grid.rows.reflectPad[0];
+  return Math.max(0, Math.min(grid.height, grid.rows.starts[Math.trunc(next / grid.cols.count)] - rowOffset));
+}
+
+/** Interleaves H×W planes into one H×W×C array. */
+function interleave(planes: Float32Array[], pixels: number): Float32Array {
+  const c = planes.length;
+  const out = new Float32Array(pixels * c);
+  planes.forEach((p, k) => { for (let i = 0, j = k; i < pixels; i++, j += c) out[j] = p[i]; });
+  return out;
+}
+
 /** Mesmer normalisation with one worker thread per channel, so the caller's event loop stays free. */
-async function normalizeOnWorkers(image: Float32Array, width: number, height: number, channels: number, opts: MesmerNormalizeOptions, signal?: AbortSignal): Promise<NormalizedPlane[]> {
+async function normalizeOnWorkers(planeOf: (c: number) => Float32Array, width: number, height: number, channels: number, opts: MesmerNormalizeOptions, signal?: AbortSignal): Promise<NormalizedPlane[]> {
   const modulePath = join(__dirname, 'normalize');
   return Promise.all(Array.from({ length: channels }, (_, c) => {
-    const plane = extractChannel(image, channels, c);
-    return runInWorker<NormalizedPlane>(modulePath, 'mesmerNormalizeLevels', [plane, width, height, opts], { transfer: [plane.buffer as ArrayBuffer], signal });
+    const own = planeOf(c);
+    // A plane sharing its buffer (a view) is copied so only its own pixels move to the thread.
+    const plane = own.byteOffset === 0 && own.byteLength === own.buffer.byteLength ? own : own.slice();
+    return runInWorker<NormalizedPlane>(modulePath, 'mesmerNormalizeLevels', [plane, width, height, { ...opts, releaseInput: true }], { transfer: [plane.buffer as ArrayBuffer], signal });
   }));
 }
 

@@ -229,8 +229,9 @@ export function extractNormalizedTile(planes: NormalizedPlane[], grid: TileGrid,
 /**
  * Adds (blended grids) or writes (others) one model output tile — tileSize×tileSize×C at `offset` in
  * `tile` — into the H×W×C output `out`, dropping padded pixels. Call in tile order for unblended grids.
+ * With `ringRows`, `out` holds only that many rows, row y at slot y mod ringRows (a streamed band).
  */
-export function accumulateTile(tile: Float32Array, offset: number, channels: number, grid: TileGrid, index: number, out: Float32Array): void {
+export function accumulateTile(tile: Float32Array, offset: number, channels: number, grid: TileGrid, index: number, out: Float32Array, ringRows?: number): void {
   const t = grid.tileSize;
   const ri = Math.trunc(index / grid.cols.count);
   const ci = index % grid.cols.count;
@@ -247,7 +248,7 @@ export function accumulateTile(tile: Float32Array, offset: number, channels: num
   for (let ty = 0; ty < t; ty++) {
     const y = y0 + ty - rowOffset;
     if (y < 0 || y >= grid.height) continue;
-    const outRow = y * rowStride;
+    const outRow = (ringRows === undefined ? y : y % ringRows) * rowStride;
     const tileRow = offset + ty * t * channels;
     if (grid.blend) {
       const fy = wy[ty];

@@ -66,12 +66,13 @@ export class TraceScratch {
 
 /**
  * Traces the pixels equal to `label` inside the inclusive bounding box [x0, x1] × [y0, y1] of a
- * row-major `mask` and measures the resulting geometry (pixel units).
+ * row-major `mask` and measures the resulting geometry (pixel units). `mask` may be a window of the
+ * image whose pixel (0, 0) is the image's (originX, originY): coordinates come out in the image's.
  */
 export function traceRegion(
   mask: Int32Array, width: number, height: number, label: number,
   x0: number, y0: number, x1: number, y1: number,
-  scratch: TraceScratch, keepRings = false,
+  scratch: TraceScratch, keepRings = false, originX = 0, originY = 0,
 ): RegionShape {
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
   const vw = w + 1; // vertex grid is (w+1) × (h+1)
@@ -80,7 +81,9 @@ export function traceRegion(
   const rowMin = scratch.rowMin, rowMax = scratch.rowMax;
   const rem = scratch.remaining, orig = scratch.original;
   rem.fill(0, 0, nv);
-  const pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
+  // The pieces are only needed where two label pixels touch at a corner alone (rare in cells): they
+  // are numbered the first time the tracer meets such a vertex. Without one, pieces = exterior rings.
+  let pieces = -1;
   const piece = scratch.piece;
   let area = 0, length = 0;
   for (let r = y0; r <= y1; r++) {
@@ -102,7 +105,7 @@ export function traceRegion(
   }
   orig.set(rem.subarray(0, nv));
 
-  let exteriorArea = 0, exteriorLength = 0;
+  let exteriorArea = 0, exteriorLength = 0, exteriors = 0;
   const rings: { exterior: boolean; coords: number[] }[] | undefined = keepRings ? [] : undefined;
   for (let v0 = 0; v0 < nv; v0++) {
     while (rem[v0] !== 0) {
@@ -111,7 +114,7 @@ export function traceRegion(
       let v = v0, d = d0, edges = 0, twiceArea = 0;
       let vx = v0 % vw, vy = (v0 - vx) / vw;
       let prevX = vx, prevY = vy;
-      coords.push(vx + x0, vy + y0);
+      coords.push(vx + x0 + originX, vy + y0 + originY);
       for (;;) {
         rem[v] &= ~d;
         edges++;
@@ -119,6 +122,7 @@ export function traceRegion(
         const bits = orig[v];
         let next = (bits & LEFT_OF[d]) ? LEFT_OF[d] : (bits & d) ? d : RIGHT_OF[d];
         if ((bits & LEFT_OF[d]) && (bits & RIGHT_OF[d])) {
+          if (pieces < 0) pieces = labelPieces(mask, width, label, x0, y0, w, h, scratch);
           // Diagonal contact: P is the pixel on the left of the incoming edge, Q the one across the vertex.
           const pp = (vy - 1 + PY[d]) * w + (vx - 1 + PX[d]);
           const qp = (vy - PY[d]) * w + (vx - PX[d]);
@@ -128,7 +132,7 @@ export function traceRegion(
           // A corner: emit the vertex and accumulate the shoelace sum.
           twiceArea += prevX * vy - vx * prevY;
           prevX = vx; prevY = vy;
-          if (v !== v0 || next !== d0) coords.push(vx + x0, vy + y0);
+          if (v !== v0 || next !== d0) coords.push(vx + x0 + originX, vy + y0 + originY);
         }
         if (v === v0 && next === d0) break;
         d = next;
@@ -138,6 +142,7 @@ export function traceRegion(
       if (exterior) {
         exteriorArea = -twiceArea / 2;
         exteriorLength = edges;
+        exteriors++;
       }
       if (rings) rings.push({ exterior, coords: reverseRing(coords) });
     }
@@ -153,11 +158,11 @@ export function traceRegion(
       if (rowMax[k] + 1 > hi) hi = rowMax[k] + 1;
     }
     if (lo === Infinity) continue;
-    candidates.push(lo, ly + y0, hi, ly + y0);
+    candidates.push(lo + originX, ly + y0 + originY, hi + originX, ly + y0 + originY);
   }
   const hull = convexHull(candidates, true);
   return {
-    area, length, pieces, exteriorArea, exteriorLength,
+    area, length, pieces: pieces < 0 ? exteriors : pieces, exteriorArea, exteriorLength,
     convexArea: Math.abs(polygonArea(hull)),
     maxDiameter: 2 * minBoundingCircleRadius(hull),
     minDiameter: minWidth(hull),

@@ -1,4 +1,4 @@
-import { measurementColumns, objectId } from './columns';
+import { measurementColumns, objectId, type MeasurementColumn } from './columns';
 import type { CellTable, MultiPolygonCoords } from './measure';
 import { ConfigError } from '../errors';
 
@@ -23,26 +23,31 @@ export function* formatGeoJson(table: CellTable, opts: GeoJsonOptions): Generato
   let chunk = '{"type":"FeatureCollection","features":[\n';
   const n = table.labels.length;
   for (let r = 0; r < n; r++) {
-    const measurements: Record<string, number> = {};
-    for (const c of cols) {
-      const v = c.values[r];
-      if (!Number.isNaN(v)) measurements[c.name] = c.single ? Number(v.toPrecision(7)) : v;
-    }
-    const feature: Record<string, unknown> = {
-      type: 'Feature',
-      id: objectId(opts.imageName, table.labels[r]),
-      geometry: geometryOf(table.geometry.cell[r]),
-    };
-    const nucleus = table.geometry.nucleus[r];
-    if (nucleus) feature.nucleusGeometry = geometryOf(nucleus);
-    feature.properties = { objectType: 'cell', name: String(table.labels[r]), measurements };
-    chunk += (r > 0 ? ',\n' : '') + JSON.stringify(feature);
+    chunk += (r > 0 ? ',\n' : '') + geoJsonFeature(table, r, cols, opts);
     if ((r + 1) % step === 0) {
       yield chunk;
       chunk = '';
     }
   }
   yield chunk + '\n]}\n';
+}
+
+/** Row `r` of a table measured `withGeometry` as one GeoJSON Feature (see {@link formatGeoJson}). */
+export function geoJsonFeature(table: CellTable, r: number, cols: MeasurementColumn[], opts: Pick<GeoJsonOptions, 'imageName'>): string {
+  const measurements: Record<string, number> = {};
+  for (const c of cols) {
+    const v = c.values[r];
+    if (!Number.isNaN(v)) measurements[c.name] = c.single ? Number(v.toPrecision(7)) : v;
+  }
+  const feature: Record<string, unknown> = {
+    type: 'Feature',
+    id: objectId(opts.imageName, table.labels[r]),
+    geometry: geometryOf(table.geometry!.cell[r]),
+  };
+  const nucleus = table.geometry!.nucleus[r];
+  if (nucleus) feature.nucleusGeometry = geometryOf(nucleus);
+  feature.properties = { objectType: 'cell', name: String(table.labels[r]), measurements };
+  return JSON.stringify(feature);
 }
 
 function geometryOf(polygons: MultiPolygonCoords): { type: string; coordinates: unknown } {

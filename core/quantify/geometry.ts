@@ -11,13 +11,12 @@ import { Random } from '../synth/random';
  */
 export function convexHull(points: ArrayLike<number>, presorted = false): Float64Array {
   const n = points.length >> 1;
-  const order = new Array<number>(n);
-  for (let i = 0; i < n; i++) order[i] = i;
   // Any lexicographic order works for the monotone chain; callers with points already sorted by (y, x) skip the sort.
-  if (!presorted) order.sort((a, b) => points[2 * a] - points[2 * b] || points[2 * a + 1] - points[2 * b + 1]);
+  const order = presorted ? IDENTITY_ORDER(n) : Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => points[2 * a] - points[2 * b] || points[2 * a + 1] - points[2 * b + 1]);
   if (n < 3) {
     const out = new Float64Array(2 * n);
-    order.forEach((p, i) => { out[2 * i] = points[2 * p]; out[2 * i + 1] = points[2 * p + 1]; });
+    for (let i = 0; i < n; i++) { const p = order[i]; out[2 * i] = points[2 * p]; out[2 * i + 1] = points[2 * p + 1]; }
     return out;
   }
   const hull = new Float64Array(4 * n + 4);
@@ -33,6 +32,13 @@ export function convexHull(points: ArrayLike<number>, presorted = false): Float6
   const lowerSize = k - 1;
   for (let i = n - 2; i >= 0; i--) push(order[i], lowerSize);
   return hull.slice(0, 2 * (k - 1)); // the last point repeats the first
+}
+
+/** 0, 1, …, n − 1, shared between calls (read only). */
+let identity = new Int32Array(0);
+function IDENTITY_ORDER(n: number): Int32Array {
+  if (identity.length < n) identity = Int32Array.from({ length: Math.max(n, 2 * identity.length) }, (_, i) => i);
+  return identity;
 }
 
 /** Shoelace area of a closed polygon given as a flat array (positive when counter-clockwise in x-right, y-up terms). */
@@ -111,25 +117,26 @@ function circumcircle(ax: number, ay: number, bx: number, by: number, cx: number
 export function minWidth(hull: ArrayLike<number>): number {
   const n = hull.length >> 1;
   if (n < 3) return 0;
-  const dist = (i: number, j: number, k: number) => {
-    // Distance of vertex k from the line through edge (i, j).
-    const ex = hull[2 * j] - hull[2 * i], ey = hull[2 * j + 1] - hull[2 * i + 1];
-    return Math.abs(ex * (hull[2 * k + 1] - hull[2 * i + 1]) - ey * (hull[2 * k] - hull[2 * i])) / Math.hypot(ex, ey);
-  };
+  // Distance of vertex k from the line through edge (i, j), the edge's length computed once per edge.
+  let ex = 0, ey = 0, len = 1, ix = 0, iy = 0;
+  const dist = (k: number) => Math.abs(ex * (hull[2 * k + 1] - iy) - ey * (hull[2 * k] - ix)) / len;
   let best = Infinity;
   let k = 1;
   for (let i = 0; i < n; i++) {
     const j = (i + 1) % n;
+    ix = hull[2 * i]; iy = hull[2 * i + 1];
+    ex = hull[2 * j] - ix; ey = hull[2 * j + 1] - iy;
+    len = Math.hypot(ex, ey);
     if (i === 0) {
       // Find the antipodal vertex of the first edge by a full scan; afterwards it only moves forward.
       let far = 0;
-      for (let t = 0; t < n; t++) if (dist(i, j, t) > dist(i, j, far)) far = t;
+      for (let t = 0; t < n; t++) if (dist(t) > dist(far)) far = t;
       k = far;
     } else {
       // Distance to the edge's line is unimodal along a convex polygon, so the antipode only advances.
-      while (dist(i, j, (k + 1) % n) > dist(i, j, k) + 1e-12) k = (k + 1) % n;
+      while (dist((k + 1) % n) > dist(k) + 1e-12) k = (k + 1) % n;
     }
-    const w = dist(i, j, k);
+    const w = dist(k);
     if (w < best) best = w;
   }
   return best;

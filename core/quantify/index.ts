@@ -7,6 +7,12 @@ export type { QuantifyOutcome } from './job';
 export interface QuantifyOptions extends QuantifyJobOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
+  /**
+   * Run the job on the calling thread (its helpers still get threads of their own): for a caller with
+   * no event loop to keep free, such as the CLI, this saves a thread's memory. `signal` is then only
+   * checked before starting. @default false
+   */
+  inThread?: boolean;
 }
 
 /**
@@ -18,7 +24,13 @@ export interface QuantifyOptions extends QuantifyJobOptions {
  * size differs from the image fail with an InvalidImageError naming both files.
  */
 export async function quantify(opts: QuantifyOptions): Promise<QuantifyOutcome> {
-  const { signal, onProgress, ...job } = opts;
+  const { signal, onProgress, inThread, ...job } = opts;
+  if (inThread) {
+    signal?.throwIfAborted();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { quantifyJob } = require('./job') as typeof import('./job');
+    return quantifyJob(job, (f) => onProgress?.(f));
+  }
   return runInWorker<QuantifyOutcome>(join(__dirname, 'job'), 'quantifyJob', [job], {
     signal,
     onMessage: (f) => onProgress?.(f as number),

@@ -1,5 +1,7 @@
 import type { TypedArray } from '../formats/ndarray';
-import type { LabelIndex, NucleusPairing } from './labels';
+import { gatherCell, gatherNucleus, type CompartmentPixels } from './compartments';
+
+export { indexCompartments, type CompartmentPixels } from './compartments';
 
 /** Cell compartments, in QuPath's `ObjectMeasurements.Compartments` terms. */
 export type Compartment = 'nucleus' | 'cytoplasm' | 'membrane' | 'cell';
@@ -7,88 +9,6 @@ export type Compartment = 'nucleus' | 'cytoplasm' | 'membrane' | 'cell';
 export type Stat = 'mean' | 'median' | 'min' | 'max' | 'std';
 export const ALL_COMPARTMENTS: readonly Compartment[] = ['nucleus', 'cytoplasm', 'membrane', 'cell'];
 export const ALL_STATS: readonly Stat[] = ['mean', 'median', 'min', 'max', 'std'];
-
-/**
- * Pixel indices of every compartment, grouped by cell row (CSR layout: `start[c]..start[c+1]`).
- * Built once from the masks, then every channel is measured by gathering through these lists, so
- * the masks can be dropped and memory stays O(labelled pixels + one channel). The three pixel lists
- * are backed by SharedArrayBuffers, so the structure crosses to worker threads without a copy.
- *
- * - Cell pixels are ordered cytoplasm first, then the cell's own nucleus: Cytoplasm is the prefix
- *   `start[c]..cytoEnd[c]` and Cell the whole range.
- * - Nucleus: every pixel of the paired nucleus, including any part outside the cell (QuPath measures
- *   the nucleus ROI as it is).
- * - Membrane: cell pixels with a 4-neighbour inside the image that carries another whole-cell label
- *   (background included). Pixels on the image edge are not membrane for that reason alone — exactly
- *   QuPath's `ObjectMeasurements.measureCells`.
- */
-export interface CompartmentPixels {
-  cellStart: Float64Array; cytoEnd: Float64Array; cellPixels: Uint32Array;
-  nucleusStart: Float64Array; nucleusPixels: Uint32Array;
-  membraneStart: Float64Array; membranePixels: Uint32Array;
-  /** Longest list, for sizing scratch buffers. */
-  maxLength: number;
-}
-
-export function indexCompartments(cells: LabelIndex, nuclei: LabelIndex, pairing: NucleusPairing, withMembrane = true): CompartmentPixels {
-  const { width, height } = cells;
-  const nCells = cells.ids.length;
-  const cellStart = new Float64Array(nCells + 1), nucleusStart = new Float64Array(nCells + 1);
-  let maxLength = 0;
-  for (let c = 0; c < nCells; c++) {
-    const nn = pairing.nucleusOfCell[c] >= 0 ? nuclei.count[pairing.nucleusOfCell[c]] : 0;
-    cellStart[c + 1] = cellStart[c] + cells.count[c];
-    nucleusStart[c + 1] = nucleusStart[c] + nn;
-    maxLength = Math.max(maxLength, cells.count[c], nn);
-  }
-  const cellPixels = sharedUint32(cellStart[nCells]);
-  const nucleusPixels = sharedUint32(nucleusStart[nCells]);
-  const front = cellStart.slice(0, nCells), back = cellStart.slice(1);
-  const nucCursor = nucleusStart.slice(0, nCells);
-  const membraneCount = new Float64Array(nCells);
-  const cData = cells.data, cLut = cells.lut, nData = nuclei.data, nLut = nuclei.lut;
-  const { nucleusOfCell, cellOfNucleus } = pairing;
-  const isMembrane = (i: number, x: number, y: number, v: number) =>
-    (y > 0 && cData[i - width] !== v) || (y < height - 1 && cData[i + width] !== v) ||
-    (x > 0 && cData[i - 1] !== v) || (x < width - 1 && cData[i + 1] !== v);
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i++) {
-      const nr = nLut[nData[i]];
-      if (nr >= 0) {
-        const owner = cellOfNucleus[nr];
-        if (owner >= 0) nucleusPixels[nucCursor[owner]++] = i;
-      }
-      const v = cData[i];
-      const c = cLut[v];
-      if (c < 0) continue;
-      if (nr >= 0 && nucleusOfCell[c] === nr) cellPixels[--back[c]] = i;
-      else cellPixels[front[c]++] = i;
-      if (withMembrane && isMembrane(i, x, y, v)) membraneCount[c]++;
-    }
-  }
-  const membraneStart = new Float64Array(nCells + 1);
-  for (let c = 0; c < nCells; c++) membraneStart[c + 1] = membraneStart[c] + membraneCount[c];
-  const membranePixels = sharedUint32(membraneStart[nCells]);
-  if (withMembrane) {
-    const cursor = membraneStart.slice(0, nCells);
-    for (let y = 0, i = 0; y < height; y++) {
-      for (let x = 0; x < width; x++, i++) {
-        const v = cData[i];
-        const c = cLut[v];
-        if (c >= 0 && isMembrane(i, x, y, v)) membranePixels[cursor[c]++] = i;
-      }
-    }
-  }
-  return { cellStart, cytoEnd: front, cellPixels, nucleusStart, nucleusPixels, membraneStart, membranePixels, maxLength };
-}
-
-/**
- * The pixel lists live in shared memory: helper threads measuring channels read them in place instead
- * of each receiving a copy (for a million cells, ~1.5 GB per copy).
- */
-function sharedUint32(length: number): Uint32Array {
-  return new Uint32Array(new SharedArrayBuffer(Math.max(1, length) * 4), 0, length);
-}
 
 /** Output columns for one compartment of one channel; a column is absent when that statistic was not asked for. */
 export type StatColumns = Partial<Record<Stat, Float32Array>>;
@@ -104,29 +24,42 @@ export function measureChannel(
   pixels: CompartmentPixels, channel: TypedArray, out: Partial<Record<Compartment, StatColumns>>, scratch?: Float64Array,
 ): void {
   const buf = scratch && scratch.length >= pixels.maxLength ? scratch : new Float64Array(Math.max(1, pixels.maxLength));
-  const nCells = pixels.cellStart.length - 1;
+  const nCells = pixels.cellCount.length;
   const data = channel as ArrayLike<number>;
-  const copy = new Float64Array(buf.length);
+  // Channels of at most 16-bit integers (nearly every multiplexed image) take the median from a
+  // two-level histogram that leaves the values in place; others (float, 32-bit) by selection, which
+  // reorders them. Both give the exact order statistic.
+  const offset = smallIntegerOffset(channel);
+  const summary: Summarise = offset === undefined ? summarise : (b, n, o, row) => summariseSmallIntegers(b, n, o, row, offset);
+  const copy = offset === undefined ? new Float64Array(buf.length) : buf;
   for (let c = 0; c < nCells; c++) {
     if (out.cytoplasm || out.cell) {
       // One gather serves both: the cell's list holds its cytoplasm first, then its nucleus.
-      const from = pixels.cellStart[c], to = pixels.cellStart[c + 1], cyto = pixels.cytoEnd[c] - from;
-      gather(data, pixels.cellPixels, from, to, buf);
+      const n = gatherCell(pixels, c, data, buf, !out.cell);
       if (out.cytoplasm) {
-        copy.set(buf.subarray(0, cyto));
-        summarise(copy, cyto, out.cytoplasm, c);
+        const cyto = pixels.cytoCount[c];
+        if (copy !== buf) copy.set(buf.subarray(0, cyto)); // the cell still needs the whole list in order
+        summary(copy, cyto, out.cytoplasm, c);
       }
-      if (out.cell) summarise(buf, to - from, out.cell, c);
+      if (out.cell) summary(buf, n, out.cell, c);
     }
-    if (out.nucleus) {
-      gather(data, pixels.nucleusPixels, pixels.nucleusStart[c], pixels.nucleusStart[c + 1], buf);
-      summarise(buf, pixels.nucleusStart[c + 1] - pixels.nucleusStart[c], out.nucleus, c);
-    }
+    if (out.nucleus) summary(buf, gatherNucleus(pixels, c, data, buf), out.nucleus, c);
     if (out.membrane) {
-      gather(data, pixels.membranePixels, pixels.membraneStart[c], pixels.membraneStart[c + 1], buf);
-      summarise(buf, pixels.membraneStart[c + 1] - pixels.membraneStart[c], out.membrane, c);
+      const from = pixels.membraneStart[c], to = pixels.membraneStart[c + 1];
+      gather(data, pixels.membranePixels, from, to, buf);
+      summary(buf, to - from, out.membrane, c);
     }
   }
+}
+
+type Summarise = (buf: Float64Array, n: number, out: StatColumns, row: number) => void;
+
+/** What maps a channel's values onto 0..65535 (added to each value), or undefined when they do not all fit. */
+function smallIntegerOffset(channel: TypedArray): number | undefined {
+  if (channel instanceof Uint8Array || channel instanceof Uint8ClampedArray || channel instanceof Uint16Array) return 0;
+  if (channel instanceof Int8Array) return 128;
+  if (channel instanceof Int16Array) return 32768;
+  return undefined;
 }
 
 function gather(data: ArrayLike<number>, index: Uint32Array, from: number, to: number, buf: Float64Array): void {
@@ -157,6 +90,94 @@ function summarise(buf: Float64Array, n: number, out: StatColumns, row: number):
     out.std[row] = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
   }
   if (out.median) out.median[row] = median(buf, n);
+}
+
+const HIGH = new Int32Array(256);
+const LOW = new Int32Array(256);
+
+/**
+ * {@link summarise} for values that plus `offset` are integers in 0..65535, in two passes that leave
+ * the buffer as it is: the first takes sum, min, max and a histogram of high bytes, the second the
+ * centred sum of squares and the low bytes inside the bin that holds the middle rank. The same
+ * arithmetic in the same order as `summarise`, so the same numbers bit for bit.
+ */
+function summariseSmallIntegers(buf: Float64Array, n: number, out: StatColumns, row: number, offset: number): void {
+  if (n === 0) {
+    for (const k in out) out[k as Stat]![row] = NaN;
+    return;
+  }
+  const high = HIGH, low = LOW;
+  high.fill(0);
+  let sum = 0, min = Infinity, max = -Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = buf[j];
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    high[(v + offset) >>> 8]++;
+  }
+  const mean = sum / n;
+  if (out.mean) out.mean[row] = mean;
+  if (out.min) out.min[row] = min;
+  if (out.max) out.max[row] = max;
+  const k = (n - 1) >> 1; // rank of the lower middle
+  let bin = 0, below = 0;
+  while (below + high[bin] <= k) below += high[bin++];
+  low.fill(0);
+  let above = Infinity; // smallest value in a higher bin: the next value up when the middle ends its bin
+  let ss = 0;
+  for (let j = 0; j < n; j++) {
+    const d = buf[j] - mean;
+    ss += d * d;
+    const v = buf[j] + offset;
+    const b = v >>> 8;
+    if (b === bin) low[v & 255]++;
+    else if (b > bin && v < above) above = v;
+  }
+  if (out.std) out.std[row] = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
+  if (out.median) out.median[row] = middleOf(low, n, k, below, bin, above) - offset;
+}
+
+/** The median (offset values) from the low-byte histogram of the bin holding rank k; see {@link medianOfSmallIntegers}. */
+function middleOf(low: Int32Array, n: number, k: number, below: number, bin: number, above: number): number {
+  let lo = 0;
+  let seen = below;
+  while (seen + low[lo] <= k) seen += low[lo++];
+  const middle = (bin << 8) + lo;
+  if (n & 1) return middle;
+  // The upper middle (rank k + 1): the same value, the next one in this bin, or the first above it.
+  let upper: number;
+  if (seen + low[lo] > k + 1) upper = middle;
+  else {
+    let next = lo + 1;
+    while (next < 256 && low[next] === 0) next++;
+    upper = next < 256 ? (bin << 8) + next : above;
+  }
+  return (middle + upper) / 2;
+}
+
+/**
+ * Exact median of buf[0..n) when every value plus `offset` is an integer in 0..65535, without
+ * reordering the buffer: a histogram of the high bytes finds the bin holding the middle rank, a second
+ * pass the low byte within it (and, for an even count, the next value up). Two linear passes and 512
+ * counters instead of selection's data-dependent branches; the same result as {@link median}.
+ */
+export function medianOfSmallIntegers(buf: Float64Array, n: number, offset: number): number {
+  const high = HIGH, low = LOW;
+  high.fill(0);
+  for (let j = 0; j < n; j++) high[(buf[j] + offset) >>> 8]++;
+  const k = (n - 1) >> 1;
+  let bin = 0, below = 0;
+  while (below + high[bin] <= k) below += high[bin++];
+  low.fill(0);
+  let above = Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = buf[j] + offset;
+    const b = v >>> 8;
+    if (b === bin) low[v & 255]++;
+    else if (b > bin && v < above) above = v;
+  }
+  return middleOf(low, n, k, below, bin, above) - offset;
 }
 
 /** Exact median of buf[0..n) (reorders the buffer). */

@@ -1,17 +1,15 @@
-import { createWriteStream, promises as fs } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { InvalidImageError } from '../errors';
 import type { DType, Plane } from '../formats/ndarray';
+import { releaseBuffers } from '../parallel/release';
 import { basename, storeFor } from '../storage';
-import { formatGeoJson } from './geojson';
 import { runInWorker } from '../parallel/run-in-worker';
-import type { ChannelShareJob } from './channel-job';
-import { CellMeasurer, type ChannelColumns, type Compartment, type Stat } from './measure';
+import { measureChannelQueue, type ChannelQueueJob, type MeasuredChannel } from './channel-job';
+import { CellMeasurer, type CellTable, type Compartment, type Stat } from './measure';
 import { upsertProjectEntry } from './qpproj';
-import { formatQuPathTsv } from './tsv';
+import { GeoJsonWriter, MeasurementTableWriter } from './table-writer';
 
 /** What {@link quantifyJob} needs; plain data so it can cross into a worker thread. */
 export interface QuantifyJobOptions {
@@ -29,7 +27,8 @@ export interface QuantifyJobOptions {
   compartments?: string[];
   stats?: string[];
   /**
-   * Helper threads measuring channels while this one traces shapes; 1 = everything on this thread.
+   * Threads measuring channels, this one included (it traces the shapes first, then claims channels
+   * too); 1 = everything on this thread.
    * @default TESSEL_QUANTIFY_THREADS, else min(cores, 4)
    */
   threads?: number;
@@ -62,10 +61,11 @@ interface ImageModule {
 /**
  * The whole quantification of one image, meant to run on a worker thread (see `quantify` in
  * `index.ts`): reads both masks and indexes their pixels, then traces shapes while helper threads read
- * and measure the image's channels, one at a time each (memory: masks' pixel indices, shared, + one
- * channel per helper + the output columns), and writes the TSV (and
- * GeoJSON, and the QuPath project entry) atomically through the storage layer. Progress goes to the
- * parent thread as `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
+ * and measure the image's channels, one at a time each; with the shapes done the masks are dropped
+ * and this thread measures channels too (memory: the masks until then, their pixel indices, shared,
+ * one channel per measuring thread, the output columns). Writes the TSV (and GeoJSON, and the QuPath
+ * project entry) atomically through the storage layer. Progress goes to the parent thread as
+ * `{kind: 'progress'}` messages, or to `onProgress` when called in-thread.
  */
 export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fraction: number) => void): Promise<QuantifyOutcome> {
   let reported = 0;
@@ -81,55 +81,55 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
   try {
     const { info } = source;
     const warnings = [...(info.warnings ?? [])];
-    const [wholeCell, nucleus] = await Promise.all([formats.readLabelMask(opts.wholeCellMaskUri), formats.readLabelMask(opts.nucleusMaskUri)]);
-    for (const [uri, m] of [[opts.wholeCellMaskUri, wholeCell], [opts.nucleusMaskUri, nucleus]] as const) {
+    // Helper threads start now, loading their code while this one reads and indexes the masks.
+    const helperCount = Math.max(1, Math.min(opts.threads ?? defaultThreads(), info.channels.length));
+    const warming = Array.from({ length: helperCount - 1 }, () => runInWorker<void>(channelJob, 'warmUp', []).catch(() => undefined));
+    let masks: [Plane<Int32Array>, Plane<Int32Array>] | undefined = await Promise.all([formats.readLabelMask(opts.wholeCellMaskUri), formats.readLabelMask(opts.nucleusMaskUri)]);
+    await Promise.all(warming);
+    for (const [uri, m] of [[opts.wholeCellMaskUri, masks[0]], [opts.nucleusMaskUri, masks[1]]] as const) {
       if (m.width !== info.width || m.height !== info.height) {
         throw new InvalidImageError(uri, `mask is ${m.width}×${m.height} but image ${opts.imageUri} is ${info.width}×${info.height}`);
       }
     }
     const { umPerPixel, names } = measurementCalibration(info, opts.imageUri, warnings);
     progress(0.02);
-    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), names.length));
     const measurer = new CellMeasurer({
-      wholeCell, nucleus, umPerPixel, withGeometry: !!opts.geojsonUri,
+      wholeCell: masks[0], nucleus: masks[1], umPerPixel, withGeometry: !!opts.geojsonUri,
       compartments: opts.compartments as Compartment[] | undefined, stats: opts.stats as Stat[] | undefined,
-      wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri, deferShapes: threads > 1,
+      wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri, deferShapes: true,
     });
+    // The measurer keeps none of the masks (8 bytes a pixel): gone now, before the channels are read.
+    releaseBuffers(masks[0].data.buffer, masks[1].data.buffer);
+    masks = undefined;
     progress(0.2);
     let measured = 0;
     const channelDone = () => progress(0.2 + (0.7 * ++measured) / names.length);
-    if (threads === 1) {
-      for (let i = 0; i < names.length; i++) {
-        measurer.addChannel({ name: names[i], plane: await source.readChannel(i) });
-        channelDone();
-      }
-    } else {
-      // Channels are independent: `threads` helper threads measure a contiguous share each, reading the
-      // pixel lists in shared memory, while this thread traces the cell and nucleus shapes. Columns are
-      // appended in channel order.
-      const share = Math.ceil(names.length / threads);
-      const helpers: Promise<ChannelColumns[]>[] = [];
-      const stopHelpers = new AbortController();
-      const { width, height, compartments, stats } = measurer.table;
-      const all = names.map((name, index) => ({ index, name }));
-      for (let t = 0; t < threads; t++) {
-        const channels = all.slice(t * share, (t + 1) * share);
-        if (channels.length === 0) break;
-        const job: ChannelShareJob = { imageUri: opts.imageUri, channels, pixels: measurer.compartmentPixels, table: { width, height, compartments, stats } };
-        helpers.push(runInWorker<ChannelColumns[]>(join(__dirname, 'channel-job'), 'measureChannelShare', [job], { onMessage: channelDone, signal: stopHelpers.signal }));
-      }
-      helpers.forEach((h) => h.catch(() => undefined)); // awaited below; a failure here must not go unhandled meanwhile
-      try {
-        measurer.measureShapes();
-        for (const h of helpers) for (const columns of await h) measurer.addMeasuredChannel(columns);
-      } finally {
-        stopHelpers.abort(); // no-op once they are done; stops them when shapes or a share failed
-      }
+    // Channels are independent: helper threads claim them one at a time from a shared counter, reading
+    // the pixel lists in shared memory, while this thread traces the shapes; then this thread (the
+    // masks gone) claims channels too. Columns are appended in channel order.
+    const { width, height, compartments, stats } = measurer.table;
+    const job: ChannelQueueJob = {
+      imageUri: opts.imageUri, names, next: new Int32Array(new SharedArrayBuffer(4)),
+      pixels: measurer.compartmentPixels, table: { width, height, compartments, stats },
+    };
+    const stopHelpers = new AbortController();
+    const helpers = Array.from({ length: helperCount - 1 }, () =>
+      runInWorker<MeasuredChannel[]>(channelJob, 'measureChannelQueue', [job], { onMessage: channelDone, signal: stopHelpers.signal }));
+    helpers.forEach((h) => h.catch(() => undefined)); // awaited below; a failure here must not go unhandled meanwhile
+    const results: MeasuredChannel[] = [];
+    try {
+      measurer.measureShapes();
+      results.push(...await measureChannelQueue(job, source, channelDone));
+      for (const h of helpers) results.push(...await h);
+    } finally {
+      stopHelpers.abort(); // no-op once they are done; stops them when shapes or a channel failed
     }
+    results.sort((a, b) => a.index - b.index);
+    for (const r of results) measurer.addMeasuredChannel(r.columns);
     const table = measurer.table;
     const imageName = opts.imageName ?? basename(opts.imageUri);
-    await writeChunks(opts.outTsvUri, formatQuPathTsv(table, { imageName, legacyNames: opts.legacyNames }));
-    if (opts.geojsonUri) await writeChunks(opts.geojsonUri, formatGeoJson(table, { imageName, legacyNames: opts.legacyNames }));
+    await writeWith(MeasurementTableWriter.open(opts.outTsvUri, { imageName, legacyNames: opts.legacyNames }), table);
+    if (opts.geojsonUri) await writeWith(GeoJsonWriter.open(opts.geojsonUri, { imageName, legacyNames: opts.legacyNames }), table);
     if (opts.projectUri) await addToProject(opts.projectUri, opts.projectImageUri ?? toFileUri(opts.imageUri), imageName);
     progress(1);
     return {
@@ -141,6 +141,8 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
     await source.close();
   }
 }
+
+const channelJob = join(__dirname, 'channel-job');
 
 /**
  * The pixel size measurements use (µm, or undefined for pixel units) and the channels' column names;
@@ -167,21 +169,16 @@ function defaultThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 4);
 }
 
-/** Streams text chunks to a local temporary file, then hands it to the store (atomic rename or upload). */
-async function writeChunks(uri: string, chunks: Iterable<string>): Promise<void> {
-  const tmp = join(tmpdir(), `.tessel-quant-${randomBytes(6).toString('hex')}`);
+/** Writes a whole table through a measurement writer, publishing it only if every row made it. */
+async function writeWith(opening: Promise<{ append(t: CellTable): Promise<void>; commit(): Promise<void>; abort(): Promise<void> }>, table: CellTable): Promise<void> {
+  const writer = await opening;
   try {
-    const out = createWriteStream(tmp);
-    const failed = new Promise<never>((_, reject) => out.once('error', reject));
-    failed.catch(() => undefined); // observed through the races below
-    for (const chunk of chunks) {
-      if (!out.write(chunk)) await Promise.race([new Promise<void>((r) => out.once('drain', () => r())), failed]);
-    }
-    await Promise.race([new Promise<void>((r) => out.end(r)), failed]);
-    await storeFor(uri).putFile(tmp, uri);
-  } finally {
-    await fs.rm(tmp, { force: true });
+    await writer.append(table);
+  } catch (e) {
+    await writer.abort();
+    throw e;
   }
+  await writer.commit();
 }
 
 async function addToProject(projectUri: string, imageUri: string, imageName: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { Plane } from '../formats/ndarray';
 import { traceRegion, TraceScratch } from './contour';
 import { ALL_COMPARTMENTS, ALL_STATS, indexCompartments, measureChannel } from './intensity';
 import type { Compartment, CompartmentPixels, Stat, StatColumns } from './intensity';
-import { indexLabels, pairNuclei, type LabelIndex, type NucleusPairing } from './labels';
+import { indexLabels, pairNuclei, type LabelIndex } from './labels';
 
 export type { Compartment, Stat } from './intensity';
 
@@ -93,8 +93,8 @@ export class CellMeasurer {
   readonly table: CellTable;
   private readonly pixels: CompartmentPixels;
   private scratch: Float64Array;
-  /** What {@link measureShapes} still needs (the label indexes hold the masks); dropped once it ran. */
-  private pendingShapes?: { cells: LabelIndex; nuclei: LabelIndex; pairing: NucleusPairing; scale: number; origin: { x: number; y: number } };
+  /** What {@link measureShapes} still needs: bounding boxes, the pairing and the origin (the masks are not kept). */
+  private pendingShapes?: { cells: Boxes; nuclei: Boxes; nucleusOfCell: Int32Array; scale: number; origin: { x: number; y: number } };
 
   constructor(opts: MeasureOptions) {
     const { wholeCell, nucleus } = opts;
@@ -134,7 +134,8 @@ export class CellMeasurer {
     this.pixels = indexCompartments(cells, nuclei, pairing, compartments.includes('membrane'));
     this.scratch = new Float64Array(Math.max(1, this.pixels.maxLength));
     this.table = table;
-    this.pendingShapes = { cells, nuclei, pairing, scale, origin };
+    // Shapes are traced from the pixel lists, so the measurer keeps none of the masks.
+    this.pendingShapes = { cells: boxesOf(cells), nuclei: boxesOf(nuclei), nucleusOfCell: pairing.nucleusOfCell, scale, origin };
     if (!opts.deferShapes) this.measureShapes();
   }
 
@@ -146,24 +147,24 @@ export class CellMeasurer {
     const pending = this.pendingShapes;
     if (!pending) return;
     this.pendingShapes = undefined;
-    const { cells, nuclei, pairing, scale, origin } = pending;
-    const { table } = this;
+    const { cells, nuclei, nucleusOfCell, scale, origin } = pending;
+    const { table, pixels } = this;
     const withGeometry = !!table.geometry;
-    const n = cells.ids.length;
+    const n = table.labels.length;
     const trace = new TraceScratch();
+    const window = new RegionWindow(table.width);
     for (let c = 0; c < n; c++) {
-      const cellShape = traceRegion(cells.data, cells.width, cells.height, cells.values[c],
-        cells.minX[c], cells.minY[c], cells.maxX[c], cells.maxY[c], trace, withGeometry);
+      // The cell's runs hold all its pixels (cytoplasm, then its nucleus).
+      const cellShape = window.trace(pixels, pixels.cellRuns[c], pixels.cellRuns[c + 1], cells, c, trace, withGeometry);
       putShape(table.cell, c, cellShape, scale);
       if (table.geometry) table.geometry.cell[c] = toPolygons(cellShape.rings!, origin);
-      const nr = pairing.nucleusOfCell[c];
+      const nr = nucleusOfCell[c];
       if (nr < 0) {
         for (const col of Object.values(table.nucleus) as Float64Array[]) col[c] = NaN;
         table.nucleusCellAreaRatio[c] = NaN;
         continue;
       }
-      const nucShape = traceRegion(nuclei.data, nuclei.width, nuclei.height, nuclei.values[nr],
-        nuclei.minX[nr], nuclei.minY[nr], nuclei.maxX[nr], nuclei.maxY[nr], trace, withGeometry);
+      const nucShape = window.trace(pixels, pixels.nucleusRuns[c], pixels.nucleusRuns[c + 1], nuclei, nr, trace, withGeometry);
       putShape(table.nucleus, c, nucShape, scale);
       if (table.geometry) table.geometry.nucleus[c] = toPolygons(nucShape.rings!, origin);
       table.nucleusCellAreaRatio[c] = Math.min(1, Math.max(0, nucShape.area / cellShape.area));
@@ -188,6 +189,41 @@ export class CellMeasurer {
   }
 }
 
+/** Bounding boxes per label row, from a {@link LabelIndex}. */
+interface Boxes { minX: Int32Array; minY: Int32Array; maxX: Int32Array; maxY: Int32Array }
+
+function boxesOf(index: LabelIndex): Boxes {
+  return { minX: index.minX, minY: index.minY, maxX: index.maxX, maxY: index.maxY };
+}
+
+/**
+ * One region's pixels painted into a window of its bounding box plus a pixel of margin, where
+ * {@link traceRegion} traces them exactly as in the whole mask (coordinates come out in the image's).
+ */
+class RegionWindow {
+  private mask = new Int32Array(0);
+
+  constructor(private readonly imageWidth: number) {}
+
+  /** Paints runs `from`…`to − 1` of `px` (one region, bounding box `row` of `boxes`) and traces them. */
+  trace(px: CompartmentPixels, from: number, to: number, boxes: Boxes, row: number, scratch: TraceScratch, keepRings: boolean): ReturnType<typeof traceRegion> {
+    const x0 = boxes.minX[row], y0 = boxes.minY[row];
+    const w = boxes.maxX[row] - x0 + 1, h = boxes.maxY[row] - y0 + 1;
+    const ww = w + 2, size = ww * (h + 2);
+    if (this.mask.length < size) this.mask = new Int32Array(Math.max(size, 2 * this.mask.length));
+    const mask = this.mask;
+    mask.fill(0, 0, size);
+    const width = this.imageWidth;
+    for (let r = from; r < to; r++) {
+      const p = px.runStart[r];
+      const y = Math.floor(p / width);
+      const at = (y - y0 + 1) * ww + (p - y * width - x0 + 1);
+      mask.fill(1, at, at + px.runLength[r]);
+    }
+    return traceRegion(mask, ww, h + 2, 1, 1, 1, w, h, scratch, keepRings, x0 - 1, y0 - 1);
+  }
+}
+
 /**
  * One channel's intensity columns over `pixels` for the table's compartments and statistics. Pure, so a
  * helper thread holding a copy of the pixel lists can measure some channels while the owner measures others.
@@ -200,7 +236,7 @@ export function measureChannelColumns(
   if (plane.width !== table.width || plane.height !== table.height) {
     throw new InvalidArrayError(channel.name, `channel is ${plane.width}×${plane.height} but the masks are ${table.width}×${table.height}`);
   }
-  const n = pixels.cellStart.length - 1;
+  const n = pixels.cellCount.length;
   const compartments: Partial<Record<Compartment, StatColumns>> = {};
   for (const comp of table.compartments) {
     const cols: StatColumns = {};

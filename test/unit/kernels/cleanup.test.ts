@@ -85,3 +85,25 @@ describe('relabelSequential vs skimage relabel_sequential', () => {
     expect(mismatches(relabelSequential(l).labels, ref.get('r')!.data as Int32Array)).toBe(0);
   });
 });
+
+describe('clean-up kernels in place', () => {
+  test('give what their copying forms give, in the array passed', () => {
+    const l = blocks(11, 50, 45);
+    const plane = (data: Int32Array) => ({ data, width: 45, height: 50 });
+    const cases: [string, (a: Int32Array) => Int32Array, (a: Int32Array) => Int32Array][] = [
+      ['removeSmallObjects', (a) => removeSmallObjects(a, 6), (a) => removeSmallObjects(a, 6, { inPlace: true })],
+      ['fillHoles', (a) => fillHoles(plane(a), 10), (a) => fillHoles(plane(a), 10, { inPlace: true })],
+      ['relabelSequential', (a) => relabelSequential(a).labels, (a) => relabelSequential(a, { inPlace: true }).labels],
+    ];
+    for (const [name, copying, inPlace] of cases) {
+      const input = l.slice();
+      const want = copying(input);
+      expect({ name, untouched: mismatches(input, l) }).toEqual({ name, untouched: 0 });
+      const own = l.slice();
+      const got = inPlace(own);
+      expect({ name, same: got === own, mismatches: mismatches(got, want) }).toEqual({ name, same: true, mismatches: 0 });
+    }
+    expect(mismatches(fillHoles(plane(l), 10), l)).toBeGreaterThan(0); // the case fills something
+  });
+});
+

@@ -1,5 +1,5 @@
 import { labelComponents } from '../../../core/kernels/label';
-import { watershedFromMarkers } from '../../../core/kernels/watershed';
+import { watershedConsuming, watershedFromMarkers } from '../../../core/kernels/watershed';
 import { f32, i32, mismatches, python, rng, u8 } from './skimage-bridge';
 
 describe('labelComponents vs skimage.measure.label (exact)', () => {
@@ -59,3 +59,28 @@ describe('watershedFromMarkers vs skimage.segmentation.watershed (exact on tie-f
     expect([mismatches(surface, copies[0]), mismatches(markers, copies[1]), mismatches(mask, copies[2])]).toEqual([0, 0, 0]);
   });
 });
+
+describe('watershedConsuming: the same flood from inputs it takes over', () => {
+  test.each([4, 5])('equals watershedFromMarkers bit for bit on a surface full of ties, and clears what it took (seed %p)', (seed) => {
+    const H = 90, W = 77;
+    const r = rng(seed);
+    // Few distinct values (ties everywhere), so the FIFO order among equal values decides many pixels.
+    const surface = Float32Array.from({ length: H * W }, () => Math.floor(r() * 12) / 12);
+    const mask = Uint8Array.from({ length: H * W }, () => (r() < 0.8 ? 1 : 0));
+    const markers = new Int32Array(H * W);
+    for (let k = 1; k <= 60; k++) markers[Math.floor(r() * H * W)] = k;
+    const want = watershedFromMarkers({ data: surface, width: W, height: H }, markers, { mask });
+    const inputs = { surface: surface.slice(), markers: markers.slice(), mask: mask.slice() };
+    const got = watershedConsuming(inputs, W, H);
+    expect(mismatches(got, want)).toBe(0);
+    expect(new Set(got).size).toBeGreaterThan(40);
+    expect(inputs).toEqual({ surface: undefined, markers: undefined, mask: undefined });
+  });
+
+  test('a negative marker is refused naming where it is', () => {
+    const markers = Int32Array.from([0, 0, -3, 0]);
+    expect(() => watershedConsuming({ surface: new Float32Array(4), markers }, 2, 2)).toThrow('watershed markers must be >= 0, got -3 at x=0, y=1');
+    expect(() => watershedFromMarkers({ data: new Float32Array(4), width: 2, height: 2 }, markers)).toThrow(RangeError);
+  });
+});
+

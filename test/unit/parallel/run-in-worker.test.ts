@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { join } from 'node:path';
-import { collectTransferables, idleThreadCount, runInWorker } from '../../../core/parallel/run-in-worker';
+import { collectTransferables, idleThreadCount, profilerFlags, runInWorker } from '../../../core/parallel/run-in-worker';
 import { TesselError } from '../../../core/errors';
 
 const JOBS = join(__dirname, '..', '..', 'fixtures', 'parallel', 'jobs');
@@ -70,4 +73,27 @@ it('drops a thread that dies while idle, and the next call still runs', async ()
   await new Promise((r) => setTimeout(r, 500));
   expect(idleThreadCount()).toBe(idle - 1);
   expect(await runInWorker<number>(JOBS, 'whoAmI', [])).toEqual(expect.any(Number));
+});
+
+it('starts threads from a process run with `--import tsx` and V8 flags, and profiles them with --cpu-prof', () => {
+  // As the CLI runs from sources (`node --import tsx cli/main.ts`): the thread's TypeScript entry gets
+  // tsx's CommonJS hook, not the parent's ESM one, and no flag a thread refuses.
+  const dir = mkdtempSync(join(tmpdir(), 'tessel-thread-flags-'));
+  try {
+    const script = `require(${JSON.stringify(require.resolve('../../../core/parallel/run-in-worker'))}).runInWorker(${JSON.stringify(JOBS)}, 'whoAmI', [])
+      .then((id) => { console.log(id); process.exit(0); }, (e) => { console.error(e.message); process.exit(1); });`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--max-old-space-size=2000', '--cpu-prof', '--cpu-prof-dir', dir, '-e', script], { encoding: 'utf8', cwd: join(__dirname, '..', '..', '..') });
+    expect(Number(out.trim())).toBeGreaterThan(0); // a thread's id, not the main thread's 0
+    // One of the profiles is the thread's: it ran the thread entry.
+    const urls = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { nodes: { callFrame: { url: string } }[] }).nodes.map((n) => n.callFrame.url));
+    expect(urls.some((u) => u.some((url) => url.endsWith('worker-entry.ts')))).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('passes on only the profiler flags, with their values', () => {
+  expect(profilerFlags(['--import', 'tsx', '--max-old-space-size=2000', '--cpu-prof', '--cpu-prof-dir', '/p', '--heap-prof-interval=4', '--expose-gc']))
+    .toEqual(['--cpu-prof', '--cpu-prof-dir', '/p', '--heap-prof-interval=4']);
 });

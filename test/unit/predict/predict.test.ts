@@ -158,6 +158,27 @@ describe('predictArray / predict on tiny ONNX models', () => {
     expect(maxAbsDiff(back.get('arr_1')!.data as Float32Array, direct.heads[1])).toBe(0);
   });
 
+  it('predict streams the heads to the NPZ band by band (ring of rows wrapping) with the same bytes as whole heads', async () => {
+    const width = 300, height = 1400; // 2 × 7 tiles; batches of 2 flush a band after every batch
+    const npz = join(dir, 'tall.npz');
+    const image = blobImage(width, height, 9);
+    await writeNpz(npz, { input_channels: { data: image, shape: [height, width, 2], dtype: 'float32' } });
+    const out = join(dir, 'tall_raw_predictions.npz');
+    const r = await predict({ npzUri: npz, modelUri: linear.uri, model: linear, outUri: out, batchSize: 2 });
+    expect(r.tiles).toBe(14);
+    const back = await readNpz(out);
+    const direct = await predictArray({ input: image, width, height, model: linear, batchSize: 2 });
+    const planes = [0, 1].map((c) => Float32Array.from({ length: width * height }, (_, i) => image[2 * i + c]));
+    const fromPlanes = await predictArray({ channels: planes, width, height, model: linear, batchSize: 2 });
+    for (let k = 0; k < 4; k++) {
+      expect({ k, streamed: maxAbsDiff(back.get(`arr_${k}`)!.data as Float32Array, direct.heads[k]), planes: maxAbsDiff(fromPlanes.heads[k], direct.heads[k]) }).toEqual({ k, streamed: 0, planes: 0 });
+    }
+    // --compress still writes every head (deflated), numpy-readable.
+    const packed = join(dir, 'tall_compressed.npz');
+    await predict({ npzUri: npz, modelUri: linear.uri, model: linear, outUri: packed, batchSize: 2, compress: true });
+    expect(maxAbsDiff((await readNpz(packed)).get('arr_3')!.data as Float32Array, direct.heads[3])).toBe(0);
+  });
+
   it('predict refuses an NPZ without input_channels, naming the file', async () => {
     const bad = join(dir, 'bad.npz');
     await writeNpz(bad, { image: { data: new Float32Array(12), shape: [2, 3, 2], dtype: 'float32' } });

@@ -5,7 +5,7 @@ import { decodeNpy } from '../../../core/formats/npz';
 import type { Plane } from '../../../core/formats/ndarray';
 import { measurementColumns } from '../../../core/quantify/columns';
 import { formatGeoJson } from '../../../core/quantify/geojson';
-import { median } from '../../../core/quantify/intensity';
+import { median, medianOfSmallIntegers } from '../../../core/quantify/intensity';
 import { measureCells, type CellTable } from '../../../core/quantify/measure';
 import { runPython } from '../../helpers/python';
 
@@ -165,5 +165,22 @@ describe('median', () => {
       const want = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
       expect(median(values, n)).toBe(want);
     }
+  });
+
+  test('the histogram median of ≤16-bit integers equals the sorted middle, ties and bin edges included, and leaves the buffer as it was', () => {
+    let seed = 777;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const wrong: string[] = [];
+    for (let trial = 0; trial < 600; trial++) {
+      const n = 1 + Math.floor(rand() ** 2 * 3000);
+      const [lo, hi, offset] = ([[0, 255, 0], [0, 65535, 0], [-128, 127, 128], [-32768, 32767, 32768], [250, 262, 0], [0, 2, 0]] as const)[trial % 6];
+      const values = Float64Array.from({ length: n }, () => lo + Math.floor(rand() * (hi - lo + 1)));
+      const before = values.slice();
+      const sorted = Float64Array.from(values).sort();
+      const want = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+      const got = medianOfSmallIntegers(values, n, offset);
+      if (got !== want || values.some((v, i) => v !== before[i])) wrong.push(`trial ${trial}: n=${n} got ${got}, want ${want}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });
