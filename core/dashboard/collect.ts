@@ -82,8 +82,9 @@ export async function collectDashboard(store: DashboardStore, o: CollectOptions 
       query(imagesQuery(d, priced, caps)), query(pointsQuery(d, priced, caps)), query(busyQuery(d, priced)), query(islandsQuery(d, priced, caps)),
     ]);
     // Cells come back in whatever order the store's GROUP BY leaves (and NULLs sort differently in DuckDB and
-    // BigQuery): sorted here, the page is the same whichever store fed it.
-    const imageCells = sortBy(imageRows.map(toImageCell), (c) => [c.run, c.day, c.machines.join(' + '), c.gpu]);
+    // BigQuery): sorted here, the page is the same whichever store fed it. Image cells of different stage
+    // machines can list the same machines; their first row's time breaks the tie.
+    const imageCells = sortBy(imageRows.map(toImageCell), (c) => [c.run, c.day, c.machines.join(' + '), c.gpu, String(c.firstMs ?? 0).padStart(16, '0'), String(c.images).padStart(12, '0')]);
     const rows = imageCells.reduce((a, c) => a + c.images, 0);
     const images = imageDetailRows.map((r) => toImageDetail(r, caps.imagesPerRun));
     for (const run of runs) {

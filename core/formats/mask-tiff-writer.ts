@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate as deflateCb } from 'node:zlib';
 import { basename, isGcsUri, storeFor } from '../storage';
-import { tempSibling } from '../storage/local';
+import { freshTempSibling } from '../storage/local';
 import { pyramidLevels } from './mask-pyramid';
 import { buildOmeXml } from './ome-xml';
 import { layoutIfd, type TagValue } from './tiff-encode';
@@ -67,9 +67,9 @@ export function needsBigTiff(width: number, height: number, tileSize: number): b
 }
 
 /** The local file a TIFF for `uri` is assembled in: beside a local target (so publishing is a rename), else in the temp folder. */
-function stagingPath(uri: string): string {
+async function stagingPath(uri: string): Promise<string> {
   if (isGcsUri(uri)) return join(tmpdir(), `tessel-mask-${randomBytes(6).toString('hex')}-${basename(uri)}`);
-  return tempSibling(resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri));
+  return freshTempSibling(resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri));
 }
 
 export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Promise<MaskBackend> {
@@ -78,7 +78,7 @@ export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Prom
     const n = Math.ceil(l.width / o.tileSize) * Math.ceil(l.height / o.tileSize);
     return { ...l, tilesAcross: Math.ceil(l.width / o.tileSize), offsets: new Float64Array(n), counts: new Float64Array(n) };
   });
-  const path = stagingPath(uri);
+  const path = await stagingPath(uri);
   await fs.mkdir(dirname(path), { recursive: true });
   const fh = await fs.open(path, 'w');
   const header = Buffer.alloc(big ? 16 : 8);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { deflate as deflateCb, gzip as gzipCb } from 'node:zlib';
 import { ConfigError, isTesselError } from '../errors';
 import { isGcsUri, joinUri, storeFor } from '../storage';
-import { tempSibling } from '../storage/local';
+import { freshTempSibling } from '../storage/local';
 import { pyramidLevels } from './mask-pyramid';
 import type { MaskBackend } from './mask-tiff-writer';
 
@@ -38,9 +38,9 @@ export interface ZarrMaskOptions {
   ngffVersion: '0.4' | '0.5';
 }
 
-function stagingDir(labelUri: string): string {
+async function stagingDir(labelUri: string): Promise<string> {
   if (isGcsUri(labelUri)) return join(tmpdir(), `tessel-zarr-${randomBytes(6).toString('hex')}`);
-  return tempSibling(resolve(labelUri.startsWith('file://') ? labelUri.slice('file://'.length) : labelUri));
+  return freshTempSibling(resolve(labelUri.startsWith('file://') ? labelUri.slice('file://'.length) : labelUri));
 }
 
 const json = (v: unknown): string => JSON.stringify(v, null, 2);
@@ -69,7 +69,7 @@ export async function openZarrMaskBackend(rootUri: string, o: ZarrMaskOptions): 
   const existing = v3 ? await store.stat(joinUri(root, '.zgroup')) : await store.stat(joinUri(root, 'zarr.json'));
   if (existing) throw new ConfigError(`the Zarr at this URI is Zarr v${v3 ? 2 : 3}; NGFF ${o.ngffVersion} labels would need v${v3 ? 3 : 2}`, { file: root });
   const labelUri = joinUri(root, 'labels', o.labelName);
-  const staging = stagingDir(labelUri);
+  const staging = await stagingDir(labelUri);
   // Folders made only to hold the staging folder are removed again if nothing is published.
   const made = isGcsUri(labelUri) ? undefined : await fs.mkdir(dirname(staging), { recursive: true });
   await fs.mkdir(staging, { recursive: true });

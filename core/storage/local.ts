@@ -176,6 +176,21 @@ export function tempSibling(target: string): string {
   return join(dirname(target), `.tessel-tmp-${randomBytes(6).toString('hex')}-${target.slice(dirname(target).length + 1)}`);
 }
 
+/**
+ * A temporary sibling for an output written over a long time (streamed predictions, masks), after
+ * removing the ones an earlier attempt at the same target left when it was killed mid-write, so a
+ * retried stage leaves nothing behind. A writer still going under such a name (an attempt Temporal has
+ * already given up on) then fails to publish, which is what should happen to it.
+ */
+export async function freshTempSibling(target: string): Promise<string> {
+  const dir = dirname(target);
+  const name = target.slice(dir.length + 1);
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  const stale = entries.filter((e) => /^\.tessel-tmp-[0-9a-f]{12}-/.test(e) && e.slice('.tessel-tmp-'.length + 13) === name);
+  await Promise.all(stale.map((e) => fs.rm(join(dir, e), { recursive: true, force: true })));
+  return tempSibling(target);
+}
+
 function mapFsError(uri: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new NotFoundError(uri, { cause: e });

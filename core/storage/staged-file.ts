@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { storeFor } from './index';
-import { LocalStore, tempSibling } from './local';
+import { freshTempSibling, LocalStore } from './local';
 
 /**
  * An output written piece by piece into a temporary file and published at its URI in one step: renamed
@@ -20,7 +20,7 @@ export class StagedFile {
   /** Creates the temporary file for `uri` (local path or gs://). */
   static async create(uri: string): Promise<StagedFile> {
     const local = localPath(uri);
-    const path = local ? tempSibling(local) : join(tmpdir(), `.tessel-tmp-${randomBytes(6).toString('hex')}`);
+    const path = local ? await freshTempSibling(local) : join(tmpdir(), `.tessel-tmp-${randomBytes(6).toString('hex')}`);
     await fs.mkdir(dirname(path), { recursive: true });
     return new StagedFile(uri, path, await fs.open(path, 'w'));
   }
