@@ -25,6 +25,7 @@ export async function processBlocks(input: BlocksInput, carry?: BlocksCarry): Pr
     state = carry;
     events.addAll(carry.events);
   } else {
+    events.addAll(input.events ?? []);
     events.add('predict', 'started', { blocksWorkflowId: workflowInfo().workflowId });
     const plan: BlockPlanResult = await cpu.planBlocks({
       imageUri: input.image.imageUri, blocksDir: input.blocksDir, channels: input.settings.channels, modelUri: input.settings.model.uri,
@@ -156,7 +157,7 @@ export async function runBlockwiseImage(input: ImageInput, result: ImageResult, 
     args: [{
       runId: input.runId, image: input.image, outputs, blocksDir, settings: input.settings, blockwise: input.blockwise!,
       taskQueues: input.taskQueues, maxAttempts: input.maxAttempts, heartbeatTimeoutS: input.heartbeatTimeoutS,
-      parentWorkflowId: input.parentWorkflowId,
+      parentWorkflowId: input.parentWorkflowId, events: events.takeAll(),
     }],
     workflowId: blocksWorkflowId(workflowInfo().workflowId),
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

@@ -102,6 +102,8 @@ export interface BlocksInput {
   heartbeatTimeoutS: number;
   /** The run's workflow id, for stage events. */
   parentWorkflowId?: string;
+  /** The image's stage events no activity has carried yet (convert's end): the first block task sends them. */
+  events?: StageEvent[];
 }
 
 /** What a blockwise image's tasks add up to (see {@link takeBlockResult}). */

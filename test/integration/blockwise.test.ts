@@ -84,6 +84,8 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
   // tessel status shows the image's blocks while it runs.
   const live = JSON.parse((await tessel(['status', 'blocks-fault', '--json'], env)).stdout) as RunProgress & { blocks?: BlockwiseProgress[] };
   expect(live.blockwise).toEqual([{ name, workflowId: blocksId }]);
+  // Convert's end reaches the run with the blocks' first task, not only when the image is recorded.
+  expect(live.stages.convert).toEqual({ done: 1, failed: 0, running: 0 });
   expect(live.blocks?.[0].stages?.first).toMatchObject({ done: 4, total: 4 });
   cpu = await worker('cpu');
   await waitForBlocks(blocksId, (p) => p.stages!.predict.running >= 1);
