@@ -198,11 +198,15 @@ function startWorker(queue: string, env: NodeJS.ProcessEnv, extra: string[] = []
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'worker', '--queue', queue, ...extra], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', peak = 0;
-    const timer = setInterval(() => {
+    // VmHWM is the process's resident high-water mark, so reading it when asked gives the peak so far; the
+    // timer keeps the last value for after the process is killed (it cannot fire during a synchronous tessel() call).
+    const hwm = () => {
       try { peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024); } catch { /* gone */ }
-    }, 1000);
+      return peak;
+    };
+    const timer = setInterval(hwm, 1000);
     child.on('exit', () => clearInterval(timer));
-    const onData = (d: Buffer) => { out += d; if (out.includes('worker ready')) res(Object.assign(child, { peak: () => peak })); };
+    const onData = (d: Buffer) => { out += d; if (out.includes('worker ready')) res(Object.assign(child, { peak: hwm })); };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     child.on('exit', (code) => rej(new Error(`worker exited ${code}: ${out}`)));
@@ -270,8 +274,9 @@ async function gigapixel(): Promise<void> {
     const done = new Promise((r) => run.on('exit', r));
     const killAfter = async (s: number, w: ChildProcess, queue: string) => {
       await new Promise((r) => setTimeout(r, s * 1000));
+      const peakBefore = w.peak();
       w.kill('SIGKILL');
-      log(`kill -9 of the ${queue} worker at ${s} s`);
+      log(`kill -9 of the ${queue} worker at ${s.toFixed(0)} s (its peak RSS, the undisturbed run included: ${gib(peakBefore)})`);
       return startWorker(queue, env);
     };
     gpu = await killAfter(cleanS * 0.35, gpu, 'gpu');
