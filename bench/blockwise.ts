@@ -272,7 +272,7 @@ async function gigapixel(): Promise<void> {
     let out = '';
     run.stdout!.on('data', (x) => (out += x));
     const done = new Promise((r) => run.on('exit', r));
-    const killAfter = async (s: number, w: ChildProcess, queue: string) => {
+    const killAfter = async (s: number, w: ChildProcess & { peak(): number }, queue: string) => {
       await new Promise((r) => setTimeout(r, s * 1000));
       const peakBefore = w.peak();
       w.kill('SIGKILL');
