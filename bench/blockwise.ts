@@ -276,7 +276,7 @@ async function gigapixel(): Promise<void> {
       await new Promise((r) => setTimeout(r, s * 1000));
       const peakBefore = w.peak();
       w.kill('SIGKILL');
-      log(`kill -9 of the ${queue} worker at ${s.toFixed(0)} s (its peak RSS, the undisturbed run included: ${gib(peakBefore)})`);
+      log(`kill -9 of the ${queue} worker ${s.toFixed(0)} s later (its peak RSS, the undisturbed run included: ${gib(peakBefore)})`);
       return startWorker(queue, env);
     };
     gpu = await killAfter(cleanS * 0.35, gpu, 'gpu');
