@@ -1,5 +1,6 @@
+import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/temporal/dev-server';
@@ -36,8 +37,11 @@ export function runProcess(program: string, args: string[], o: { cwd?: string; e
   });
 }
 
+/** A `tessel worker` process with what it printed so far. */
+export type TestWorker = ChildProcess & { output: () => string };
+
 /** A `tessel worker` process; resolves once it reports ready. */
-export function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess & { output: () => string }> {
+export function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<TestWorker> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...NODE_ARGS, 'worker', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -79,4 +83,47 @@ export async function startTestServer(opts: Partial<DevServerOptions> = {}): Pro
   const dir = mkdtempSync(join(tmpdir(), 'tessel-it-'));
   const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log'), ...opts });
   return { server, dir, env: { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' } };
+}
+
+/** What {@link useTestCluster} gives a suite; its fields are set once the suite's first `beforeAll` ran. */
+export interface TestCluster {
+  server: DevServer;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  connection: Connection;
+  client: Client;
+  /** Starts `tessel worker …args` against the server; it is killed when the suite ends. */
+  worker(args: string[]): Promise<TestWorker>;
+}
+
+/**
+ * A suite's dev server (as {@link startTestServer}), a client connected to it, and the workers the suite
+ * starts: set up before its tests, killed and stopped after them. Call at the top of the suite file, before
+ * its own `beforeAll` (which then sees the server). A test may replace `server` (a restart).
+ */
+export function useTestCluster(opts: Partial<DevServerOptions> = {}): TestCluster {
+  const workers: ChildProcess[] = [];
+  const cluster = {
+    async worker(args: string[]) {
+      const w = await startWorker(args, cluster.env);
+      workers.push(w);
+      return w;
+    },
+  } as TestCluster;
+  beforeAll(async () => {
+    Object.assign(cluster, await startTestServer(opts));
+    cluster.connection = await Connection.connect({ address: cluster.env.TEMPORAL_ADDRESS! });
+    cluster.client = new Client({ connection: cluster.connection });
+  });
+  afterAll(async () => {
+    for (const w of workers) await stopChild(w, 'SIGKILL');
+    await cluster.connection?.close();
+    await cluster.server?.stop();
+  });
+  return cluster;
+}
+
+/** Every file under `d`, as sorted paths relative to it. */
+export function listFiles(d: string): string[] {
+  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? listFiles(join(d, f)).map((x) => `${f}/${x}`) : [f])).sort();
 }

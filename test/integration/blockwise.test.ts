@@ -1,11 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, killHard, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { ROOT, killHard, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
 import { readLabelMask } from '../../core/formats/image';
-import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
+import { resolveTemporalBinary } from '../../infra/temporal/dev-server';
 import { blockProgressQuery, blocksWorkflowId, imageWorkflowId, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
@@ -17,23 +17,16 @@ import { blockProgressQuery, blocksWorkflowId, imageWorkflowId, type BlockwisePr
  */
 jest.setTimeout(900_000);
 
-let server: DevServer;
+const cluster = useTestCluster();
 let env: NodeJS.ProcessEnv;
 let dir: string;
 let client: Client;
-let connection: Connection;
-const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
 const BLOCKS = ['--blockwise-above-pixels', '100000', '--block-size', '256', '--halo', '64', '--heartbeat-timeout', '5', '--max-blocks-in-flight', '4', '--batch-size', '2'];
 
-function files(d: string): string[] {
-  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)).map((x) => `${f}/${x}`) : [f])).sort();
-}
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function worker(queue: string) {
-  const w = await startWorker(['--queue', queue], env);
-  workers.push(w);
-  return w;
+  return cluster.worker(['--queue', queue]);
 }
 
 async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
@@ -51,18 +44,10 @@ async function waitForBlocks(id: string, pred: (p: BlockwiseProgress) => boolean
 }
 
 beforeAll(async () => {
-  ({ server, env, dir } = await startTestServer());
+  ({ env, dir, client } = cluster);
   const synth = await tessel(['synth', join(dir, 'clean'), '--images', '1', '--size', '512', '--channels', '4', '--seed', '21']);
   expect(synth.code).toBe(0);
   cpSync(join(dir, 'clean'), join(dir, 'fault'), { recursive: true });
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  client = new Client({ connection });
-});
-
-afterAll(async () => {
-  for (const w of workers) await stopChild(w, 'SIGKILL');
-  await connection?.close();
-  await server?.stop();
 });
 
 it('runs an image block by block and survives kill -9 of its workers, redoing only their blocks, with identical outputs', async () => {
@@ -120,7 +105,7 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
   expect(retried).toBeLessThanOrEqual(2 + 2 * 3);
   expect(attempts).toHaveLength(scheduled.size); // one started event per activity: its last attempt
 
-  const outputs = (ws: string) => files(join(dir, ws)).filter((f) => /^(SEGMASK|REPORTS)\//.test(f));
+  const outputs = (ws: string) => listFiles(join(dir, ws)).filter((f) => /^(SEGMASK|REPORTS)\//.test(f));
   expect(outputs('fault')).toEqual(outputs('clean'));
   expect(outputs('clean')).toEqual(expect.arrayContaining([`SEGMASK/${name}_WholeCellBoxes.npy`, `SEGMASK/${name}_NucleusMask.tiff`, `REPORTS/${name}_QUANT.tsv`]));
   // Masks by their labels (each OME-TIFF's XML has a UUID of its own), boxes and reports byte for byte.
@@ -130,7 +115,7 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
     return `${m.width}×${m.height} ${sha(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength))}`;
   };
   for (const f of outputs('clean')) expect(`${f} ${await digest(join(dir, 'fault', f))}`).toBe(`${f} ${await digest(join(dir, 'clean', f))}`);
-  expect(files(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  expect(listFiles(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
   // The clean run continued as new mid-image (12 block activities per segment).
   const runs = client.workflow.list({ query: `WorkflowId = "${blocksWorkflowId(imageWorkflowId('blocks-clean', name, 0, false))}"` });
   let segments = 0;

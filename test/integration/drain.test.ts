@@ -4,27 +4,22 @@
  * exits 0; with no grace, it hands the prediction back to Temporal at once, and another worker takes it
  * long before the heartbeat timeout would have. Either way the run completes and nothing is lost.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { DevServer } from '../../infra/temporal/dev-server';
 import type { RunProgress } from '../../core/contracts';
-import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { tessel, useTestCluster, type TestWorker } from '../helpers/cluster';
 
 jest.setTimeout(600_000);
 
 const HEARTBEAT_TIMEOUT_S = 300;
-let server: DevServer;
+const cluster = useTestCluster();
 let env: NodeJS.ProcessEnv;
 let dir: string;
 let client: Client;
-let connection: Connection;
-const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
 
 async function worker(args: string[]) {
-  const w = await startWorker(args, env);
-  workers.push(w);
-  return w;
+  return cluster.worker(args);
 }
 
 /** Starts a run of the one-image workspace `name` and waits until its prediction runs on `gpu`. */
@@ -49,25 +44,17 @@ async function predictionStart(runId: string) {
   return { ...started.activityTaskStartedEventAttributes!, completed };
 }
 
-const waitExit = (w: Awaited<ReturnType<typeof startWorker>>) =>
+const waitExit = (w: TestWorker) =>
   new Promise<number | null>((res) => (w.exitCode !== null ? res(w.exitCode) : w.once('exit', (code) => res(code))));
 
 beforeAll(async () => {
-  ({ server, env, dir } = await startTestServer());
+  ({ env, dir, client } = cluster);
   // Large enough that a prediction on the CPU takes seconds, so the signal lands inside it.
   for (const name of ['finish', 'handback']) {
     expect((await tessel(['synth', join(dir, name), '--images', '1', '--size', '1024', '--channels', '4', '--seed', '8'])).code).toBe(0);
   }
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  client = new Client({ connection });
   await worker(['--queue', 'workflows']);
   await worker(['--queue', 'cpu']);
-});
-
-afterAll(async () => {
-  for (const w of workers) await stopChild(w, 'SIGKILL');
-  await connection?.close();
-  await server?.stop();
 });
 
 it('lets the running activity finish within the grace, then exits 0', async () => {

@@ -1,9 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
-import { killHard, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { killHard, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
 import { progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
@@ -15,17 +15,13 @@ import { progressQuery, type RunProgress, type RunSummary } from '../../core/con
  */
 jest.setTimeout(900_000);
 
+const cluster = useTestCluster();
 let server: DevServer;
 let env: NodeJS.ProcessEnv;
 let dir: string;
 let client: Client;
-let connection: Connection;
-const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
 const FAST = ['--heartbeat-timeout', '5', '--max-concurrent', '2', '--batch-size', '2'];
 
-function files(d: string): string[] {
-  return readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? files(join(d, f)).map((x) => `${f}/${x}`) : [f])).sort();
-}
 const sha = (s: string) => createHash('sha256').update(s, 'latin1').digest('hex');
 
 async function waitFor(runId: string, pred: (p: RunProgress) => boolean, timeoutMs = 300_000): Promise<RunProgress> {
@@ -44,25 +40,15 @@ async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
 }
 
 async function worker(queue: string) {
-  const w = await startWorker(['--queue', queue], env);
-  workers.push(w);
-  return w;
+  return cluster.worker(['--queue', queue]);
 }
 
 beforeAll(async () => {
-  ({ server, env, dir } = await startTestServer());
+  ({ server, env, dir, client } = cluster);
   const synth = await tessel(['synth', join(dir, 'clean'), '--images', '4', '--size', '384', '--channels', '4', '--seed', '11']);
   expect(synth.code).toBe(0);
   cpSync(join(dir, 'clean'), join(dir, 'fault'), { recursive: true });
   cpSync(join(dir, 'clean'), join(dir, 'cancel'), { recursive: true });
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  client = new Client({ connection });
-});
-
-afterAll(async () => {
-  for (const w of workers) await stopChild(w, 'SIGKILL');
-  await connection?.close();
-  await server?.stop();
 });
 
 it('survives kill -9 of GPU and CPU workers and a server restart, with outputs identical to a clean run', async () => {
@@ -90,7 +76,7 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   await waitFor(runId, (p) => p.images.done + p.images.failed >= 1);
   const port = Number(server.address.split(':')[1]);
   await server.stop();
-  server = await startDevServer({ port, dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
+  server = cluster.server = await startDevServer({ port, dbFile: join(dir, 'temporal.db'), headless: true, logFile: join(dir, 'temporal.log') });
   // And the workflow worker: a fresh one must rebuild every open workflow from its history.
   await kill(workflowWorker);
   workflowWorker = await worker('workflows');
@@ -110,10 +96,10 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   expect(await activities(`${cleanSummary.runId}--${name}`)).toEqual(['convert', 'predict', 'postprocess', 'quantify', 'record']);
   expect(await activities(`${runId}--${name}`)).toEqual(['convert', 'predict', 'fused']);
 
-  const cleanFiles = files(join(dir, 'clean')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
-  const faultFiles = files(join(dir, 'fault')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
+  const cleanFiles = listFiles(join(dir, 'clean')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
+  const faultFiles = listFiles(join(dir, 'fault')).filter((f) => !f.startsWith('jobs/') && !f.startsWith('BENCHMARKS/'));
   expect(faultFiles).toEqual(cleanFiles);
-  expect(files(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  expect(listFiles(join(dir, 'fault')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
   // The kills really interrupted work: the activities running at the time were retried.
   const rows = (await tessel(['bench', 'export', '--workspace', join(dir, 'fault'), '--run-id', runId, '--format', 'ndjson'])).stdout
     .trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
@@ -153,5 +139,5 @@ it('cancels a run: activities stop within seconds and nothing half-written remai
   }
   expect(Date.now() - t0).toBeLessThan(30_000);
   await new Promise((r) => setTimeout(r, 1000));
-  expect(files(join(dir, 'cancel')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
+  expect(listFiles(join(dir, 'cancel')).filter((f) => f.includes('.tessel-tmp-'))).toEqual([]);
 });

@@ -6,38 +6,35 @@
  * back, the first run finishes. Every workflow task and activity of the first run (parent and children)
  * ran on A's workers, pinned to A, and the second run's on B's.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { resolveTemporalBinary, type DevServer } from '../../infra/temporal/dev-server';
+import { resolveTemporalBinary } from '../../infra/temporal/dev-server';
 import type { RunProgress } from '../../core/contracts';
-import { startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
+import { stopChild, tessel, useTestCluster, type TestWorker } from '../helpers/cluster';
 
 jest.setTimeout(600_000);
 
 const DEPLOYMENT = 'tessel-it';
-let server: DevServer;
+const cluster = useTestCluster();
 let env: NodeJS.ProcessEnv;
 let dir: string;
 let client: Client;
-let connection: Connection;
-const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
 /** Worker identity (`pid@host`) → build id. */
 const buildOf = new Map<string, string>();
 
 async function versionedWorker(queue: string, buildId: string) {
-  const w = await startWorker(['--queue', queue, '--worker-versioning', '--deployment-name', DEPLOYMENT, '--build-id', buildId], env);
+  const w = await cluster.worker(['--queue', queue, '--worker-versioning', '--deployment-name', DEPLOYMENT, '--build-id', buildId]);
   expect(w.output()).toContain(`build ${buildId}`);
-  workers.push(w);
   buildOf.set(`${w.pid}@${hostname()}`, buildId);
   return w;
 }
 
 /** Workers of one build for the three queues, then that build made current. */
-async function deploy(buildId: string): Promise<Record<string, Awaited<ReturnType<typeof startWorker>>>> {
-  const byQueue: Record<string, Awaited<ReturnType<typeof startWorker>>> = {};
+async function deploy(buildId: string): Promise<Record<string, TestWorker>> {
+  const byQueue: Record<string, TestWorker> = {};
   for (const queue of ['workflows', 'cpu', 'gpu']) byQueue[queue] = await versionedWorker(queue, buildId);
   // The version exists once its pollers have reached the server; then make it current (bounded wait).
   const bin = resolveTemporalBinary();
@@ -67,17 +64,9 @@ async function pinnedTo(workflowId: string): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  ({ server, env, dir } = await startTestServer());
+  ({ env, dir, client } = cluster);
   expect((await tessel(['synth', join(dir, 'a'), '--images', '3', '--size', '256', '--channels', '4', '--seed', '21'])).code).toBe(0);
   cpSync(join(dir, 'a'), join(dir, 'b'), { recursive: true });
-  connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-  client = new Client({ connection });
-});
-
-afterAll(async () => {
-  for (const w of workers) await stopChild(w, 'SIGKILL');
-  await connection?.close();
-  await server?.stop();
 });
 
 const progress = (runId: string) => client.workflow.getHandle(runId).query<RunProgress>('progress');
