@@ -133,24 +133,25 @@ export function cellsPerBlock(layout: BlockLayout, boxes: Int32Array): Map<numbe
 
 export type StitchedImage = Record<Compartment, StitchedObjects>;
 
-function findBlock(sorted: readonly BlockPieces[], index: number): number {
+/** The position of the item whose key is `key` in `sorted` (ascending by key), or -1. */
+function search<T>(sorted: readonly T[], key: number, keyOf: (item: T) => number): number {
   let lo = 0, hi = sorted.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid].index === index) return mid;
-    if (sorted[mid].index < index) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  throw new RangeError(`block ${index} has no pieces to stitch`);
-}
-
-function findPiece(pieces: readonly Piece[], label: number): number {
-  let lo = 0, hi = pieces.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (pieces[mid].label === label) return mid;
-    if (pieces[mid].label < label) lo = mid + 1;
+    const k = keyOf(sorted[mid]);
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
     else hi = mid - 1;
   }
   return -1;
+}
+
+function findBlock(sorted: readonly BlockPieces[], index: number): number {
+  const i = search(sorted, index, (b) => b.index);
+  if (i < 0) throw new RangeError(`block ${index} has no pieces to stitch`);
+  return i;
+}
+
+function findPiece(pieces: readonly Piece[], label: number): number {
+  return search(pieces, label, (p) => p.label);
 }
