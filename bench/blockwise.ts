@@ -15,7 +15,7 @@
  *       the same image run whole by one worker
  *   npx tsx bench/blockwise.ts gigapixel [--size 32768] [--tissue 0,0,1,1]
  *       the gigapixel run: a 4-channel slide through Temporal, undisturbed and with kill -9 of the GPU and
- *       CPU workers mid-image; masks compared by label, boxes and reports byte for byte, peak RSS per
+ *       CPU workers mid-image; masks, boxes and reports compared byte for byte, peak RSS per
  *       worker (slow: hours on 2 cores with tissue everywhere; `--tissue` leaves the rest glass)
  *
  * Work files go to $TMPDIR/tessel-bench-blockwise (slides are cached there by size and tissue).
@@ -285,18 +285,18 @@ async function gigapixel(): Promise<void> {
     const summary = JSON.parse(out) as { images: { done: number } };
     log(`disturbed run: ${summary.images.done} image(s) done`);
     const sha = (f: string) => runPython('import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())', [f]).trim();
-    for (const f of ['SEGMASK/slide_WholeCellBoxes.npy', 'SEGMASK/slide_NucleusBoxes.npy', 'REPORTS/slide_QUANT.tsv', 'REPORTS/slide.geojson']) {
-      log(`${f}: ${sha(join(work, 'giga-clean', f)) === sha(join(d, f)) ? 'byte-identical' : 'DIFFERENT'}`);
-    }
-    // Masks by their labels, 2048 rows at a time: each file's OME-XML carries a UUID of its own.
+    // Where a mask's bytes differ, its labels are compared too (2048 rows at a time), to say whether it is the layout or the labels.
     const sameLabels = `
 import sys, numpy as np, tifffile, zarr
 a, b = (zarr.open(tifffile.imread(p, aszarr=True, level=0), mode='r') for p in sys.argv[1:3])
 if a.shape != b.shape: print('DIFFERENT shapes', a.shape, b.shape); sys.exit()
 diff = sum(int(np.count_nonzero(a[y:y + 2048] != b[y:y + 2048])) for y in range(0, a.shape[0], 2048))
 print('identical labels' if diff == 0 else f'DIFFERENT: {diff} pixels')`;
-    for (const f of ['SEGMASK/slide_WholeCellMask.tiff', 'SEGMASK/slide_NucleusMask.tiff']) {
-      log(`${f}: ${runPython(sameLabels, [join(work, 'giga-clean', f), join(d, f)]).trim()}`);
+    const outputs = ['SEGMASK/slide_WholeCellMask.tiff', 'SEGMASK/slide_NucleusMask.tiff', 'SEGMASK/slide_WholeCellBoxes.npy', 'SEGMASK/slide_NucleusBoxes.npy', 'REPORTS/slide_QUANT.tsv', 'REPORTS/slide.geojson'];
+    for (const f of outputs) {
+      const [a, b] = [join(work, 'giga-clean', f), join(d, f)];
+      const same = sha(a) === sha(b);
+      log(`${f}: ${same ? 'byte-identical' : `DIFFERENT bytes${f.endsWith('.tiff') ? `, ${runPython(sameLabels, [a, b]).trim()}` : ''}`}`);
     }
     log(`peak RSS after the kills: cpu ${gib(cpu.peak())}, gpu ${gib(gpu.peak())}`);
     for (const w of [wf, cpu, gpu]) w.kill('SIGTERM');

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate as deflateCb } from 'node:zlib';
 import { basename, isGcsUri, storeFor } from '../storage';
-import { freshTempSibling } from '../storage/local';
+import { freshTempSibling, tempSibling } from '../storage/local';
 import { pyramidLevels } from './mask-pyramid';
 import { buildOmeXml } from './ome-xml';
 import { layoutIfd, type TagValue } from './tiff-encode';
@@ -16,7 +16,10 @@ const deflate = promisify(deflateCb);
 
 /**
  * The OME-TIFF half of the streaming mask writer: a tiled, pyramidal int32 (SampleFormat 2) Deflate
- * OME-TIFF written to a local temporary file tile by tile as tiles arrive, in any order. Level 0 is
+ * OME-TIFF written to a local temporary file tile by tile as tiles arrive, in any order. On commit the
+ * compressed tiles are copied into a second file in canonical order (level, row, column), so the same
+ * mask is the same bytes however its blocks were scheduled, retried or killed; its OME UUID is derived
+ * from those bytes rather than drawn at random, for the same reason. Level 0 is
  * the first IFD, with OME-XML (Pixels Type int32, PhysicalSizeX/Y in µm) in its ImageDescription; the
  * lower resolutions are its SubIFDs (NewSubfileType 1), as Bio-Formats 6+, tifffile and QuPath read
  * OME-TIFF pyramids. All IFDs and the tile offset tables go at the end on commit; the header's
@@ -66,10 +69,24 @@ export function needsBigTiff(width: number, height: number, tileSize: number): b
   return bytes > 0xffffffff;
 }
 
-/** The local file a TIFF for `uri` is assembled in: beside a local target (so publishing is a rename), else in the temp folder. */
-async function stagingPath(uri: string): Promise<string> {
+/**
+ * A local file a TIFF for `uri` is assembled in: beside a local target (so publishing is a rename), else in
+ * the temp folder. `fresh` first removes what a killed attempt at the same target left (the first file of
+ * a write); the second file of the same write must not, or it would remove the first.
+ */
+async function stagingPath(uri: string, fresh: boolean): Promise<string> {
   if (isGcsUri(uri)) return join(tmpdir(), `tessel-mask-${randomBytes(6).toString('hex')}-${basename(uri)}`);
-  return freshTempSibling(resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri));
+  const target = resolve(uri.startsWith('file://') ? uri.slice('file://'.length) : uri);
+  return fresh ? freshTempSibling(target) : tempSibling(target);
+}
+
+/** An RFC 9562 version 8 UUID from the first 16 bytes of a SHA-256 digest. */
+function uuidFromDigest(d: Buffer): string {
+  const b = Buffer.from(d.subarray(0, 16));
+  b[6] = (b[6] & 0x0f) | 0x80;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Promise<MaskBackend> {
@@ -78,14 +95,13 @@ export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Prom
     const n = Math.ceil(l.width / o.tileSize) * Math.ceil(l.height / o.tileSize);
     return { ...l, tilesAcross: Math.ceil(l.width / o.tileSize), offsets: new Float64Array(n), counts: new Float64Array(n) };
   });
-  const path = await stagingPath(uri);
-  await fs.mkdir(dirname(path), { recursive: true });
-  const fh = await fs.open(path, 'w');
   const header = Buffer.alloc(big ? 16 : 8);
   header.write('II', 0, 'latin1');
   header.writeUInt16LE(big ? 43 : 42, 2);
   if (big) header.writeUInt16LE(8, 4);
-  await fh.write(header, 0, header.length, 0);
+  const path = await stagingPath(uri, true);
+  await fs.mkdir(dirname(path), { recursive: true });
+  const fh = await fs.open(path, 'w+'); // read back on commit
   // Space is reserved synchronously, then written at its offset, so concurrent tiles never overlap.
   let end = header.length;
   const reserve = (n: number): number => {
@@ -97,13 +113,41 @@ export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Prom
   const tileBytes = o.tileSize * o.tileSize * 4;
   const level = o.deflateLevel ?? 6;
   let closed = false;
+  let out: { path: string; fh: fs.FileHandle } | undefined;
 
   const discard = async (): Promise<void> => {
     if (!closed) {
       closed = true;
       await fh.close().catch(() => undefined);
+      await out?.fh.close().catch(() => undefined);
     }
     await fs.rm(path, { force: true });
+    if (out) await fs.rm(out.path, { force: true });
+  };
+
+  /**
+   * Copies the tiles into the published file in canonical order (level, row, column), one tile in
+   * memory at a time, rewriting the offset tables; returns the digest of what was copied and where the
+   * file's end now is.
+   */
+  const canonical = async (dest: fs.FileHandle): Promise<{ digest: Buffer; end: number }> => {
+    await dest.write(header, 0, header.length, 0);
+    const hash = createHash('sha256').update(JSON.stringify([o.width, o.height, o.tileSize, big, o.umPerPixel ?? null, o.name ?? null]));
+    let at = header.length;
+    let buf = Buffer.alloc(0);
+    for (const l of levels) {
+      for (let i = 0; i < l.offsets.length; i++) {
+        const n = l.counts[i];
+        if (buf.length < n) buf = Buffer.alloc(n);
+        const { bytesRead } = await fh.read(buf, 0, n, l.offsets[i]);
+        if (bytesRead !== n) throw new Error(`internal: mask tile ${i} of level ${l.width}×${l.height} read ${bytesRead} of ${n} bytes back from the staging file`);
+        hash.update(buf.subarray(0, n));
+        await dest.write(buf, 0, n, at);
+        l.offsets[i] = at;
+        at += n + (n % 2);
+      }
+    }
+    return { digest: hash.digest(), end: at };
   };
 
   return {
@@ -119,6 +163,11 @@ export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Prom
 
     async finish() {
       try {
+        const outPath = await stagingPath(uri, false);
+        out = { path: outPath, fh: await fs.open(outPath, 'w') };
+        const dest = out.fh;
+        const copied = await canonical(dest);
+        end = copied.end;
         const offType = big ? FieldType.LONG8 : FieldType.LONG;
         const pageTags = (l: (typeof levels)[number], k: number): TagValue[] => [
           { tag: Tag.NewSubfileType, type: FieldType.LONG, value: [k === 0 ? 0 : 1] },
@@ -143,27 +192,29 @@ export async function openTiffMaskBackend(uri: string, o: TiffMaskOptions): Prom
           const base = end;
           const laidK = layoutIfd(pageTags(levels[k], k), big, base);
           reserve(laidK.bytes.length);
-          await fh.write(laidK.bytes, 0, laidK.bytes.length, base);
+          await dest.write(laidK.bytes, 0, laidK.bytes.length, base);
           subIfds.push(laidK.ifdOffset);
         }
         const xml = buildOmeXml({
           width: o.width, height: o.height, dtype: 'int32', channelNames: ['labels'],
           physicalSizeX: o.umPerPixel, physicalSizeY: o.umPerPixel, imageName: o.name ?? basename(uri).split('.')[0],
+          uuid: uuidFromDigest(copied.digest),
         });
         const tags = [...pageTags(levels[0], 0), { tag: Tag.ImageDescription, type: FieldType.ASCII, value: xml }];
         if (subIfds.length) tags.push({ tag: Tag.SubIFDs, type: big ? FieldType.IFD8 : FieldType.IFD, value: subIfds });
         const at = end;
         const laid = layoutIfd(tags, big, at);
         reserve(laid.bytes.length);
-        await fh.write(laid.bytes, 0, laid.bytes.length, at);
+        await dest.write(laid.bytes, 0, laid.bytes.length, at);
         const first = Buffer.alloc(big ? 8 : 4);
         if (big) first.writeBigUInt64LE(BigInt(laid.ifdOffset));
         else first.writeUInt32LE(laid.ifdOffset);
-        await fh.write(first, 0, first.length, big ? 8 : 4);
-        await fh.sync();
+        await dest.write(first, 0, first.length, big ? 8 : 4);
+        await dest.sync();
+        await dest.close();
         await fh.close();
         closed = true;
-        await storeFor(uri).putFile(path, uri, { move: true });
+        await storeFor(uri).putFile(outPath, uri, { move: true });
       } finally {
         await discard();
       }

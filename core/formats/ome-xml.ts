@@ -197,6 +197,8 @@ export interface BuildOmeXmlOptions {
   physicalSizeX?: number;
   physicalSizeY?: number;
   imageName?: string;
+  /** The file's UUID (without `urn:uuid:`); a random one by default. */
+  uuid?: string;
 }
 
 /**
@@ -216,7 +218,7 @@ export function buildOmeXml(o: BuildOmeXmlOptions): string {
   return '<?xml version="1.0" encoding="UTF-8"?>\n'
     + '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
     + ' xsi:schemaLocation="http://www.openmicroscopy.org/Schemas/OME/2016-06 http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd"'
-    + ` UUID="urn:uuid:${randomUUID()}" Creator="Tessel">`
+    + ` UUID="urn:uuid:${o.uuid ?? randomUUID()}" Creator="Tessel">`
     + `<Image ID="Image:0" Name="${escapeXml(o.imageName ?? 'image')}">`
     + `<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="${type}" SizeX="${o.width}" SizeY="${o.height}" SizeC="${sizeC}" SizeZ="1" SizeT="1"`
     + `${phys} BigEndian="false" Interleaved="false">`
