@@ -8,6 +8,9 @@ import { runBlockwise, type BlockwiseOutcome } from '../core/blocks/run';
 import { testBlock, type TestBlockOutcome } from '../core/blocks/test-block';
 import { BLOCK_STAGES, type BlockProgress } from '../core/contracts/block-schedule';
 import { ConfigError } from '../core/errors';
+import type { MaskFormat } from '../core/formats/mask-writer';
+import { ZARR_LABEL } from '../core/postprocess';
+import type { Compartment } from '../core/postprocess/params';
 import { cachedCollection } from '../core/predict/model-cache';
 import { joinUri } from '../core/storage';
 import { positive, resolveModel, type PredictCliOptions } from './commands/predict';
@@ -90,12 +93,16 @@ export interface BlockSegmentResult {
 }
 
 /** `tessel segment <image|npz> --block-size N …`: the whole image blockwise, or one test block. */
-export async function segmentBlockwise(input: string, o: PredictCliOptions & BlockCliOptions & { outDir: string; name: string },
+export async function segmentBlockwise(input: string, o: PredictCliOptions & BlockCliOptions & { outDir: string; name: string; maskFormat: MaskFormat },
   postprocess: { wholeCell: Record<string, number>; nuclear: Record<string, number> }): Promise<BlockSegmentResult> {
   const t0 = performance.now();
+  if (o.testBlock && o.maskFormat !== 'ome-tiff') throw new ConfigError('--test-block writes its window\'s masks as OME-TIFF; leave out --mask-format ome-zarr');
   const model = await cachedCollection(await resolveModel(o.model));
+  const zarr = (c: Compartment) => joinUri(o.outDir, `${o.name}.ome.zarr`, 'labels', ZARR_LABEL[c]);
   const outputs = {
-    wholeCellMaskUri: joinUri(o.outDir, `${o.name}_WholeCellMask.tiff`), nucleusMaskUri: joinUri(o.outDir, `${o.name}_NucleusMask.tiff`),
+    ...(o.maskFormat === 'ome-zarr'
+      ? { wholeCellMaskUri: zarr('whole-cell'), nucleusMaskUri: zarr('nuclear') }
+      : { wholeCellMaskUri: joinUri(o.outDir, `${o.name}_WholeCellMask.tiff`), nucleusMaskUri: joinUri(o.outDir, `${o.name}_NucleusMask.tiff`) }),
     wholeCellBoxesUri: joinUri(o.outDir, `${o.name}_WholeCellBoxes.npy`), nucleusBoxesUri: joinUri(o.outDir, `${o.name}_NucleusBoxes.npy`),
   };
   const scratch = await blocksDir(o);
@@ -114,7 +121,7 @@ export async function segmentBlockwise(input: string, o: PredictCliOptions & Blo
       return { mode: 'test-block', test, outputs, seconds: (performance.now() - t0) / 1000 };
     }
     const outcome = await runBlockwise({
-      ...common, tissueThreshold: o.tissueThreshold, settings: { postprocess, outputs: { ...outputs, name: o.name } }, onProgress: bars.update,
+      ...common, tissueThreshold: o.tissueThreshold, settings: { postprocess, outputs: { ...outputs, maskFormat: o.maskFormat, name: o.name } }, onProgress: bars.update,
     });
     return { mode: 'blocks', outcome, outputs, seconds: (performance.now() - t0) / 1000 };
   } finally {

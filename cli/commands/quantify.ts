@@ -38,8 +38,8 @@ export function register(program: Command): void {
     .description('QuPath-style per-cell measurements (shapes + per-channel intensities) from whole-cell and nucleus masks, ' +
       'written as a QuPath >= 0.6 measurement table (TSV); optionally GeoJSON and a QuPath project entry.')
     .requiredOption('--image <uri>', 'OME-TIFF whose channels are measured (names and µm/pixel come from its OME-XML)')
-    .requiredOption('--whole-cell-mask <uri>', 'int32 label TIFF of whole cells (0 = background); its labels become the Name column')
-    .requiredOption('--nucleus-mask <uri>', 'int32 label TIFF of nuclei; nuclei are paired to cells (covered, else best overlap)')
+    .requiredOption('--whole-cell-mask <uri>', 'int32 label mask of whole cells (0 = background): a TIFF, or an OME-Zarr label such as <name>.ome.zarr/labels/WholeCell; its labels become the Name column')
+    .requiredOption('--nucleus-mask <uri>', 'int32 label mask of nuclei (TIFF or OME-Zarr label); nuclei are paired to cells (covered, else best overlap)')
     .requiredOption('--out <uri>', 'output TSV, e.g. REPORTS/<name>_QUANT.tsv (written atomically)')
     .option('--geojson <uri>', 'also write a GeoJSON FeatureCollection of cells (with nucleusGeometry) for QuPath import')
     .option('--project <uri>', 'also add the image to this QuPath project file, e.g. PROJ/project.qpproj (created if absent)')

@@ -17,7 +17,7 @@ export function register(program: Command): void {
       'then deep watershed (see `tessel postprocess`). Writes <out-dir>/<name>_raw_predictions.npz (or --predictions), ' +
       '<out-dir>/<name>_WholeCellMask.tiff and <out-dir>/<name>_NucleusMask.tiff (or, with --mask-format ome-zarr, the labels of <out-dir>/<name>.ome.zarr).\n' +
       'With --block-size N, <input> may also be the OME-TIFF itself (channels as `tessel convert` picks them) and the image is done block ' +
-      'by block on worker threads, in memory set by the block: the same masks as a whole-image run (OME-TIFF, written tile by tile), plus <name>_WholeCellBoxes.npy and ' +
+      'by block on worker threads, in memory set by the block: the same masks as a whole-image run (OME-TIFF or OME-Zarr labels, written tile by tile), plus <name>_WholeCellBoxes.npy and ' +
       '<name>_NucleusBoxes.npy (per-label bounding boxes); --test-block I,J does one block with its halo.\n\n' + WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) for the masks and predictions')
     .requiredOption('--name <name>', 'image name used in the output file names')
@@ -34,10 +34,8 @@ export function register(program: Command): void {
     if (o.blockSize !== undefined || o.testBlock !== undefined) {
       if (o.blockSize === undefined) throw new ConfigError('--test-block needs --block-size');
       if (o.compartment !== 'both') throw new ConfigError('--block-size segments both compartments; leave out --compartment');
-      // The blocks' masks and quantify --block-size read TIFF label masks; OME-Zarr labels need a labels root per image.
-      if (maskFormatOf(o) !== 'ome-tiff') throw new ConfigError('--block-size writes OME-TIFF masks; leave out --mask-format ome-zarr');
       if (o.predictions) throw new ConfigError('--block-size keeps the model tiles\' outputs per block (see --blocks-dir), not one raw_predictions.npz; leave out --predictions');
-      const r = await segmentBlockwise(npz, { ...o, outDir, name }, watershedOverrides(o));
+      const r = await segmentBlockwise(npz, { ...o, outDir, name, maskFormat: maskFormatOf(o) }, watershedOverrides(o));
       process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : describeBlockSegment(r));
       return;
     }

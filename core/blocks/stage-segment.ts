@@ -1,7 +1,7 @@
-import { InvalidArrayError } from '../errors';
+import { ConfigError, InvalidArrayError } from '../errors';
 import { openMaskWriter, type MaskFormat } from '../formats/mask-writer';
 import { readNpz, writeNpz } from '../formats/npz';
-import { resolveParams } from '../postprocess';
+import { resolveParams, ZARR_LABEL } from '../postprocess';
 import type { Compartment, DeepWatershedParams } from '../postprocess/params';
 import { writeBoxes } from './boxes';
 import { openBlob, readBlob, readJson, writeBlob, writeJson, type OpenBlob } from './files';
@@ -137,6 +137,7 @@ export async function stitchBlocks(ctx: BlockContext, out: StitchOutputs): Promi
 }
 
 export interface MaskOutput {
+  /** ome-tiff: the TIFF; ome-zarr: the label inside its root, `<root>.ome.zarr/labels/<WholeCell|Nucleus>`. */
   uri: string;
   format?: MaskFormat;
   name?: string;
@@ -153,8 +154,12 @@ export async function writeBlockMask(ctx: BlockContext, compartment: Compartment
   const { layout } = plan;
   const { data } = await readBlob<{ triplets: number }>(files.relabel(compartment));
   const relabel = new Int32Array(data);
-  const writer = await openMaskWriter(out.uri, {
+  const zarr = out.format === 'ome-zarr' ? /^(.+)\/labels\/([^/]+)$/.exec(out.uri) : undefined;
+  if (zarr === null) throw new ConfigError(`an OME-Zarr mask is a label inside a root (<root>.ome.zarr/labels/<name>), got '${out.uri}'`, { file: out.uri });
+  // The two compartments' masks are written by separate tasks (other threads or workers) into one root.
+  const writer = await openMaskWriter(zarr ? zarr[1] : out.uri, {
     width: layout.width, height: layout.height, tileSize: MASK_TILE, format: out.format, umPerPixel: plan.umPerPixel, name: out.name,
+    ...(zarr ? { labelName: zarr[2], listedWith: Object.values(ZARR_LABEL) } : {}),
   });
   let max = 0;
   try {

@@ -31,6 +31,8 @@ export interface MaskWriterOptions {
   bigtiff?: boolean;
   /** ome-zarr: the label's name under `<uri>/labels/`. @default 'mask' */
   labelName?: string;
+  /** ome-zarr: the other labels written into the same root at the same time, from other threads or processes (see `ZarrMaskOptions.listedWith`). */
+  listedWith?: string[];
   /** ome-zarr: NGFF 0.4 (Zarr v2) or 0.5 (Zarr v3). @default '0.4' */
   ngffVersion?: '0.4' | '0.5';
 }
@@ -69,7 +71,7 @@ export async function openMaskWriter(uri: string, opts: MaskWriterOptions): Prom
   if (!MASK_FORMATS.includes(format)) throw new UnsupportedFormatError(uri, `mask format '${format}' is not one Tessel writes (${MASK_FORMATS.join(', ')})`);
   const backend: MaskBackend = format === 'ome-tiff'
     ? await openTiffMaskBackend(uri, { width, height, tileSize, bigtiff: opts.bigtiff, umPerPixel: opts.umPerPixel, name: opts.name })
-    : await openZarrMaskBackend(uri, { width, height, tileSize, umPerPixel: opts.umPerPixel, labelName: opts.labelName ?? 'mask', ngffVersion: opts.ngffVersion ?? '0.4' });
+    : await openZarrMaskBackend(uri, { width, height, tileSize, umPerPixel: opts.umPerPixel, labelName: opts.labelName ?? 'mask', listedWith: opts.listedWith, ngffVersion: opts.ngffVersion ?? '0.4' });
   const pyramid = new MaskPyramid(width, height, tileSize, (level, tx, ty, tile) => backend.writeTile(level, tx, ty, tile));
   const tilesAcross = Math.ceil(width / tileSize);
   const written = new Uint8Array(tilesAcross * Math.ceil(height / tileSize));

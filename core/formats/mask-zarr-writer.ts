@@ -34,6 +34,12 @@ export interface ZarrMaskOptions {
   umPerPixel?: number;
   /** Name under `labels/`. */
   labelName: string;
+  /**
+   * Every label written into this root together with this one (whole-cell and nucleus): `labels/` lists
+   * them all from the first commit, so writers on other threads or in other processes write the same list
+   * instead of each adding its own name to what it read.
+   */
+  listedWith?: string[];
   /** @default '0.4' */
   ngffVersion: '0.4' | '0.5';
 }
@@ -47,8 +53,8 @@ const json = (v: unknown): string => JSON.stringify(v, null, 2);
 
 /**
  * Commits into one root run one at a time in this process, so two labels (whole-cell and nucleus)
- * committed together both end up in `labels/`'s list. Writers in different processes must not commit
- * into the same root at the same time.
+ * committed together both end up in `labels/`'s list. Writers on other threads or in other processes
+ * share no lock: they name each other in `listedWith`.
  */
 const rootLocks = new Map<string, Promise<unknown>>();
 function underRootLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
@@ -111,13 +117,14 @@ export async function openZarrMaskBackend(rootUri: string, o: ZarrMaskOptions): 
     };
   };
 
-  /** Adds the label to `<root>/labels` and creates the groups above it when missing. */
+  const ours = [...new Set([...(o.listedWith ?? []), o.labelName])];
+  /** Adds the label (and those written with it) to `<root>/labels` and creates the groups above it when missing. */
   const register = async (): Promise<void> => {
     if (v3) {
       const rootMeta = joinUri(root, 'zarr.json');
       if (!(await store.stat(rootMeta))) await store.writeAtomic(rootMeta, json({ zarr_format: 3, node_type: 'group', attributes: {} }), { ifAbsent: true }).catch(ignoreExists);
       const labelsMeta = joinUri(root, 'labels', 'zarr.json');
-      const names = new Set([...(((await readJson(labelsMeta))?.attributes as { ome?: { labels?: string[] } } | undefined)?.ome?.labels ?? []), o.labelName]);
+      const names = new Set([...(((await readJson(labelsMeta))?.attributes as { ome?: { labels?: string[] } } | undefined)?.ome?.labels ?? []), ...ours]);
       await store.writeAtomic(labelsMeta, json({ zarr_format: 3, node_type: 'group', attributes: { ome: { version: '0.5', labels: [...names] } } }));
     } else {
       for (const g of [joinUri(root, '.zgroup'), joinUri(root, 'labels', '.zgroup')]) {
@@ -125,7 +132,7 @@ export async function openZarrMaskBackend(rootUri: string, o: ZarrMaskOptions): 
       }
       const labelsAttrs = joinUri(root, 'labels', '.zattrs');
       const prev = (await readJson(labelsAttrs)) ?? {};
-      const names = new Set([...((prev.labels as string[] | undefined) ?? []), o.labelName]);
+      const names = new Set([...((prev.labels as string[] | undefined) ?? []), ...ours]);
       await store.writeAtomic(labelsAttrs, json({ ...prev, labels: [...names] }));
     }
   };

@@ -47,7 +47,8 @@ export interface PostprocessOutcome {
 }
 
 const MASK_SUFFIX: Record<Compartment, string> = { 'whole-cell': 'WholeCellMask', nuclear: 'NucleusMask' };
-const LABEL_NAME: Record<Compartment, string> = { 'whole-cell': 'WholeCell', nuclear: 'Nucleus' };
+/** The NGFF label of each compartment in an image's OME-Zarr masks: `<name>.ome.zarr/labels/<label>`. */
+export const ZARR_LABEL: Record<Compartment, string> = { 'whole-cell': 'WholeCell', nuclear: 'Nucleus' };
 
 /** The effective parameters of a compartment: Mesmer's defaults, then the overrides, validated. */
 export function resolveParams(compartment: Compartment, overrides: Partial<DeepWatershedParams> = {}): DeepWatershedParams {
@@ -94,12 +95,12 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
     let uri: string;
     if (r.labels) {
       const root = joinUri(opts.outDir, `${opts.name}.ome.zarr`);
-      const writer = await openMaskWriter(root, { width: r.width, height: r.height, format: 'ome-zarr', labelName: LABEL_NAME[c], name: opts.name });
+      const writer = await openMaskWriter(root, { width: r.width, height: r.height, format: 'ome-zarr', labelName: ZARR_LABEL[c], name: opts.name });
       // Re-viewed with this realm's Int32Array: under a sandboxed caller (jest's vm) the thread's array
       // fails `instanceof Int32Array` checks downstream. No copy.
       const labels = new Int32Array(r.labels.buffer, r.labels.byteOffset, r.labels.length);
       await writer.writeRegion(0, 0, r.width, r.height, labels).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
-      uri = joinUri(root, 'labels', LABEL_NAME[c]);
+      uri = joinUri(root, 'labels', ZARR_LABEL[c]);
     } else {
       uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
       await storeFor(uri).writeAtomic(uri, r.tiff!);

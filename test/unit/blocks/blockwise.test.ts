@@ -134,6 +134,33 @@ it('quantifies any masks block by block (tessel quantify --block-size) with the 
   expect(readFileSync(join(dir, 'q2.geojson'), 'utf8')).toBe(readFileSync(whole('quant.geojson'), 'utf8'));
 });
 
+it('writes OME-Zarr labels with --mask-format ome-zarr: both compartments in one valid root, the same labels, measured the same', async () => {
+  const out = join(dir, 'zarr');
+  const r = await tessel(['segment', image, '--block-size', '256', '--mask-format', 'ome-zarr', '--out-dir', out, '--name', NAME, '--json']);
+  expect(r.stderr).toBe('');
+  const root = join(out, `${NAME}.ome.zarr`);
+  const expected = join(dir, 'whole-cell.npy');
+  const wc = await readLabelMask(whole(`${NAME}_WholeCellMask.tiff`));
+  writeFileSync(expected, encodeNpy({ data: wc.data, shape: [H, W], dtype: 'int32' }));
+  // zarr-python and the NGFF validator read it; the whole-cell label is the whole-image mask at every level.
+  const check = JSON.parse(runPython(join(__dirname, '..', '..', 'fixtures', 'check_masks.py'), [expected, root]).trim()) as Record<string, unknown>;
+  expect(check).toMatchObject({ zarr_format: 2, labels: ['WholeCell', 'Nucleus'], WholeCell: { dtype: 'int32', equal: [true, true, true] } });
+  for (const c of ['WholeCell', 'Nucleus']) {
+    const a = await readLabelMask(whole(`${NAME}_${c}Mask.tiff`));
+    const b = await readLabelMask(join(root, 'labels', c));
+    expect({ c, same: Buffer.from(b.data.buffer).equals(Buffer.from(a.data.buffer)) }).toEqual({ c, same: true });
+  }
+  // quantify reads the labels as it reads TIFFs: whole, and by region with --block-size.
+  for (const blockwise of [[], ['--block-size', '256']]) {
+    const q = await tessel(['quantify', '--image', image, '--whole-cell-mask', join(root, 'labels', 'WholeCell'), '--nucleus-mask', join(root, 'labels', 'Nucleus'),
+      '--out', join(out, 'q.tsv'), '--image-name', NAME, ...blockwise]);
+    expect(q.stderr).toBe('');
+    expect(readFileSync(join(out, 'q.tsv'), 'utf8')).toBe(readFileSync(whole('quant.tsv'), 'utf8'));
+  }
+  const t = await tessel(['segment', image, '--block-size', '256', '--test-block', '0,0', '--mask-format', 'ome-zarr', '--out-dir', out, '--name', NAME]);
+  expect(t.stderr).toMatch(/--test-block writes its window's masks as OME-TIFF; leave out --mask-format ome-zarr/);
+});
+
 it('reads the NPZ intermediate as well as the image', async () => {
   await run({ inputUri: whole(`${NAME}.npz`), dir: join(dir, 'work-npz'), settings: { outputs: outputs('npz') } });
   const a = await readLabelMask(whole(`${NAME}_WholeCellMask.tiff`));
