@@ -9,7 +9,7 @@ import { testBlock, type TestBlockOutcome } from '../core/blocks/test-block';
 import { BLOCK_STAGES, type BlockProgress } from '../core/contracts/block-schedule';
 import { ConfigError } from '../core/errors';
 import type { MaskFormat } from '../core/formats/mask-writer';
-import { ZARR_LABEL } from '../core/postprocess';
+import { zarrMaskUri } from '../core/postprocess';
 import type { Compartment } from '../core/postprocess/params';
 import { cachedCollection } from '../core/predict/model-cache';
 import { joinUri } from '../core/storage';
@@ -98,7 +98,7 @@ export async function segmentBlockwise(input: string, o: PredictCliOptions & Blo
   const t0 = performance.now();
   if (o.testBlock && o.maskFormat !== 'ome-tiff') throw new ConfigError('--test-block writes its window\'s masks as OME-TIFF; leave out --mask-format ome-zarr');
   const model = await cachedCollection(await resolveModel(o.model));
-  const zarr = (c: Compartment) => joinUri(o.outDir, `${o.name}.ome.zarr`, 'labels', ZARR_LABEL[c]);
+  const zarr = (c: Compartment) => zarrMaskUri(o.outDir, o.name, c);
   const outputs = {
     ...(o.maskFormat === 'ome-zarr'
       ? { wholeCellMaskUri: zarr('whole-cell'), nucleusMaskUri: zarr('nuclear') }

@@ -50,6 +50,11 @@ const MASK_SUFFIX: Record<Compartment, string> = { 'whole-cell': 'WholeCellMask'
 /** The NGFF label of each compartment in an image's OME-Zarr masks: `<name>.ome.zarr/labels/<label>`. */
 export const ZARR_LABEL: Record<Compartment, string> = { 'whole-cell': 'WholeCell', nuclear: 'Nucleus' };
 
+/** Where a compartment's OME-Zarr mask is read from: the label `<outDir>/<name>.ome.zarr/labels/<WholeCell|Nucleus>`. */
+export function zarrMaskUri(outDir: string, name: string, c: Compartment): string {
+  return joinUri(outDir, `${name}.ome.zarr`, 'labels', ZARR_LABEL[c]);
+}
+
 /** The effective parameters of a compartment: Mesmer's defaults, then the overrides, validated. */
 export function resolveParams(compartment: Compartment, overrides: Partial<DeepWatershedParams> = {}): DeepWatershedParams {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
@@ -100,7 +105,7 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
       // fails `instanceof Int32Array` checks downstream. No copy.
       const labels = new Int32Array(r.labels.buffer, r.labels.byteOffset, r.labels.length);
       await writer.writeRegion(0, 0, r.width, r.height, labels).then(() => writer.commit(), async (e) => { await writer.abort(); throw e; });
-      uri = joinUri(root, 'labels', ZARR_LABEL[c]);
+      uri = zarrMaskUri(opts.outDir, opts.name, c);
     } else {
       uri = joinUri(opts.outDir, `${opts.name}_${MASK_SUFFIX[c]}.tiff`);
       await storeFor(uri).writeAtomic(uri, r.tiff!);
