@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../infra/temporal/dev-server';
 
@@ -61,6 +61,42 @@ export async function killHard(child: ChildProcess): Promise<NodeJS.Signals | nu
   if (!child.kill('SIGKILL')) throw new Error(`could not signal process ${child.pid}`);
   await gone;
   return child.signalCode;
+}
+
+/**
+ * kill -9 of `worker` while it holds a started activity of one of `activityTypes` in one of the workflows
+ * `workflowIds`, as the server sees it. Polling alone can miss a short task, and a kill between tasks
+ * retries nothing, so the worker is frozen (SIGSTOP) when the server shows such a task started on it, and
+ * killed only if the server still shows that task pending half a second later; otherwise it is let go
+ * (SIGCONT) and the next one waited for. Resolves with the workflow and activity it held.
+ */
+export async function killHolding(client: Client, workflowIds: string[], worker: ChildProcess, activityTypes: string[], timeoutMs = 300_000): Promise<{ workflowId: string; activityType: string }> {
+  const identity = `${worker.pid}@${hostname()}`;
+  const held = async () => {
+    for (const workflowId of workflowIds) {
+      const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+      const a = d?.raw.pendingActivities?.find((p) => activityTypes.includes(p.activityType?.name ?? '') && p.state === 2 /* STARTED */ && p.lastWorkerIdentity === identity);
+      if (a) return { workflowId, activityType: a.activityType!.name!, activityId: a.activityId! };
+    }
+    return undefined;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const first = await held();
+    if (first) {
+      worker.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 500));
+      const still = await held();
+      if (still?.workflowId === first.workflowId && still.activityId === first.activityId) {
+        const signal = await killHard(worker);
+        if (signal !== 'SIGKILL') throw new Error(`worker ${identity} died of ${signal}, not SIGKILL`);
+        return { workflowId: first.workflowId, activityType: first.activityType };
+      }
+      worker.kill('SIGCONT');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`worker ${identity} never held a started ${activityTypes.join(' or ')} of ${workflowIds.join(', ')} within ${timeoutMs / 1000} s`);
 }
 
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

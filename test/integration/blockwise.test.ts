@@ -3,16 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, killHard, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
+import { ROOT, killHolding, listFiles, tessel, useTestCluster } from '../helpers/cluster';
 import { readLabelMask } from '../../core/formats/image';
 import { resolveTemporalBinary } from '../../infra/temporal/dev-server';
-import { blockProgressQuery, blocksWorkflowId, imageWorkflowId, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
+import { blocksWorkflowId, imageWorkflowId, type BlockwiseProgress, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
  * A blockwise image through Temporal on a real dev server: one 512×512 image run as 2×2 blocks of 256
  * (every block touches both block lines), first undisturbed — continuing as new every 12 block
- * activities — then with kill -9 of the GPU worker while blocks predict and of the CPU worker while they
- * are segmented. Both finish with identical masks (labels), and byte-identical boxes and reports; in the disturbed run every
+ * activities — then with kill -9 of the GPU worker while it predicts a block and of the CPU worker while it
+ * holds a block task after that. Both finish with identical masks (labels), and byte-identical boxes and reports; in the disturbed run every
  * block task was scheduled once and only the ones the killed workers held were attempted again.
  */
 jest.setTimeout(900_000);
@@ -27,20 +27,6 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function worker(queue: string) {
   return cluster.worker(['--queue', queue]);
-}
-
-async function kill(w: Awaited<ReturnType<typeof startWorker>>): Promise<void> {
-  expect(await killHard(w)).toBe('SIGKILL');
-}
-
-async function waitForBlocks(id: string, pred: (p: BlockwiseProgress) => boolean, timeoutMs = 300_000): Promise<BlockwiseProgress> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const p = await client.workflow.getHandle(id).query(blockProgressQuery).catch(() => undefined);
-    if (p?.stages && pred(p)) return p;
-    if (Date.now() > deadline) throw new Error(`timed out waiting on ${id}: ${JSON.stringify(p)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {
@@ -63,19 +49,19 @@ it('runs an image block by block and survives kill -9 of its workers, redoing on
   const started = await tessel(['run', 'workspace', join(dir, 'fault'), '--detach', '--run-id', 'blocks-fault', ...BLOCKS], env);
   expect(started.code).toBe(0);
   const blocksId = blocksWorkflowId(imageWorkflowId('blocks-fault', name, 0, false));
-  // The CPU worker dies while blocks are normalised (the stage before the model's), the GPU worker while they predict.
-  await waitForBlocks(blocksId, (p) => p.stages!.normalize.running >= 1);
-  await kill(cpu);
+  // The GPU worker dies holding a block's prediction, then the CPU worker holding a block task after it
+  // (watershed, match or quantify: what follows the model's stage). Each is frozen while the server shows
+  // it holding the task, so the kill lands inside one however fast this machine runs them.
+  await killHolding(client, [blocksId], gpu, ['predictBlock']);
   // tessel status shows the image's blocks while it runs.
   const live = JSON.parse((await tessel(['status', 'blocks-fault', '--json'], env)).stdout) as RunProgress & { blocks?: BlockwiseProgress[] };
   expect(live.blockwise).toEqual([{ name, workflowId: blocksId }]);
   // Convert's end reaches the run with the blocks' first task, not only when the image is recorded.
   expect(live.stages.convert).toEqual({ done: 1, failed: 0, running: 0 });
   expect(live.blocks?.[0].stages?.first).toMatchObject({ done: 4, total: 4 });
-  cpu = await worker('cpu');
-  await waitForBlocks(blocksId, (p) => p.stages!.predict.running >= 1);
-  await kill(gpu);
   gpu = await worker('gpu');
+  await killHolding(client, [blocksId], cpu, ['blockTask']);
+  cpu = await worker('cpu');
 
   const st = await tessel(['status', 'blocks-fault', '--wait', '--json'], env);
   const final = JSON.parse(st.stdout) as RunProgress;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
-import { killHard, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
+import { killHard, killHolding, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
 import { progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
@@ -65,11 +65,11 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   expect(started.code).toBe(0);
   const runId = started.stdout.trim().split('\n').pop()!;
 
-  await waitFor(runId, (p) => p.stages.predict.running > 0);
-  await kill(gpu);
+  // Each worker dies holding an image's task (frozen while the server shows it held, however fast the task).
+  const children = readdirSync(join(dir, 'fault', 'OMETIFF')).map((f) => `${runId}--${f.split('.')[0]}`);
+  await killHolding(client, children, gpu, ['predict']);
   gpu = await worker('gpu');
-  await waitFor(runId, (p) => p.stages.postprocess.running > 0 || p.stages.quantify.running > 0);
-  await kill(cpu);
+  await killHolding(client, children, cpu, ['fused']);
   cpu = await worker('cpu');
 
   // Stop the server mid-run and bring it back on the same SQLite file and port.
