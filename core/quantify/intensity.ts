@@ -92,22 +92,48 @@ function summarise(buf: Float64Array, n: number, out: StatColumns, row: number):
   if (out.median) out.median[row] = median(buf, n);
 }
 
+/**
+ * Counters of the two-level histogram median, all zero between calls: each call clears what it counted
+ * (the high bytes from the lowest to the highest value's, the low bytes of one bin), not all 512.
+ */
 const HIGH = new Int32Array(256);
 const LOW = new Int32Array(256);
+/** What {@link medianOfSmallIntegers} leaves besides the median: sum, min, max and the centred sum of squares. */
+const MOMENTS = new Float64Array(4);
 
 /**
  * {@link summarise} for values that plus `offset` are integers in 0..65535, in two passes that leave
- * the buffer as it is: the first takes sum, min, max and a histogram of high bytes, the second the
- * centred sum of squares and the low bytes inside the bin that holds the middle rank. The same
- * arithmetic in the same order as `summarise`, so the same numbers bit for bit.
+ * the buffer as it is (see {@link medianOfSmallIntegers}). The same arithmetic in the same order as
+ * `summarise`, so the same numbers bit for bit.
  */
 function summariseSmallIntegers(buf: Float64Array, n: number, out: StatColumns, row: number, offset: number): void {
   if (n === 0) {
     for (const k in out) out[k as Stat]![row] = NaN;
     return;
   }
+  const median = medianOfSmallIntegers(buf, n, offset);
+  if (out.mean) out.mean[row] = MOMENTS[0] / n;
+  if (out.min) out.min[row] = MOMENTS[1];
+  if (out.max) out.max[row] = MOMENTS[2];
+  if (out.std) out.std[row] = n > 1 ? Math.sqrt(MOMENTS[3] / (n - 1)) : 0;
+  if (out.median) out.median[row] = median;
+}
+
+/**
+ * Exact median of buf[0..n) (n ≥ 1) when every value plus `offset` is an integer in 0..65535, without
+ * reordering the buffer: the first pass takes sum, min, max and a histogram of the high bytes, which
+ * finds the 256-value range holding the middle rank; the second the centred sum of squares and a
+ * histogram of the values in that range (and, for an even count, the next value up). Two linear passes
+ * instead of selection's data-dependent branches; the same result as {@link median}. Leaves sum, min,
+ * max and the sum of squares in MOMENTS.
+ *
+ * Hand-written for speed (bench/quantify.ts: these two passes over every compartment's pixels of every
+ * channel were the largest part of quantify's time): the second pass tests one range instead of each
+ * value's bin against the middle one (a branch that mispredicted on half the values), and the next value
+ * up outside that range, rarely needed, is found by a third pass only when it is.
+ */
+export function medianOfSmallIntegers(buf: Float64Array, n: number, offset: number): number {
   const high = HIGH, low = LOW;
-  high.fill(0);
   let sum = 0, min = Infinity, max = -Infinity;
   for (let j = 0; j < n; j++) {
     const v = buf[j];
@@ -117,67 +143,43 @@ function summariseSmallIntegers(buf: Float64Array, n: number, out: StatColumns, 
     high[(v + offset) >>> 8]++;
   }
   const mean = sum / n;
-  if (out.mean) out.mean[row] = mean;
-  if (out.min) out.min[row] = min;
-  if (out.max) out.max[row] = max;
   const k = (n - 1) >> 1; // rank of the lower middle
-  let bin = 0, below = 0;
+  const first = (min + offset) >>> 8, last = (max + offset) >>> 8;
+  let bin = first, below = 0;
   while (below + high[bin] <= k) below += high[bin++];
-  low.fill(0);
-  let above = Infinity; // smallest value in a higher bin: the next value up when the middle ends its bin
+  high.fill(0, first, last + 1);
+  const from = (bin << 8) - offset, to = from + 256; // the middle's range, in the buffer's values
   let ss = 0;
   for (let j = 0; j < n; j++) {
-    const d = buf[j] - mean;
+    const v = buf[j];
+    const d = v - mean;
     ss += d * d;
-    const v = buf[j] + offset;
-    const b = v >>> 8;
-    if (b === bin) low[v & 255]++;
-    else if (b > bin && v < above) above = v;
+    if (v >= from && v < to) low[v - from]++;
   }
-  if (out.std) out.std[row] = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
-  if (out.median) out.median[row] = middleOf(low, n, k, below, bin, above) - offset;
-}
-
-/** The median (offset values) from the low-byte histogram of the bin holding rank k; see {@link medianOfSmallIntegers}. */
-function middleOf(low: Int32Array, n: number, k: number, below: number, bin: number, above: number): number {
-  let lo = 0;
-  let seen = below;
-  while (seen + low[lo] <= k) seen += low[lo++];
-  const middle = (bin << 8) + lo;
-  if (n & 1) return middle;
-  // The upper middle (rank k + 1): the same value, the next one in this bin, or the first above it.
-  let upper: number;
-  if (seen + low[lo] > k + 1) upper = middle;
-  else {
-    let next = lo + 1;
-    while (next < 256 && low[next] === 0) next++;
-    upper = next < 256 ? (bin << 8) + next : above;
+  MOMENTS[0] = sum;
+  MOMENTS[1] = min;
+  MOMENTS[2] = max;
+  MOMENTS[3] = ss;
+  let l = 0, seen = below;
+  while (seen + low[l] <= k) seen += low[l++];
+  const middle = from + l;
+  let result = middle;
+  if (!(n & 1)) {
+    // The upper middle (rank k + 1): the same value, the next one in the range, or the least above it.
+    let upper = middle;
+    if (seen + low[l] <= k + 1) {
+      let next = l + 1;
+      while (next < 256 && low[next] === 0) next++;
+      if (next < 256) upper = from + next;
+      else {
+        upper = Infinity;
+        for (let j = 0; j < n; j++) if (buf[j] >= to && buf[j] < upper) upper = buf[j];
+      }
+    }
+    result = (middle + upper) / 2;
   }
-  return (middle + upper) / 2;
-}
-
-/**
- * Exact median of buf[0..n) when every value plus `offset` is an integer in 0..65535, without
- * reordering the buffer: a histogram of the high bytes finds the bin holding the middle rank, a second
- * pass the low byte within it (and, for an even count, the next value up). Two linear passes and 512
- * counters instead of selection's data-dependent branches; the same result as {@link median}.
- */
-export function medianOfSmallIntegers(buf: Float64Array, n: number, offset: number): number {
-  const high = HIGH, low = LOW;
-  high.fill(0);
-  for (let j = 0; j < n; j++) high[(buf[j] + offset) >>> 8]++;
-  const k = (n - 1) >> 1;
-  let bin = 0, below = 0;
-  while (below + high[bin] <= k) below += high[bin++];
   low.fill(0);
-  let above = Infinity;
-  for (let j = 0; j < n; j++) {
-    const v = buf[j] + offset;
-    const b = v >>> 8;
-    if (b === bin) low[v & 255]++;
-    else if (b > bin && v < above) above = v;
-  }
-  return middleOf(low, n, k, below, bin, above) - offset;
+  return result;
 }
 
 /** Exact median of buf[0..n) (reorders the buffer). */

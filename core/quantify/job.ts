@@ -10,6 +10,7 @@ import { measureChannelQueue, type ChannelQueueJob, type MeasuredChannel } from 
 import { CellMeasurer, type CellTable, type Compartment, type Stat } from './measure';
 import { upsertProjectEntry } from './qpproj';
 import { GeoJsonWriter, MeasurementTableWriter } from './table-writer';
+import type { TsvRows } from './tsv';
 
 /** What {@link quantifyJob} needs; plain data so it can cross into a worker thread. */
 export interface QuantifyJobOptions {
@@ -128,7 +129,9 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
     for (const r of results) measurer.addMeasuredChannel(r.columns);
     const table = measurer.table;
     const imageName = opts.imageName ?? basename(opts.imageUri);
-    await writeWith(MeasurementTableWriter.open(opts.outTsvUri, { imageName, legacyNames: opts.legacyNames }), table);
+    // The helper threads, done with the channels, format every other chunk of the table's rows.
+    const formatOffThread = helperCount > 1 ? (rows: TsvRows) => runInWorker<Uint8Array>(tsvModule, 'formatTsvRows', [rows]) : undefined;
+    await writeWith(MeasurementTableWriter.open(opts.outTsvUri, { imageName, legacyNames: opts.legacyNames, formatOffThread }), table);
     if (opts.geojsonUri) await writeWith(GeoJsonWriter.open(opts.geojsonUri, { imageName, legacyNames: opts.legacyNames }), table);
     if (opts.projectUri) await addToProject(opts.projectUri, opts.projectImageUri ?? toFileUri(opts.imageUri), imageName);
     progress(1);
@@ -143,6 +146,7 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
 }
 
 const channelJob = join(__dirname, 'channel-job');
+const tsvModule = join(__dirname, 'tsv');
 
 /**
  * The pixel size measurements use (µm, or undefined for pixel units) and the channels' column names;

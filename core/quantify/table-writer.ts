@@ -3,13 +3,20 @@ import { StagedFile } from '../storage/staged-file';
 import { measurementColumns, type MeasurementColumn } from './columns';
 import { geoJsonFeature } from './geojson';
 import type { CellTable } from './measure';
-import { putTsvRows, TextBuffer, tsvHeader, type TsvOptions } from './tsv';
+import { putTsvRows, TextBuffer, tsvHeader, tsvRows, type TsvOptions, type TsvRows } from './tsv';
 
 /** Rows formatted per write to the staged file: ~1–2 MB of text for a few hundred columns. */
 const ROWS_PER_WRITE = 2000;
 
 /** Options of the measurement writers. */
-export type MeasurementWriterOptions = TsvOptions;
+export interface MeasurementWriterOptions extends TsvOptions {
+  /**
+   * Formats rows elsewhere (`formatTsvRows` on a helper thread): the table writer then formats every
+   * other chunk of rows there while it formats and writes the one before (one chunk ahead, so memory
+   * stays bounded). Formatting was 15–20% of quantify's time on 33,000 cells × 8 channels.
+   */
+  formatOffThread?: (rows: TsvRows) => Promise<Uint8Array>;
+}
 
 /**
  * The QuPath measurement table (`<name>_QUANT.tsv`, see `tsvHeader`) written as cells are measured:
@@ -54,9 +61,14 @@ export class MeasurementTableWriter {
       checkSameColumns(this.columns, cols, this.file.uri);
     }
     const n = table.labels.length;
-    for (let r = 0; r < n; r += ROWS_PER_WRITE) {
-      putTsvRows(table, cols, this.opts, r, Math.min(n, r + ROWS_PER_WRITE), this.text);
+    const elsewhere = this.opts.formatOffThread;
+    for (let r = 0; r < n; r += elsewhere ? 2 * ROWS_PER_WRITE : ROWS_PER_WRITE) {
+      const end = Math.min(n, r + ROWS_PER_WRITE);
+      const next = elsewhere && end < n ? elsewhere(tsvRows(table, cols, this.opts, end, Math.min(n, end + ROWS_PER_WRITE))) : undefined;
+      next?.catch(() => undefined); // awaited below; a failure must not go unhandled while this chunk is written
+      putTsvRows(table, cols, this.opts, r, end, this.text);
       await this.file.append(this.text.take());
+      if (next) await this.file.append(await next);
     }
     this.rows += n;
   }

@@ -100,7 +100,10 @@ const VALUE_BYTES = 32;
  * `formatValue` (empty when missing, integers plainly, float32 measurements with 7 significant digits,
  * float64 ones in full), tab-separated, one line per cell.
  */
-export function putTsvRows(table: CellTable, cols: MeasurementColumn[], opts: TsvOptions, from: number, to: number, out: TextBuffer): void {
+export function putTsvRows(
+  table: Pick<CellTable, 'labels' | 'centroidX' | 'centroidY'>, cols: Pick<MeasurementColumn, 'values' | 'single'>[], opts: TsvOptions,
+  from: number, to: number, out: TextBuffer,
+): void {
   const image = Buffer.from(opts.imageName.replace(/[\t\r\n]/g, ' '), 'utf8');
   const rowBytes = image.length + 64 + (2 + cols.length) * VALUE_BYTES;
   for (let r = from; r < to; r++) {
@@ -121,6 +124,34 @@ export function putTsvRows(table: CellTable, cols: MeasurementColumn[], opts: Ts
     }
     out.byte(NEWLINE);
   }
+}
+
+/** Rows of a table on their own (row 0 is the first), as a thread that formats them off the table's needs them. */
+export interface TsvRows {
+  opts: TsvOptions;
+  labels: Int32Array;
+  centroidX: Float64Array;
+  centroidY: Float64Array;
+  columns: { values: ArrayLike<number>; single: boolean }[];
+}
+
+/** Rows `from`…`to − 1` of a table, copied out of it (see {@link formatTsvRows}). */
+export function tsvRows(table: Pick<CellTable, 'labels' | 'centroidX' | 'centroidY'>, cols: MeasurementColumn[], opts: TsvOptions, from: number, to: number): TsvRows {
+  const slice = (v: ArrayLike<number>) => (ArrayBuffer.isView(v) ? (v as Float32Array).slice(from, to) : Array.prototype.slice.call(v, from, to) as number[]);
+  return {
+    opts: { imageName: opts.imageName, legacyNames: opts.legacyNames },
+    labels: table.labels.slice(from, to), centroidX: table.centroidX.slice(from, to), centroidY: table.centroidY.slice(from, to),
+    columns: cols.map((c) => ({ values: slice(c.values), single: c.single })),
+  };
+}
+
+let rowsText: TextBuffer | undefined;
+
+/** The text {@link putTsvRows} writes for these rows (run on a helper thread by the table writer). */
+export function formatTsvRows(rows: TsvRows): Uint8Array {
+  rowsText ??= new TextBuffer();
+  putTsvRows(rows, rows.columns, rows.opts, 0, rows.labels.length, rowsText);
+  return rowsText.take().slice(); // a copy: the buffer stays for the next chunk, the copy moves to the caller
 }
 
 /** One value as `formatValue` formats it, as bytes (room must be reserved). */
