@@ -5,15 +5,15 @@ import { formatValue, measurementColumns } from '../../../core/quantify/columns'
 import { formatGeoJson } from '../../../core/quantify/geojson';
 import { measureCells, type CellTable, type ChannelColumns, type ShapeColumns } from '../../../core/quantify/measure';
 import { GeoJsonWriter, MeasurementTableWriter } from '../../../core/quantify/table-writer';
-import { putValue, TextBuffer, tsvHeader } from '../../../core/quantify/tsv';
+import { putValue, TextBuffer, tsvHeader, type TsvRows } from '../../../core/quantify/tsv';
+import { runInWorker } from '../../../core/parallel/run-in-worker';
 import { Random } from '../../../core/synth/random';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessel-table-writer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Square cells on a grid with a nucleus in each, two channels (uint16 and float32). */
-function table(): CellTable {
-  const w = 60, h = 48;
+/** Square cells on a grid with a nucleus in each, two channels (uint16 and float32): 20 cells at 60×48. */
+function table(w = 60, h = 48): CellTable {
   const cell = new Int32Array(w * h), nuc = new Int32Array(w * h);
   const rnd = new Random(3);
   let label = 0;
@@ -93,6 +93,33 @@ describe('MeasurementTableWriter and GeoJsonWriter', () => {
     const row = lines[5].split('\t');
     expect(row.slice(0, 4)).toEqual(['img with tab', row[1], 'Cell', String(t.labels[4])]);
     expect(row.slice(9)).toEqual(cols.map((c) => formatValue(c.values[4], c.single)));
+  });
+
+  test('every other chunk of rows formatted on a helper thread gives the same file as all formatted in place', async () => {
+    const big = table(1111, 771); // 101 × 70 cells: chunks of 2000 rows, the helper's last one partial
+    expect(big.labels.length).toBe(7070);
+    const write = async (file: string, formatOffThread?: (rows: TsvRows) => Promise<Uint8Array>) => {
+      const w = await MeasurementTableWriter.open(join(dir, file), { ...opts, formatOffThread });
+      try {
+        await w.append(big);
+      } catch (e) {
+        await w.abort();
+        throw e;
+      }
+      await w.commit();
+      return readFileSync(join(dir, file));
+    };
+    const helped: number[] = [];
+    const tsvModule = join(__dirname, '..', '..', '..', 'core', 'quantify', 'tsv');
+    const split = await write('split.tsv', (rows) => {
+      helped.push(rows.labels.length);
+      return runInWorker<Uint8Array>(tsvModule, 'formatTsvRows', [rows]);
+    });
+    expect(helped).toEqual([2000, 1070]);
+    expect(split.equals(await write('in-place.tsv'))).toBe(true);
+    // A failing helper fails the table; aborted, it leaves nothing behind.
+    await expect(write('failed.tsv', () => Promise.reject(new Error('helper died')))).rejects.toThrow('helper died');
+    expect(readdirSync(dir).filter((f) => f.includes('failed'))).toEqual([]);
   });
 
   test('GeoJSON appended in blocks equals formatGeoJson of the whole table', async () => {
