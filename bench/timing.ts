@@ -6,6 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { ensureBenchTools } from './tools';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MEMORY_ENV } = require('../bin/memory-env') as { MEMORY_ENV: Record<string, string> };
+
 export interface Timed {
   seconds: number;
   peakRssBytes: number;
@@ -26,6 +29,9 @@ let python: string | undefined;
 
 /** Runs `cmd` to completion; throws with its stderr when it fails. */
 export function timed(cmd: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Timed {
+  // Node processes (Tessel's CLI) get the environment bin/tessel.js gives the image commands; the
+  // reference recipes (Python) run as they are.
+  if (cmd[0] === process.execPath) env = { ...env, ...MEMORY_ENV };
   // The wrapper runs on the project's venv Python, installed here on first use (a fresh clone has none).
   python ??= ensureBenchTools({ reference: true });
   return JSON.parse(execFileSync(python, ['-c', WRAPPER, ...cmd], { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 })) as Timed;

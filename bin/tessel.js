@@ -8,6 +8,24 @@ const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 
+// The one-shot image commands run themselves once more with glibc's mmap threshold fixed (bin/memory-env.js
+// says why: 780 -> 640 MB peak for `tessel segment` at 4096²), forwarding signals and the exit status.
+const { IMAGE_COMMANDS, MEMORY_ENV } = require('./memory-env');
+if (process.platform === 'linux' && Object.keys(MEMORY_ENV).some((k) => process.env[k] === undefined)
+  && IMAGE_COMMANDS.includes(process.argv.slice(2).find((a) => !a.startsWith('-')))) {
+  const child = require('node:child_process').spawn(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
+    stdio: 'inherit', env: { ...process.env, ...MEMORY_ENV },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(code ?? 1);
+  });
+  return;
+}
+
 // `npm run` starts scripts in the package folder; relative paths on the command line mean the user's folder.
 if (process.env.npm_lifecycle_event === 'tessel' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 // Stack traces (printed with --verbose) then name the TypeScript sources, not dist/.

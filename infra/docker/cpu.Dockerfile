@@ -30,7 +30,8 @@ COPY --from=build /src/bin ./bin
 # .tessel/ holds the reference model cache; the worker runs as the image's unprivileged node user.
 RUN mkdir -p /app/.tessel && chown 1000:1000 /app/.tessel
 ARG GIT_REVISION=unknown
-ENV NODE_ENV=production TESSEL_GIT_REVISION=${GIT_REVISION}
+# glibc's mmap threshold fixed, as bin/memory-env.js says (bin/tessel.js does not re-run a worker to set it).
+ENV NODE_ENV=production MALLOC_MMAP_THRESHOLD_=131072 TESSEL_GIT_REVISION=${GIT_REVISION}
 USER 1000:1000
 EXPOSE 9464
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/tessel.js", "worker"]

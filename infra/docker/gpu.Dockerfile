@@ -38,7 +38,8 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 RUN mkdir -p /app/.tessel && chown 10001:10001 /app/.tessel
 ARG GIT_REVISION=unknown
-ENV NODE_ENV=production TESSEL_GIT_REVISION=${GIT_REVISION}
+# glibc's mmap threshold fixed, as bin/memory-env.js says (bin/tessel.js does not re-run a worker to set it).
+ENV NODE_ENV=production MALLOC_MMAP_THRESHOLD_=131072 TESSEL_GIT_REVISION=${GIT_REVISION}
 USER 10001:10001
 EXPOSE 9464
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/tessel.js", "worker"]

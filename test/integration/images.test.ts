@@ -14,6 +14,9 @@ import type { RunSummary } from '../../core/contracts';
 import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { readImageSpec, type ImageSpec } from '../helpers/dockerfile';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MEMORY_ENV } = require('../../bin/memory-env') as { MEMORY_ENV: Record<string, string> };
+
 jest.setTimeout(600_000);
 
 const images: Record<string, ImageSpec> = { cpu: readImageSpec('cpu.Dockerfile'), gpu: readImageSpec('gpu.Dockerfile') };
@@ -33,6 +36,8 @@ describe.each(Object.entries(images))('%s.Dockerfile', (kind, img) => {
     expect(img.cmd?.slice(0, 2)).toEqual(['--queue', kind]);
     expect(img.workdir).toBe('/app');
     expect(img.env.NODE_ENV).toBe('production');
+    // What bin/tessel.js gives one-shot commands, the image gives its worker.
+    expect(img.env).toMatchObject(MEMORY_ENV);
   });
 
   it('ships the compiled build with production dependencies only', () => {
