@@ -94,7 +94,7 @@ function summarise(buf: Float64Array, n: number, out: StatColumns, row: number):
 
 /**
  * Counters of the two-level histogram median, all zero between calls: each call clears what it counted
- * (the high bytes from the lowest to the highest value's, the low bytes of one bin), not all 512.
+ * (the high-byte counters from its lowest value's to its highest's, and the 256 low-byte ones).
  */
 const HIGH = new Int32Array(256);
 const LOW = new Int32Array(256);

@@ -126,7 +126,7 @@ export function putTsvRows(
   }
 }
 
-/** Rows of a table on their own (row 0 is the first), as a thread that formats them off the table's needs them. */
+/** Rows of a table copied out of it (its row `from` is row 0 here): what a helper thread needs to format them. */
 export interface TsvRows {
   opts: TsvOptions;
   labels: Int32Array;
