@@ -63,23 +63,34 @@ export async function killHard(child: ChildProcess): Promise<NodeJS.Signals | nu
   return child.signalCode;
 }
 
+/** The identity a worker process polls Temporal with: `<pid>@<host>`, the SDK's default. */
+export function workerIdentity(worker: ChildProcess): string {
+  return `${worker.pid}@${hostname()}`;
+}
+
+/**
+ * The started activity of one of `activityTypes` that the server shows `worker` holding in one of the
+ * workflows `workflowIds`, or undefined.
+ */
+export async function heldActivity(client: Client, workflowIds: string[], worker: ChildProcess, activityTypes: string[]): Promise<{ workflowId: string; activityId: string } | undefined> {
+  const identity = workerIdentity(worker);
+  for (const workflowId of workflowIds) {
+    const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+    const a = d?.raw.pendingActivities?.find((p) => activityTypes.includes(p.activityType?.name ?? '') && p.state === 2 /* STARTED */ && p.lastWorkerIdentity === identity);
+    if (a) return { workflowId, activityId: a.activityId! };
+  }
+  return undefined;
+}
+
 /**
  * kill -9 of `worker` while it holds a started activity of one of `activityTypes` in one of the workflows
  * `workflowIds`, as the server sees it. Polling alone can miss a short task, and a kill between tasks
  * retries nothing, so the worker is frozen (SIGSTOP) when the server shows such a task started on it, and
  * killed only if the server still shows that task pending half a second later; otherwise it is let go
- * (SIGCONT) and the next one waited for. Resolves with the workflow and activity it held.
+ * (SIGCONT) and the next one waited for.
  */
-export async function killHolding(client: Client, workflowIds: string[], worker: ChildProcess, activityTypes: string[], timeoutMs = 300_000): Promise<{ workflowId: string; activityType: string }> {
-  const identity = `${worker.pid}@${hostname()}`;
-  const held = async () => {
-    for (const workflowId of workflowIds) {
-      const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-      const a = d?.raw.pendingActivities?.find((p) => activityTypes.includes(p.activityType?.name ?? '') && p.state === 2 /* STARTED */ && p.lastWorkerIdentity === identity);
-      if (a) return { workflowId, activityType: a.activityType!.name!, activityId: a.activityId! };
-    }
-    return undefined;
-  };
+export async function killHolding(client: Client, workflowIds: string[], worker: ChildProcess, activityTypes: string[], timeoutMs = 300_000): Promise<void> {
+  const held = () => heldActivity(client, workflowIds, worker, activityTypes);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const first = await held();
@@ -89,14 +100,14 @@ export async function killHolding(client: Client, workflowIds: string[], worker:
       const still = await held();
       if (still?.workflowId === first.workflowId && still.activityId === first.activityId) {
         const signal = await killHard(worker);
-        if (signal !== 'SIGKILL') throw new Error(`worker ${identity} died of ${signal}, not SIGKILL`);
-        return { workflowId: first.workflowId, activityType: first.activityType };
+        if (signal !== 'SIGKILL') throw new Error(`worker ${workerIdentity(worker)} died of ${signal}, not SIGKILL`);
+        return;
       }
       worker.kill('SIGCONT');
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`worker ${identity} never held a started ${activityTypes.join(' or ')} of ${workflowIds.join(', ')} within ${timeoutMs / 1000} s`);
+  throw new Error(`worker ${workerIdentity(worker)} never held a started ${activityTypes.join(' or ')} of ${workflowIds.join(', ')} within ${timeoutMs / 1000} s`);
 }
 
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

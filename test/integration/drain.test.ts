@@ -5,10 +5,9 @@
  * long before the heartbeat timeout would have. Either way the run completes and nothing is lost.
  */
 import type { Client } from '@temporalio/client';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { RunProgress } from '../../core/contracts';
-import { tessel, useTestCluster, type TestWorker } from '../helpers/cluster';
+import { heldActivity, tessel, useTestCluster, workerIdentity, type TestWorker } from '../helpers/cluster';
 
 jest.setTimeout(600_000);
 
@@ -23,16 +22,14 @@ async function worker(args: string[]) {
 }
 
 /** Starts a run of the one-image workspace `name` and waits until its prediction runs on `gpu`. */
-async function runUntilPredicting(name: string, gpuPid: number): Promise<string> {
+async function runUntilPredicting(name: string, gpu: TestWorker): Promise<string> {
   const started = await tessel(['run', 'workspace', join(dir, name), '--detach', '--benchmark-sink', 'none', '--heartbeat-timeout', String(HEARTBEAT_TIMEOUT_S)], env);
   const runId = started.stdout.trim().split('\n').pop()!;
-  for (let i = 0; ; i++) {
-    const child = await client.workflow.getHandle(`${runId}--tissue_000`).describe().catch(() => undefined);
-    const pending = child?.raw.pendingActivities?.find((a) => a.activityType?.name === 'predict');
-    if (pending?.lastWorkerIdentity === `${gpuPid}@${hostname()}` && pending.state === 2 /* STARTED */) return runId;
-    if (i > 1200) throw new Error(`prediction of ${runId} never started on worker ${gpuPid}`);
+  for (let i = 0; !(await heldActivity(client, [`${runId}--tissue_000`], gpu, ['predict'])); i++) {
+    if (i > 1200) throw new Error(`prediction of ${runId} never started on worker ${gpu.pid}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  return runId;
 }
 
 /** The started event of the run's (last) prediction attempt. */
@@ -59,12 +56,12 @@ beforeAll(async () => {
 
 it('lets the running activity finish within the grace, then exits 0', async () => {
   const gpu = await worker(['--queue', 'gpu', '--shutdown-grace', '120']);
-  const runId = await runUntilPredicting('finish', gpu.pid!);
+  const runId = await runUntilPredicting('finish', gpu);
   expect(gpu.kill('SIGTERM')).toBe(true);
   expect(await waitExit(gpu)).toBe(0);
   expect(gpu.output()).toMatch(/SIGTERM: draining, polling stopped; 1 running activity get 120 s to finish/);
   const p = await predictionStart(runId);
-  expect(p).toMatchObject({ attempt: 1, identity: `${gpu.pid}@${hostname()}`, completed: true });
+  expect(p).toMatchObject({ attempt: 1, identity: workerIdentity(gpu), completed: true });
   // Its prediction done, the run needs no GPU worker any more.
   const final = JSON.parse((await tessel(['status', runId, '--wait', '--json'], env)).stdout) as RunProgress;
   expect(final).toMatchObject({ state: 'completed', images: { done: 1, failed: 0 } });
@@ -72,7 +69,7 @@ it('lets the running activity finish within the grace, then exits 0', async () =
 
 it('hands the running activity back when the grace runs out, and another worker does it', async () => {
   const first = await worker(['--queue', 'gpu', '--shutdown-grace', '0']);
-  const runId = await runUntilPredicting('handback', first.pid!);
+  const runId = await runUntilPredicting('handback', first);
   const t0 = Date.now();
   first.kill('SIGTERM');
   expect(await waitExit(first)).toBe(0);
@@ -80,7 +77,7 @@ it('hands the running activity back when the grace runs out, and another worker 
   const final = JSON.parse((await tessel(['status', runId, '--wait', '--json'], env)).stdout) as RunProgress;
   expect(final).toMatchObject({ state: 'completed', images: { done: 1, failed: 0 } });
   const p = await predictionStart(runId);
-  expect(p).toMatchObject({ attempt: 2, identity: `${second.pid}@${hostname()}`, completed: true });
+  expect(p).toMatchObject({ attempt: 2, identity: workerIdentity(second), completed: true });
   // Handed back, not timed out: the retry came without waiting out the heartbeat timeout.
   expect(p.lastFailure?.timeoutFailureInfo).toBeFalsy();
   expect(Date.now() - t0).toBeLessThan(HEARTBEAT_TIMEOUT_S * 1000);

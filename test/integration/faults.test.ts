@@ -4,7 +4,7 @@ import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../../infra/temporal/dev-server';
 import { killHard, killHolding, listFiles, startWorker, tessel, useTestCluster } from '../helpers/cluster';
-import { progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
+import { imageWorkflowId, progressQuery, type RunProgress, type RunSummary } from '../../core/contracts';
 
 /**
  * Crash survival on a real dev server, driven by the operator's commands (`tessel worker`, `tessel run
@@ -66,7 +66,7 @@ it('survives kill -9 of GPU and CPU workers and a server restart, with outputs i
   const runId = started.stdout.trim().split('\n').pop()!;
 
   // Each worker dies holding an image's task (frozen while the server shows it held, however fast the task).
-  const children = readdirSync(join(dir, 'fault', 'OMETIFF')).map((f) => `${runId}--${f.split('.')[0]}`);
+  const children = readdirSync(join(dir, 'fault', 'OMETIFF')).map((f) => imageWorkflowId(runId, f.split('.')[0], 0, false));
   await killHolding(client, children, gpu, ['predict']);
   gpu = await worker('gpu');
   await killHolding(client, children, cpu, ['fused']);
@@ -129,7 +129,7 @@ it('cancels a run: activities stop within seconds and nothing half-written remai
   for (;;) {
     const pending: string[] = [];
     for (const f of readdirSync(join(dir, 'cancel', 'OMETIFF'))) {
-      const id = `${runId}--${f.split('.')[0]}`;
+      const id = imageWorkflowId(runId, f.split('.')[0], 0, false);
       const d = await client.workflow.getHandle(id).describe().catch(() => undefined);
       if (d?.status.name === 'RUNNING') pending.push(id);
     }
