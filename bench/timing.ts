@@ -4,10 +4,8 @@
  * and small statistics over rounds.
  */
 import { execFileSync } from 'node:child_process';
+import { MEMORY_ENV } from '../bin/memory-env';
 import { ensureBenchTools } from './tools';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { MEMORY_ENV } = require('../bin/memory-env') as { MEMORY_ENV: Record<string, string> };
 
 export interface Timed {
   seconds: number;

@@ -13,9 +13,7 @@ import type { DevServer } from '../../infra/temporal/dev-server';
 import type { RunSummary } from '../../core/contracts';
 import { ROOT, startTestServer, startWorker, stopChild, tessel } from '../helpers/cluster';
 import { readImageSpec, type ImageSpec } from '../helpers/dockerfile';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { MEMORY_ENV } = require('../../bin/memory-env') as { MEMORY_ENV: Record<string, string> };
+import { MEMORY_ENV } from '../../bin/memory-env';
 
 jest.setTimeout(600_000);
 

@@ -8,9 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../helpers/cluster';
+import { MEMORY_ENV } from '../../../bin/memory-env';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { MEMORY_ENV } = require('../../../bin/memory-env') as { MEMORY_ENV: Record<string, string> };
 const BIN = join(ROOT, 'bin', 'tessel.js');
 const dir = mkdtempSync(join(tmpdir(), 'tessel-memory-env-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
