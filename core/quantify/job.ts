@@ -99,9 +99,11 @@ export async function quantifyJob(opts: QuantifyJobOptions, onProgress?: (fracti
       compartments: opts.compartments as Compartment[] | undefined, stats: opts.stats as Stat[] | undefined,
       wholeCellFile: opts.wholeCellMaskUri, nucleusFile: opts.nucleusMaskUri, deferShapes: true,
     });
-    // The measurer keeps none of the masks (8 bytes a pixel): gone now, before the channels are read.
-    releaseBuffers(masks[0].data.buffer, masks[1].data.buffer);
+    // The measurer keeps none of the masks (8 bytes a pixel): gone now, before the shapes are traced
+    // (synchronous: no turn of the event loop to free them in) and the channels read.
+    const released = releaseBuffers(masks[0].data.buffer, masks[1].data.buffer);
     masks = undefined;
+    await released;
     progress(0.2);
     let measured = 0;
     const channelDone = () => progress(0.2 + (0.7 * ++measured) / names.length);

@@ -16,4 +16,12 @@ describe('releaseBuffers', () => {
     expect(Array.from(kept)).toEqual(new Array(8).fill(5));
     expect(() => releaseBuffers(a.buffer)).not.toThrow(); // already empty: nothing to do
   });
+
+  test('resolves once the memory is given back, with no other turn of the event loop needed', async () => {
+    const MB = 1 << 20;
+    const big = new Uint8Array(64 * MB).fill(7);
+    const before = process.memoryUsage().arrayBuffers;
+    await releaseBuffers(big.buffer);
+    expect(before - process.memoryUsage().arrayBuffers).toBeGreaterThanOrEqual(64 * MB);
+  });
 });
