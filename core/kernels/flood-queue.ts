@@ -7,7 +7,19 @@ export interface FloodQueueOptions {
    * afterwards. Saves 4 bytes per entry at the queue's peak. @default false
    */
   consumeSorted?: boolean;
+  /**
+   * Two arrays of at least as many entries as `sorted`, which the queue may overwrite (e.g. the sort's
+   * scratch halves). With them, `onPlace` is told the pixels bucket by bucket of 2¹⁶ consecutive
+   * indices (by value within a bucket) instead of all by value: the places are first gathered per
+   * bucket, so the caller's per-pixel writes land in one small window of its arrays at a time instead
+   * of all over them (the watershed at 4096²: 1.1 s → 0.4–0.7 s
+   * for the queue's construction, its state array being 67 MB).
+   */
+  scratch?: { ids: Int32Array; places: Int32Array };
 }
+
+/** Pixels per bucket when places are told in index order: 2¹⁶ int32s (256 KiB) fit a core's L2 cache. */
+const PLACE_BUCKET_BITS = 16;
 
 /**
  * The priority queue of a priority-flood watershed, keyed by (value, insertion age): pop returns the
@@ -53,24 +65,37 @@ export class FloodQueue {
     // Ranks never run ahead of positions, so the entries can overwrite the keys as they are read.
     this.entry = opts.consumeSorted ? new Int32Array(keys.buffer, keys.byteOffset, ranks) : new Int32Array(ranks);
     this.groups = new Int32Array(space);
+    // Each entry's place goes to onPlace at once, or with scratch into its index bucket, told after.
+    const scratch = opts.scratch;
+    if (scratch && (scratch.ids.length < m || scratch.places.length < m)) throw new RangeError(`the queue's scratch must hold ${m} entries`);
+    const next = scratch ? bucketStarts(order) : undefined;
+    const place = (index: number, code: number): void => {
+      if (next) {
+        const d = next[index >>> PLACE_BUCKET_BITS]++;
+        scratch!.ids[d] = index;
+        scratch!.places[d] = code;
+      } else {
+        onPlace(pixelId(index), code);
+      }
+    };
     let rank = 0, at = 0;
     for (let j = 0; j < m;) {
       const key = keys[j];
       let e = j + 1;
       while (e < m && keys[e] === key) e++;
       if (e - j === 1) {
-        const id = pixelId(order[j]);
-        onPlace(id, 2 * rank);
-        this.entry[rank] = id;
+        place(order[j], 2 * rank);
+        this.entry[rank] = pixelId(order[j]);
       } else {
         this.groups[at] = rank;
-        for (let k = j; k < e; k++) onPlace(pixelId(order[k]), 2 * at + 1);
+        for (let k = j; k < e; k++) place(order[k], 2 * at + 1);
         this.entry[rank] = -(at + 1);
         at += 3 + e - j;
       }
       rank++;
       j = e;
     }
+    if (scratch) for (let d = 0; d < m; d++) onPlace(pixelId(scratch.ids[d]), scratch.places[d]);
     let words = Math.max(ranks, 1);
     do {
       words = Math.ceil(words / 32);
@@ -134,4 +159,14 @@ export class FloodQueue {
     }
     return id;
   }
+}
+
+/** Where each index bucket of `order`'s entries starts in a list of them grouped by bucket (a counting sort's offsets). */
+function bucketStarts(order: Int32Array): Int32Array {
+  let max = 0;
+  for (let j = 0; j < order.length; j++) if (order[j] > max) max = order[j];
+  const starts = new Int32Array((max >>> PLACE_BUCKET_BITS) + 2);
+  for (let j = 0; j < order.length; j++) starts[(order[j] >>> PLACE_BUCKET_BITS) + 1]++;
+  for (let b = 1; b < starts.length; b++) starts[b] += starts[b - 1];
+  return starts;
 }

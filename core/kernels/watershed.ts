@@ -88,11 +88,17 @@ export function watershedConsuming(inputs: ConsumedWatershedInputs, width: numbe
   const scratch = { keys: new Uint32Array(inputs.surface.buffer, inputs.surface.byteOffset, n), order: new Int32Array(inputs.markers.buffer, inputs.markers.byteOffset, n) };
   inputs.surface = inputs.markers = inputs.mask = undefined;
   const sorted = radixSortKeys(keys, scratch);
+  // The sort's other halves are free now: the queue sorts its places by pixel in them.
+  const spareKeys = sorted.keys.buffer === keys.keys.buffer ? scratch.keys : keys.keys;
+  const spare = {
+    ids: new Int32Array(spareKeys.buffer, spareKeys.byteOffset, spareKeys.length),
+    places: sorted.order.buffer === keys.order.buffer ? scratch.order : keys.order,
+  };
   const markerPlaces = new Int32Array(markerIds.length);
   const queue = new FloodQueue(sorted, (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => {
     if (state[id] === -2) state[id] = -(place + 2);
     else markerPlaces[lowerBound(markerIds, id)] = place;
-  }, { consumeSorted: true });
+  }, { consumeSorted: true, scratch: spare });
   // Marker pixels enter first, in raster order (padded ids increase with raster order).
   for (let k = 0; k < markerIds.length; k++) queue.push(markerIds[k], markerPlaces[k]);
   flood(queue, state, pw);

@@ -1,4 +1,6 @@
+import { FloodQueue } from '../../../core/kernels/flood-queue';
 import { labelComponents } from '../../../core/kernels/label';
+import { sortByValue } from '../../../core/kernels/sort-by-value';
 import { watershedConsuming, watershedFromMarkers } from '../../../core/kernels/watershed';
 import { f32, i32, mismatches, python, rng, u8 } from './skimage-bridge';
 
@@ -61,8 +63,8 @@ describe('watershedFromMarkers vs skimage.segmentation.watershed (exact on tie-f
 });
 
 describe('watershedConsuming: the same flood from inputs it takes over', () => {
-  test.each([4, 5])('equals watershedFromMarkers bit for bit on a surface full of ties, and clears what it took (seed %p)', (seed) => {
-    const H = 90, W = 77;
+  // 400×333 spans three of the queue's 65,536-pixel place buckets.
+  test.each([[4, 90, 77], [5, 90, 77], [6, 400, 333]])('equals watershedFromMarkers bit for bit on a surface full of ties, and clears what it took (seed %p, %p×%p)', (seed, H, W) => {
     const r = rng(seed);
     // Few distinct values (ties everywhere), so the FIFO order among equal values decides many pixels.
     const surface = Float32Array.from({ length: H * W }, () => Math.floor(r() * 12) / 12);
@@ -84,3 +86,36 @@ describe('watershedConsuming: the same flood from inputs it takes over', () => {
   });
 });
 
+describe('FloodQueue: places told by pixel with scratch', () => {
+  test('tells every pixel the same place as without scratch, bucket by bucket of 65,536 indices, and pops the same sequence', () => {
+    const n = 200_000; // four place buckets
+    const r = rng(11);
+    const values = Float32Array.from({ length: n }, () => Math.floor(r() * 5000) / 5000); // ties and unique values
+    const include = Uint8Array.from({ length: n }, () => (r() < 0.9 ? 1 : 0));
+    const told = (scratch: boolean): { ids: number[]; byId: Map<number, number>; queue: FloodQueue } => {
+      const sorted = sortByValue(values, include);
+      const ids: number[] = [];
+      const byId = new Map<number, number>();
+      const m = sorted.order.length;
+      const queue = new FloodQueue(sorted, (i) => 3 * i, (id, place) => { ids.push(id); byId.set(id, place); },
+        scratch ? { scratch: { ids: new Int32Array(m), places: new Int32Array(m) } } : {});
+      return { ids, byId, queue };
+    };
+    const plain = told(false), bucketed = told(true);
+    expect(bucketed.byId).toEqual(plain.byId);
+    expect(bucketed.ids.length).toBe(plain.ids.length);
+    const inBucketOrder = (ids: number[]): boolean => ids.every((id, k) => k === 0 || (id / 3) >>> 16 >= (ids[k - 1] / 3) >>> 16);
+    expect(inBucketOrder(bucketed.ids)).toBe(true);
+    expect(inBucketOrder(plain.ids)).toBe(false); // by value, all over the image
+    // Push every pixel in one shuffled order into both queues: they pop the same (value, age) sequence.
+    const push = [...plain.byId.keys()].sort(() => r() - 0.5);
+    for (const id of push) { plain.queue.push(id, plain.byId.get(id)!); bucketed.queue.push(id, bucketed.byId.get(id)!); }
+    const popped = (q: FloodQueue): number[] => { const out: number[] = []; while (q.size > 0) out.push(q.pop()); return out; };
+    expect(popped(bucketed.queue)).toEqual(popped(plain.queue));
+  });
+
+  test('refuses scratch shorter than the queue', () => {
+    const sorted = sortByValue(Float32Array.from([3, 1, 2]));
+    expect(() => new FloodQueue(sorted, (i) => i, () => undefined, { scratch: { ids: new Int32Array(2), places: new Int32Array(3) } })).toThrow("the queue's scratch must hold 3 entries");
+  });
+});
