@@ -130,6 +130,18 @@ export class FloodQueue {
     }
   }
 
+  /** The pixel id {@link pop} would return now, or −1 when the queue is empty; changes nothing. */
+  peek(): number {
+    if (this.size === 0) return -1;
+    const occ = this.occupancy;
+    let r = 0;
+    for (let k = occ.length - 1; k >= 0; k--) { const w = occ[k][r]; r = (r << 5) + (31 - Math.clz32(w & -w)); }
+    const e = this.entry[r];
+    if (e >= 0) return e;
+    const g = -(e + 1);
+    return this.groups[g + 3 + this.groups[g + 2]];
+  }
+
   /** Removes and returns the pixel id with the lowest (value, age); the queue must not be empty. */
   pop(): number {
     const occ = this.occupancy;

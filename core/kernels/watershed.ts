@@ -144,10 +144,24 @@ function lowerBound(ids: Int32Array, id: number): number {
   return lo;
 }
 
-/** The priority flood itself over the padded state (see {@link watershedFromMarkers}). */
+/** Where {@link flood} leaves the values it loads only to have them in cache (so no compiler drops the loads). */
+let _touched = 0;
+
+/**
+ * The priority flood itself over the padded state (see {@link watershedFromMarkers}).
+ *
+ * Pixels come out of the queue by value, all over the image, so each one's three rows of state are
+ * cache misses, and one pixel's misses wait for the previous pixel's pushes. So each step also loads
+ * the rows of the pixel the queue would give next (unless this step pushes a lower one): JavaScript has
+ * no prefetch instruction, but a load nothing waits on lets the processor fetch those lines while it
+ * works on this pixel (4096² whole-cell flood: 4.8–5.2 s → 4.2–4.7 s, alternating runs).
+ */
 function flood(queue: FloodQueue, state: Int32Array, pw: number): void {
+  let ahead = 0;
   while (queue.size > 0) {
     const p = queue.pop();
+    const next = queue.peek();
+    if (next >= 0) ahead ^= state[next - pw] ^ state[next] ^ state[next + pw];
     const l = state[p];
     // Up, left, right, down: scikit-image's neighbour order, which fixes the ages of equal values.
     let q = p - pw;
@@ -160,4 +174,5 @@ function flood(queue: FloodQueue, state: Int32Array, pw: number): void {
     q = p + pw; s = state[q];
     if (s < -1) { state[q] = l; queue.push(q, -s - 2); }
   }
+  _touched = ahead;
 }

@@ -87,7 +87,7 @@ describe('watershedConsuming: the same flood from inputs it takes over', () => {
 });
 
 describe('FloodQueue: places told by pixel with scratch', () => {
-  test('tells every pixel the same place as without scratch, bucket by bucket of 65,536 indices, and pops the same sequence', () => {
+  test('tells every pixel the same place as without scratch, bucket by bucket of 65,536 indices, and pops (and peeks) the same sequence', () => {
     const n = 200_000; // four place buckets
     const r = rng(11);
     const values = Float32Array.from({ length: n }, () => Math.floor(r() * 5000) / 5000); // ties and unique values
@@ -110,7 +110,15 @@ describe('FloodQueue: places told by pixel with scratch', () => {
     // Push every pixel in one shuffled order into both queues: they pop the same (value, age) sequence.
     const push = [...plain.byId.keys()].sort(() => r() - 0.5);
     for (const id of push) { plain.queue.push(id, plain.byId.get(id)!); bucketed.queue.push(id, bucketed.byId.get(id)!); }
-    const popped = (q: FloodQueue): number[] => { const out: number[] = []; while (q.size > 0) out.push(q.pop()); return out; };
+    // peek() names what pop() returns next, and -1 once the queue is empty.
+    const popped = (q: FloodQueue): number[] => {
+      const out: number[] = [];
+      let peeked = 0;
+      while (q.size > 0) { const next = q.peek(); const id = q.pop(); if (next === id) peeked++; out.push(id); }
+      expect(peeked).toBe(out.length);
+      expect(q.peek()).toBe(-1);
+      return out;
+    };
     expect(popped(bucketed.queue)).toEqual(popped(plain.queue));
   });
 
