@@ -57,41 +57,71 @@ export function deepWatershedStages(maps: WatershedMaps, params: DeepWatershedPa
 function runDeepWatershed(maps: WatershedMaps, params: DeepWatershedParams, consume: boolean, stages: boolean): { labels: Int32Array; markers?: Int32Array; grown?: Int32Array } {
   const p = validateParams(params);
   const { width, height } = maps;
-  const n = width * height;
-  if (maps.maxima.length !== n || maps.interior.length !== n) throw new RangeError(`maps must hold ${width}×${height} pixels`);
-  // Each array below is dropped as soon as the next step no longer needs it: the peak is one step's
-  // working set, not the sum of them all.
+  if (maps.maxima.length !== width * height || maps.interior.length !== width * height) throw new RangeError(`maps must hold ${width}×${height} pixels`);
+  // Each array is dropped as soon as the next step no longer needs it: the peak is one step's working
+  // set, not the sum of them all.
   const held: Partial<Pick<WatershedMaps, 'maxima' | 'interior'>> = { maxima: maps.maxima, interior: maps.interior };
   if (consume) (maps as Partial<WatershedMaps>).maxima = (maps as Partial<WatershedMaps>).interior = undefined;
-
-  // σ = 0 needs no copy: h-maxima only reads its input.
-  let maxima: Float32Array | undefined = p.maximaSmooth > 0 ? gaussianFilter({ data: held.maxima!, width, height }, p.maximaSmooth) : held.maxima!;
+  const inputs: Parameters<typeof floodLabels>[0] = { markers: watershedMarkers(held.maxima!, width, height, p) };
   held.maxima = undefined;
-  let peaks: Uint8Array | undefined = hMaxima({ data: maxima, width, height }, p.maximaThreshold, diskFootprint(p.radius));
-  maxima = undefined;
-  let markers: Int32Array | undefined = labelComponents({ data: peaks, width, height }, 2).labels;
-  peaks = undefined;
-  // The watershed takes the markers' buffer over as scratch.
-  const keptMarkers = stages ? markers.slice() : undefined;
-
-  // Our own smoothed copy of the interior becomes the flooded surface −interior, in place.
-  const interior = held.interior!;
+  // The flood takes the markers' buffer over as scratch.
+  const keptMarkers = stages ? inputs.markers!.slice() : undefined;
+  Object.assign(inputs, floodInputs(held.interior!, width, height, p, consume));
   held.interior = undefined;
-  let surface: Float32Array | undefined = p.interiorSmooth > 0 ? gaussianFilter({ data: interior, width, height }, p.interiorSmooth) : consume ? interior : interior.slice();
-  let mask: Uint8Array | undefined = new Uint8Array(n);
-  const threshold = Math.fround(p.interiorThreshold);
-  for (let i = 0; i < n; i++) { mask[i] = surface[i] > threshold ? 1 : 0; surface[i] = -surface[i]; }
-  const inputs: ConsumedWatershedInputs = { surface, markers, mask };
-  surface = undefined; markers = undefined; mask = undefined;
-  let labels = watershedConsuming(inputs, width, height);
-
-  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
-  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
-  const grown = stages ? labels.slice() : undefined;
-  labels = relabelSequential(labels, { inPlace: true }).labels;
+  const r = floodLabels(inputs, width, height, p, stages);
   // The labels live in the flood's padded buffer; a caller who kept its maps gets an array of its own
   // (one that can be transferred between threads).
-  return { labels: consume || labels.byteLength === labels.buffer.byteLength ? labels : labels.slice(), markers: keptMarkers, grown };
+  const labels = consume || r.labels.byteLength === r.labels.buffer.byteLength ? r.labels : r.labels.slice();
+  return { labels, markers: keptMarkers, grown: r.grown };
+}
+
+/**
+ * Steps 1–2 of {@link deepWatershed}: the markers, label(h_maxima(gaussian(maxima))), numbered in raster
+ * order. `maxima` is only read. Parameters must be validated ({@link validateParams}).
+ */
+export function watershedMarkers(maxima: Float32Array, width: number, height: number, p: DeepWatershedParams): Int32Array {
+  // σ = 0 needs no copy: h-maxima only reads its input.
+  let smoothed: Float32Array | undefined = p.maximaSmooth > 0 ? gaussianFilter({ data: maxima, width, height }, p.maximaSmooth) : maxima;
+  const peaks = hMaxima({ data: smoothed, width, height }, p.maximaThreshold, diskFootprint(p.radius));
+  smoothed = undefined; // a smoothed copy is garbage before the labelling
+  return labelComponents({ data: peaks, width, height }, 2).labels;
+}
+
+/** The flood's surface and mask (see {@link floodInputs}). */
+export interface FloodInputs {
+  /** −gaussian(interior): the surface the watershed floods. */
+  surface: Float32Array;
+  /** 1 where gaussian(interior) > interiorThreshold. */
+  mask: Uint8Array;
+}
+
+/**
+ * Step 3's inputs of {@link deepWatershed}: the surface −gaussian(interior) and the mask gaussian(interior)
+ * > interiorThreshold. `interior` is only read, unless `takeOver`: then with σ = 0 it becomes the surface
+ * instead of a copy of it.
+ */
+export function floodInputs(interior: Float32Array, width: number, height: number, p: DeepWatershedParams, takeOver = false): FloodInputs {
+  const surface = p.interiorSmooth > 0 ? gaussianFilter({ data: interior, width, height }, p.interiorSmooth) : takeOver ? interior : interior.slice();
+  const mask = new Uint8Array(width * height);
+  const threshold = Math.fround(p.interiorThreshold);
+  for (let i = 0; i < surface.length; i++) { mask[i] = surface[i] > threshold ? 1 : 0; surface[i] = -surface[i]; }
+  return { surface, mask };
+}
+
+/**
+ * Steps 3–6 of {@link deepWatershed}: the watershed from the markers over the surface within the mask,
+ * then small objects removed, holes filled and labels renumbered 1..n. Takes the three arrays over (their
+ * fields are cleared); the labels are a view of the flood's padded buffer. With `keepGrown`, a copy of
+ * the labels before renumbering as well.
+ */
+export function floodLabels(inputs: Partial<FloodInputs> & { markers?: Int32Array }, width: number, height: number, p: DeepWatershedParams, keepGrown = false): { labels: Int32Array; grown?: Int32Array } {
+  const consumed: ConsumedWatershedInputs = { surface: inputs.surface, markers: inputs.markers, mask: inputs.mask };
+  inputs.surface = inputs.markers = inputs.mask = undefined;
+  let labels = watershedConsuming(consumed, width, height);
+  if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
+  if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
+  const grown = keepGrown ? labels.slice() : undefined;
+  return { labels: relabelSequential(labels, { inPlace: true }).labels, grown };
 }
 
 /** Options of {@link deepWatershed}. */
