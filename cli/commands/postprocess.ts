@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .command('postprocess <raw_predictions.npz>')
     .description('Deep watershed (Mesmer recipe, deepcell-toolbox semantics) on raw Mesmer predictions: writes int32 label masks ' +
       '<out-dir>/<name>_WholeCellMask.tiff and/or <out-dir>/<name>_NucleusMask.tiff atomically (or, with --mask-format ome-zarr, the labels of ' +
-      '<out-dir>/<name>.ome.zarr). The compartments' steps share two worker threads.\n\n' +
+      '<out-dir>/<name>.ome.zarr). The steps of both compartments share two worker threads.\n\n' +
       WATERSHED_DEFAULTS_HELP)
     .requiredOption('--out-dir <dir>', 'folder (local path or gs://) that receives the masks')
     .requiredOption('--name <name>', 'image name used in the mask file names')
