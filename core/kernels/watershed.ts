@@ -88,7 +88,7 @@ export function watershedConsuming(inputs: ConsumedWatershedInputs, width: numbe
   const scratch = { keys: new Uint32Array(inputs.surface.buffer, inputs.surface.byteOffset, n), order: new Int32Array(inputs.markers.buffer, inputs.markers.byteOffset, n) };
   inputs.surface = inputs.markers = inputs.mask = undefined;
   const sorted = radixSortKeys(keys, scratch);
-  // The sort's other halves are free now: the queue sorts its places by pixel in them.
+  // The sort's other halves are free now: the queue gathers its places by pixel bucket in them.
   const spareKeys = sorted.keys.buffer === keys.keys.buffer ? scratch.keys : keys.keys;
   const spare = {
     ids: new Int32Array(spareKeys.buffer, spareKeys.byteOffset, spareKeys.length),

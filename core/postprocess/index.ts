@@ -66,8 +66,9 @@ export function resolveParams(compartment: Compartment, overrides: Partial<DeepW
  * Postprocess stage: runs deep watershed for the chosen compartments on worker threads — each
  * compartment's markers, flood inputs and flood as three tasks, which read their maps from Mesmer's raw
  * predictions themselves (only channel 1 of the pixelwise head is kept) and encode the mask, so the
- * threads share the work and the caller's event loop stays free — then writes int32 label-mask TIFFs atomically as `<outDir>/<name>_WholeCellMask.tiff` and
- * `<outDir>/<name>_NucleusMask.tiff`, once every compartment has succeeded.
+ * threads share the work and the caller's event loop stays free — then writes int32 label-mask TIFFs
+ * atomically as `<outDir>/<name>_WholeCellMask.tiff` and `<outDir>/<name>_NucleusMask.tiff`, once every
+ * compartment has succeeded.
  *
  * @throws InvalidArrayError naming the file when the NPZ lacks a head or has the wrong shapes.
  * @throws ConfigError for invalid parameter overrides.
