@@ -5,8 +5,7 @@ import { runInWorker } from '../parallel/run-in-worker';
 import { storeFor } from '../storage';
 import { joinUri } from '../storage/types';
 import type { CompartmentJob, CompartmentResult } from './compartment-job';
-import type { FloodInputs } from './deep-watershed';
-import { checkCompartmentHeads, mesmerDefaults, validateParams } from './deep-watershed';
+import { checkCompartmentHeads, type FloodInputs, mesmerDefaults, validateParams } from './deep-watershed';
 import type { Compartment, CompartmentSelection, DeepWatershedParams } from './params';
 
 export interface PostprocessOptions {
