@@ -1,9 +1,12 @@
 import type { Plane } from '../formats/ndarray';
+import { WASM_BASE64 } from './wasm/gaussian-wasm';
 
 /** Options of {@link gaussianFilter}. */
 export interface GaussianOptions {
   /** Kernel half-width in standard deviations; radius = ⌊truncate·σ + 0.5⌋. @default 4 */
   truncate?: number;
+  /** Pixels per band of rows the passes work through (tests use small bands). @default 2²⁰ */
+  bandPixels?: number;
 }
 
 /**
@@ -41,6 +44,19 @@ function reflectIndex(i: number, n: number): number {
   return m < n ? m : period - 1 - m;
 }
 
+/** The part of the WebAssembly API used here: Node has it, TypeScript's ES2022 library does not declare it. */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmApi };
+
+/** The SIMD passes (core/kernels/wasm/gaussian.wat), compiled once per thread on first use. */
+let compiled: object | undefined;
+
+/** Pixels per band: the band's float32 rows with their context stay within a core's L2 cache. */
+const BAND_PIXELS = 1 << 20;
+
 /**
  * Separable gaussian smoothing of a float32 image with SciPy `ndimage.gaussian_filter` semantics, which
  * is what deepcell-toolbox's `deep_watershed` calls (no mode given, so mode 'reflect'; truncate 4.0).
@@ -48,6 +64,10 @@ function reflectIndex(i: number, n: number): number {
  * order (centre tap, then symmetric pairs from the outermost inwards) and rounds to float32 between
  * passes, as SciPy does for a float32 output. σ = 0 returns an unchanged copy (SciPy skips the axis).
  * The input is not modified.
+ *
+ * The passes run in WebAssembly with two float64 lanes (wasm/gaussian.wat), band by band of rows, each
+ * band copied in with its reflected context rows: the same operations per pixel as a scalar loop, so
+ * the same bits, in a quarter of the time (4096² at σ = 2: 1.24–1.34 s in JavaScript, 0.23–0.39 s).
  *
  * @see SciPy `scipy.ndimage.gaussian_filter`, `correlate1d` (ni_filters.c, symmetric branch).
  */
@@ -57,51 +77,45 @@ export function gaussianFilter(image: Plane<Float32Array>, sigma: number, opts: 
   if (sigma <= 1e-15 || data.length === 0) return data.slice();
   const radius = Math.floor((opts.truncate ?? 4) * sigma + 0.5);
   const w = gaussianWeights(sigma, radius);
-  const vertical = new Float32Array(data.length);
-  filterColumns(data, vertical, width, height, w, radius);
+  const band = Math.max(1, Math.min(height, Math.floor((opts.bandPixels ?? BAND_PIXELS) / width)));
+  compiled ??= new wasm.Module(Buffer.from(WASM_BASE64, 'base64'));
+  const kernel = new wasm.Instance(compiled, {}).exports as GaussianKernel;
+  // Memory: weights, the rows pass's column sources for the reflected ends and its float64 line, then the
+  // band's input rows with context and its output rows.
+  const weightsAt = 0, endsAt = 8 * w.length, lineAt = align16(endsAt + 8 * radius);
+  const srcAt = align16(lineAt + 8 * (width + 2 * radius));
+  const dstAt = srcAt + 4 * width * (band + 2 * radius);
+  const bytes = dstAt + 4 * width * band;
+  const memory = kernel.memory;
+  if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+  new Float64Array(memory.buffer, weightsAt, w.length).set(w);
+  const ends = new Int32Array(memory.buffer, endsAt, 2 * radius);
+  for (let i = 0; i < radius; i++) { ends[i] = reflectIndex(i - radius, width); ends[radius + i] = reflectIndex(width + i, width); }
+  const src = new Float32Array(memory.buffer, srcAt, width * (band + 2 * radius));
+  const dst = new Float32Array(memory.buffer, dstAt, width * band);
   const out = new Float32Array(data.length);
-  filterRows(vertical, out, width, height, w, radius);
+  for (let y0 = 0; y0 < height; y0 += band) {
+    const rows = Math.min(band, height - y0);
+    for (let k = 0; k < rows + 2 * radius; k++) {
+      const y = reflectIndex(y0 - radius + k, height) * width;
+      src.set(data.subarray(y, y + width), k * width);
+    }
+    kernel.columns(srcAt, dstAt, width, rows, weightsAt, radius);
+    kernel.rows(dstAt, width, rows, weightsAt, radius, lineAt, endsAt);
+    out.set(dst.subarray(0, rows * width), y0 * width);
+  }
   return out;
 }
 
-/** Along axis 0: a float64 accumulator row so memory is read row by row, not down columns. */
-function filterColumns(src: Float32Array, dst: Float32Array, width: number, height: number, w: Float64Array, radius: number): void {
-  const acc = new Float64Array(width);
-  const centre = w[radius];
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) acc[x] = src[row + x] * centre;
-    for (let j = radius; j >= 1; j--) {
-      const above = reflectIndex(y - j, height) * width;
-      const below = reflectIndex(y + j, height) * width;
-      const wj = w[radius - j];
-      for (let x = 0; x < width; x++) acc[x] += (src[above + x] + src[below + x]) * wj;
-    }
-    for (let x = 0; x < width; x++) dst[row + x] = acc[x];
-  }
+/** The exports of wasm/gaussian.wat; pointers are byte offsets into `memory`. */
+interface GaussianKernel {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  /** Along axis 0: `rows` output rows at `dst` from `rows` + 2·`radius` input rows at `src`. */
+  columns(src: number, dst: number, width: number, rows: number, weights: number, radius: number): void;
+  /** Along axis 1, in place; `ends`: 2·`radius` column indices of the reflected ends. */
+  rows(buf: number, width: number, rows: number, weights: number, radius: number, line: number, ends: number): void;
 }
 
-/**
- * Along axis 1: each row is copied into a reflect-padded float64 line so the inner loops have no bounds
- * checks, then accumulated tap by tap across the row (centre, then pairs from the outermost in: per
- * pixel the same order as a loop over taps, but the pixels' sums are independent, so the processor
- * overlaps them instead of waiting on one chain of additions per pixel).
- */
-function filterRows(src: Float32Array, dst: Float32Array, width: number, height: number, w: Float64Array, radius: number): void {
-  const line = new Float64Array(width + 2 * radius);
-  const acc = new Float64Array(width);
-  const centre = w[radius];
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    // Reflected ends by index arithmetic; the interior as a plain run.
-    for (let i = 0; i < radius; i++) { line[i] = src[row + reflectIndex(i - radius, width)]; line[radius + width + i] = src[row + reflectIndex(width + i, width)]; }
-    for (let x = 0; x < width; x++) line[radius + x] = src[row + x];
-    for (let x = 0; x < width; x++) acc[x] = line[x + radius] * centre;
-    for (let j = radius; j >= 1; j--) {
-      const wj = w[radius - j];
-      const lo = radius - j, hi = radius + j;
-      for (let x = 0; x < width; x++) acc[x] += (line[x + lo] + line[x + hi]) * wj;
-    }
-    for (let x = 0; x < width; x++) dst[row + x] = acc[x];
-  }
+function align16(n: number): number {
+  return (n + 15) & ~15;
 }
