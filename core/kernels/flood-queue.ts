@@ -18,17 +18,6 @@ export interface FloodQueueOptions {
   scratch?: { ids: Int32Array; places: Int32Array };
 }
 
-/**
- * An empty {@link FloodQueue} as plain arrays ({@link FloodQueue.plan}): the queue is built where the
- * pixels are sorted and used where the markers are.
- */
-export interface FloodQueuePlan {
-  /** Per rank: the pixel id of a unique value, or −(record offset + 1) for a tied group. */
-  entry: Int32Array;
-  /** Tied groups' records back to back: [rank, pushed, popped, id₀ … id₍size−1₎]. */
-  groups: Int32Array;
-}
-
 /** log₂ of the pixels per bucket when places are told bucket by bucket: 2¹⁶ int32s (256 KiB) fit a core's L2 cache. */
 const PLACE_BUCKET_BITS = 16;
 
@@ -53,8 +42,6 @@ export class FloodQueue {
   private readonly groups: Int32Array;
   private readonly occupancy: Uint32Array[] = [];
   size = 0;
-  /** Whether anything was pushed: tied groups' counts have moved, so the queue has no plan any more. */
-  private used = false;
 
   /**
    * @param sorted pixels by value (from `sortByValue`)
@@ -63,34 +50,7 @@ export class FloodQueue {
    *   given back; callers keep it beside their own per-pixel state so the flood touches one cache line per pixel
    * @throws RangeError past 2³⁰ entries
    */
-  constructor(plan: FloodQueuePlan);
-  constructor(sorted: ValueOrder, pixelId: (index: number) => number, onPlace: (id: number, place: number) => void, opts?: FloodQueueOptions);
-  constructor(from: ValueOrder | FloodQueuePlan, pixelId?: (index: number) => number, onPlace?: (id: number, place: number) => void, opts: FloodQueueOptions = {}) {
-    if ('entry' in from) {
-      this.entry = from.entry;
-      this.groups = from.groups;
-    } else {
-      [this.entry, this.groups] = FloodQueue.build(from, pixelId!, onPlace!, opts);
-    }
-    let words = Math.max(this.entry.length, 1);
-    do {
-      words = Math.ceil(words / 32);
-      this.occupancy.push(new Uint32Array(words));
-    } while (words > 1);
-  }
-
-  /**
-   * The empty queue as two arrays that can move to another thread (transfer their buffers) and become
-   * the same queue there with `new FloodQueue(plan)`; the places told to `onPlace` stay valid.
-   * @throws RangeError once anything was pushed
-   */
-  plan(): FloodQueuePlan {
-    if (this.used) throw new RangeError('only a flood queue nothing was pushed to has a plan');
-    return { entry: this.entry, groups: this.groups };
-  }
-
-  /** The per-rank entries and tied groups' records of `sorted`; each place goes to onPlace. */
-  private static build(sorted: ValueOrder, pixelId: (index: number) => number, onPlace: (id: number, place: number) => void, opts: FloodQueueOptions): [Int32Array, Int32Array] {
+  constructor(sorted: ValueOrder, pixelId: (index: number) => number, onPlace: (id: number, place: number) => void, opts: FloodQueueOptions = {}) {
     const { order, keys } = sorted;
     const m = order.length;
     let ranks = 0, space = 0;
@@ -103,8 +63,8 @@ export class FloodQueue {
     }
     if (ranks >= 2 ** 30 || space >= 2 ** 30) throw new RangeError(`the watershed queue holds at most 2^30 values, got ${m} pixels; split the image into blocks`);
     // Ranks never run ahead of positions, so the entries can overwrite the keys as they are read.
-    const entry = opts.consumeSorted ? new Int32Array(keys.buffer, keys.byteOffset, ranks) : new Int32Array(ranks);
-    const groups = new Int32Array(space);
+    this.entry = opts.consumeSorted ? new Int32Array(keys.buffer, keys.byteOffset, ranks) : new Int32Array(ranks);
+    this.groups = new Int32Array(space);
     // Each entry's place goes to onPlace at once, or with scratch into its index bucket, told after.
     const scratch = opts.scratch;
     if (scratch && (scratch.ids.length < m || scratch.places.length < m)) throw new RangeError(`the queue's scratch must hold ${m} entries`);
@@ -125,24 +85,27 @@ export class FloodQueue {
       while (e < m && keys[e] === key) e++;
       if (e - j === 1) {
         place(order[j], 2 * rank);
-        entry[rank] = pixelId(order[j]);
+        this.entry[rank] = pixelId(order[j]);
       } else {
-        groups[at] = rank;
+        this.groups[at] = rank;
         for (let k = j; k < e; k++) place(order[k], 2 * at + 1);
-        entry[rank] = -(at + 1);
+        this.entry[rank] = -(at + 1);
         at += 3 + e - j;
       }
       rank++;
       j = e;
     }
     if (scratch) for (let d = 0; d < m; d++) onPlace(pixelId(scratch.ids[d]), scratch.places[d]);
-    return [entry, groups];
+    let words = Math.max(ranks, 1);
+    do {
+      words = Math.ceil(words / 32);
+      this.occupancy.push(new Uint32Array(words));
+    } while (words > 1);
   }
 
   /** Queues a pixel id, given its place code, that was not queued before. */
   push(id: number, place: number): void {
     this.size++;
-    this.used = true;
     let r: number;
     if ((place & 1) === 1) {
       const g = place >>> 1;

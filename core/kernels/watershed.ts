@@ -1,5 +1,5 @@
 import type { Plane } from '../formats/ndarray';
-import { FloodQueue, type FloodQueuePlan } from './flood-queue';
+import { FloodQueue } from './flood-queue';
 import { radixSortKeys, sortByValue, sortKeys } from './sort-by-value';
 
 /** Options of {@link watershedFromMarkers}. */
@@ -68,90 +68,80 @@ export interface ConsumedWatershedInputs {
 }
 
 /**
- * {@link watershedFromMarkers} for a caller that hands its inputs over: {@link planFlood} from the surface
- * and mask, then {@link floodFromPlan} with the markers. The labels are returned in the flood state's own
- * buffer (a view of its first width × height values). Same result, bit for bit. The caller must not use
- * the inputs' buffers afterwards (their contents are overwritten).
+ * {@link watershedFromMarkers} for a caller that hands its inputs over: the markers go into the flood's
+ * state, the surface into the sort's keys, and then their buffers serve the sort as scratch; the labels
+ * are returned in the state's own buffer (a view of its first width × height values). Peak memory is
+ * the state and the sort, not the inputs as well. Same result, bit for bit. The caller must not use the
+ * inputs' buffers afterwards (their contents are overwritten).
  */
 export function watershedConsuming(inputs: ConsumedWatershedInputs, width: number, height: number): Int32Array {
   const n = width * height;
-  const markers = inputs.markers;
-  if (!inputs.surface || !markers || inputs.surface.length !== n || markers.length !== n || (inputs.mask && inputs.mask.length !== n)) {
+  if (!inputs.surface || !inputs.markers || inputs.surface.length !== n || inputs.markers.length !== n || (inputs.mask && inputs.mask.length !== n)) {
     throw new RangeError(`watershed inputs must hold ${width}×${height} pixels`);
   }
-  inputs.markers = undefined;
-  return floodFromPlan(planFlood(inputs, width, height), markers, width, height);
-}
-
-/**
- * Everything of a watershed that needs no markers, as arrays that can move to another thread: the
- * padded flood state (per pixel −(queue place + 2) inside the mask, −1 outside it and in the padding)
- * and the queue's {@link FloodQueuePlan}. The sort, the queue and the places take a third of the
- * watershed, so a caller can make them while the markers are being made elsewhere.
- */
-export interface FloodPlan {
-  state: Int32Array;
-  queue: FloodQueuePlan;
-}
-
-/**
- * The {@link FloodPlan} of a surface within a mask, taking both over (their fields are cleared; the
- * surface's buffer becomes sorting scratch).
- */
-export function planFlood(inputs: Pick<ConsumedWatershedInputs, 'surface' | 'mask'>, width: number, height: number): FloodPlan {
-  const n = width * height;
-  const { surface, mask } = inputs;
-  if (!surface || surface.length !== n || (mask && mask.length !== n)) throw new RangeError(`watershed inputs must hold ${width}×${height} pixels`);
   const pw = width + 2;
-  const keys = sortKeys(surface, mask);
-  inputs.surface = inputs.mask = undefined;
-  // The surface's buffer is one half of the sort's scratch; once sorted, the two halves not holding the
-  // result are free, and the queue gathers its places by pixel bucket in them.
-  const m = keys.order.length;
-  const scratch = { keys: new Uint32Array(surface.buffer, surface.byteOffset, m), order: new Int32Array(m) };
+  // Markers go into the state now (their queue places are filled in below); once the keys are made the
+  // surface and the mask are done with too, and the markers' and surface's buffers (each a pixel's
+  // worth of 4 bytes) become the sort's other halves instead of two new arrays.
+  const { state, markerIds } = seedState(inputs.markers, inputs.mask, width, height);
+  const keys = sortKeys(inputs.surface, inputs.mask);
+  const scratch = { keys: new Uint32Array(inputs.surface.buffer, inputs.surface.byteOffset, n), order: new Int32Array(inputs.markers.buffer, inputs.markers.byteOffset, n) };
+  inputs.surface = inputs.markers = inputs.mask = undefined;
   const sorted = radixSortKeys(keys, scratch);
+  // The sort's other halves are free now: the queue gathers its places by pixel bucket in them.
   const spareKeys = sorted.keys.buffer === keys.keys.buffer ? scratch.keys : keys.keys;
   const spare = {
     ids: new Int32Array(spareKeys.buffer, spareKeys.byteOffset, spareKeys.length),
     places: sorted.order.buffer === keys.order.buffer ? scratch.order : keys.order,
   };
-  const state = new Int32Array(pw * (height + 2)).fill(-1);
-  const queue = new FloodQueue(sorted, (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => { state[id] = -(place + 2); },
-    { consumeSorted: true, scratch: spare });
-  return { state, queue: queue.plan() };
-}
-
-/**
- * The flood of a {@link FloodPlan} from `markers` (labels > 0; 0 = none; those outside the mask are
- * dropped), taking the plan over (its fields are cleared). Returns the labels, 0 = background, in the
- * state's buffer (a view of its first width × height values).
- * @throws RangeError for a negative marker, naming where it is
- */
-export function floodFromPlan(plan: Partial<FloodPlan>, markers: Int32Array, width: number, height: number): Int32Array {
-  const n = width * height;
-  const { state, queue: queuePlan } = plan;
-  const pw = width + 2;
-  if (!state || !queuePlan || state.length !== pw * (height + 2) || markers.length !== n) throw new RangeError(`watershed plan and markers must hold ${width}×${height} pixels`);
-  plan.state = plan.queue = undefined;
-  for (let i = 0; i < n; i++) {
-    if (markers[i] < 0) throw new RangeError(`watershed markers must be >= 0, got ${markers[i]} at x=${i % width}, y=${Math.floor(i / width)}`);
-  }
-  const queue = new FloodQueue(queuePlan);
-  // Marker pixels enter first, in raster order, each with the place its state held.
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0, p = (y + 1) * pw + 1; x < width; x++, i++, p++) {
-      const m = markers[i];
-      if (m === 0) continue;
-      const s = state[p];
-      if (s < -1) { state[p] = m; queue.push(p, -s - 2); }
-    }
-  }
+  const markerPlaces = new Int32Array(markerIds.length);
+  const queue = new FloodQueue(sorted, (i) => i + pw + 1 + 2 * Math.floor(i / width), (id, place) => {
+    if (state[id] === -2) state[id] = -(place + 2);
+    else markerPlaces[lowerBound(markerIds, id)] = place;
+  }, { consumeSorted: true, scratch: spare });
+  // Marker pixels enter first, in raster order (padded ids increase with raster order).
+  for (let k = 0; k < markerIds.length; k++) queue.push(markerIds[k], markerPlaces[k]);
   flood(queue, state, pw);
   // Unpad in place: each value moves to a lower index, read before anything is written there.
   for (let y = 0, i = 0; y < height; y++) {
     for (let x = 0, p = (y + 1) * pw + 1; x < width; x++, i++, p++) { const l = state[p]; state[i] = l > 0 ? l : 0; }
   }
   return state.subarray(0, n);
+}
+
+/**
+ * The padded flood state with the markers' labels in place (−2: in the mask, not reached; −1: padding
+ * or masked out) and the marker pixels' padded ids in raster order.
+ */
+function seedState(markers: Int32Array, mask: Uint8Array | undefined, width: number, height: number): { state: Int32Array; markerIds: Int32Array } {
+  const pw = width + 2;
+  const state = new Int32Array(pw * (height + 2)).fill(-1);
+  let count = 0;
+  for (let i = 0; i < markers.length; i++) {
+    const m = markers[i];
+    if (m < 0) throw new RangeError(`watershed markers must be >= 0, got ${m} at x=${i % width}, y=${Math.floor(i / width)}`);
+    if (m !== 0 && (!mask || mask[i] !== 0)) count++;
+  }
+  const markerIds = new Int32Array(count);
+  for (let y = 0, i = 0, k = 0; y < height; y++) {
+    for (let x = 0, p = (y + 1) * pw + 1; x < width; x++, i++, p++) {
+      if (mask && mask[i] === 0) continue;
+      const m = markers[i];
+      if (m !== 0) { state[p] = m; markerIds[k++] = p; } else state[p] = -2;
+    }
+  }
+  return { state, markerIds };
+}
+
+/** Index of `id` in the ascending `ids`. */
+function lowerBound(ids: Int32Array, id: number): number {
+  let lo = 0, hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Where {@link flood} leaves the values it loads only to have them in cache (so no compiler drops the loads). */

@@ -3,8 +3,7 @@ import { NpzFile } from '../formats/npz-stream';
 import { encodeLabelMaskTiff } from '../formats/tiff-write';
 import { releaseBuffers } from '../parallel/release';
 import { maxLabel } from '../kernels/remove-small-objects';
-import type { FloodPlan } from '../kernels/watershed';
-import { checkCompartmentHeads, COMPARTMENT_HEADS, floodLabels, floodPlan, type WatershedMaps, watershedMarkers } from './deep-watershed';
+import { checkCompartmentHeads, COMPARTMENT_HEADS, type FloodInputs, floodInputs, floodLabels, type WatershedMaps, watershedMarkers } from './deep-watershed';
 import type { Compartment, DeepWatershedParams } from './params';
 
 /** One compartment of the postprocess stage, as it crosses to its worker thread (plain data). */
@@ -47,30 +46,26 @@ export async function compartmentMarkers(job: CompartmentJob): Promise<Int32Arra
 }
 
 /**
- * A compartment's flood plan (step 3 of {@link deepWatershed} but the markers: the surface and mask,
- * sorted and queued), on the calling (worker) thread: reads channel 1 of the pixelwise head, straight
- * from the NPZ. Its arrays move to the thread that floods.
+ * A compartment's flood surface and mask (step 3's inputs of {@link deepWatershed}), on the calling
+ * (worker) thread: reads channel 1 of the pixelwise head, straight from the NPZ.
  *
  * @throws InvalidArrayError as {@link compartmentMarkers}.
  */
-export async function compartmentFloodPlan(job: CompartmentJob): Promise<FloodPlan> {
+export async function compartmentFloodInputs(job: CompartmentJob): Promise<FloodInputs> {
   const { data, width, height } = await readCompartmentHead(job.predictionsUri, job.compartment, 'interior');
-  const plan = floodPlan(data, width, height, job.params, true);
-  // The queue's entries are the front of the sort keys' buffer when values tie; a view that does not
-  // cover its buffer would cross threads as a copy of the whole buffer, so it gets a buffer of its own.
-  const { entry } = plan.queue;
-  if (entry.byteLength !== entry.buffer.byteLength) plan.queue.entry = entry.slice();
-  return plan;
+  const flood = floodInputs(data, width, height, job.params, true);
+  if (flood.surface.buffer !== data.buffer) releaseBuffers(data.buffer);
+  return flood;
 }
 
 /**
- * The rest of a compartment (steps 3–6 of {@link deepWatershed}) from its markers and flood plan,
+ * The rest of a compartment (steps 3–6 of {@link deepWatershed}) from its markers and flood inputs,
  * which this thread takes over, and its mask encoded (a TIFF; an OME-Zarr mask is written by the stage).
  * Encoding here, not on the stage's own thread, lets both compartments do it at once.
  */
-export async function compartmentLabels(job: CompartmentJob, markers: Int32Array, plan: FloodPlan, size: { width: number; height: number }): Promise<CompartmentResult> {
+export async function compartmentLabels(job: CompartmentJob, markers: Int32Array, flood: FloodInputs, size: { width: number; height: number }): Promise<CompartmentResult> {
   const { width, height } = size;
-  const { labels } = floodLabels({ markers, plan }, width, height, job.params);
+  const { labels } = floodLabels({ markers, ...flood }, width, height, job.params);
   const count = maxLabel(labels);
   if (job.maskFormat === 'ome-zarr') return { labels, count, width, height };
   const tiff = encodeLabelMaskTiff({ data: labels, width, height });

@@ -7,7 +7,7 @@ import { hMaxima } from '../kernels/h-maxima';
 import { labelComponents } from '../kernels/label';
 import { relabelSequential } from '../kernels/relabel';
 import { removeSmallObjects } from '../kernels/remove-small-objects';
-import { type FloodPlan, floodFromPlan, planFlood } from '../kernels/watershed';
+import { type ConsumedWatershedInputs, watershedConsuming } from '../kernels/watershed';
 import { type Compartment, DeepWatershedParams, MESMER_NUCLEAR_DEFAULTS, MESMER_WHOLE_CELL_DEFAULTS } from './params';
 
 /** One compartment's two maps, row-major H×W float32. */
@@ -64,8 +64,9 @@ function runDeepWatershed(maps: WatershedMaps, params: DeepWatershedParams, cons
   if (consume) (maps as Partial<WatershedMaps>).maxima = (maps as Partial<WatershedMaps>).interior = undefined;
   const inputs: Parameters<typeof floodLabels>[0] = { markers: watershedMarkers(held.maxima!, width, height, p) };
   held.maxima = undefined;
+  // The flood takes the markers' buffer over as scratch.
   const keptMarkers = stages ? inputs.markers!.slice() : undefined;
-  inputs.plan = floodPlan(held.interior!, width, height, p, consume);
+  Object.assign(inputs, floodInputs(held.interior!, width, height, p, consume));
   held.interior = undefined;
   const r = floodLabels(inputs, width, height, p, stages);
   // The labels live in the flood's padded buffer; a caller who kept its maps gets an array of its own
@@ -108,25 +109,15 @@ export function floodInputs(interior: Float32Array, width: number, height: numbe
 }
 
 /**
- * The part of step 3 of {@link deepWatershed} that needs no markers: its {@link floodInputs}, sorted and
- * queued as a {@link FloodPlan} (see {@link planFlood}), which can be made while the markers are.
- * `interior` as in {@link floodInputs}.
- */
-export function floodPlan(interior: Float32Array, width: number, height: number, p: DeepWatershedParams, takeOver = false): FloodPlan {
-  return planFlood(floodInputs(interior, width, height, p, takeOver), width, height);
-}
-
-/**
- * Steps 3–6 of {@link deepWatershed}: the watershed from the markers over the flood plan, then small
- * objects removed, holes filled and labels renumbered 1..n. Takes the markers and the plan over (their
+ * Steps 3–6 of {@link deepWatershed}: the watershed from the markers over the surface within the mask,
+ * then small objects removed, holes filled and labels renumbered 1..n. Takes the three arrays over (their
  * fields are cleared); the labels are a view of the flood's padded buffer. With `keepGrown`, a copy of
  * the labels before renumbering as well.
  */
-export function floodLabels(inputs: { markers?: Int32Array; plan?: FloodPlan }, width: number, height: number, p: DeepWatershedParams, keepGrown = false): { labels: Int32Array; grown?: Int32Array } {
-  const { markers, plan } = inputs;
-  if (!markers || !plan) throw new RangeError('floodLabels needs the markers and the flood plan');
-  inputs.markers = inputs.plan = undefined;
-  let labels = floodFromPlan(plan, markers, width, height);
+export function floodLabels(inputs: Partial<FloodInputs> & { markers?: Int32Array }, width: number, height: number, p: DeepWatershedParams, keepGrown = false): { labels: Int32Array; grown?: Int32Array } {
+  const consumed: ConsumedWatershedInputs = { surface: inputs.surface, markers: inputs.markers, mask: inputs.mask };
+  inputs.surface = inputs.markers = inputs.mask = undefined;
+  let labels = watershedConsuming(consumed, width, height);
   if (p.smallObjectsThreshold > 0) labels = removeSmallObjects(labels, p.smallObjectsThreshold, { inPlace: true });
   if (p.fillHolesThreshold > 0) labels = fillHoles({ data: labels, width, height }, p.fillHolesThreshold, { inPlace: true });
   const grown = keepGrown ? labels.slice() : undefined;

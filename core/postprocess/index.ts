@@ -5,8 +5,7 @@ import { runInWorker } from '../parallel/run-in-worker';
 import { storeFor } from '../storage';
 import { joinUri } from '../storage/types';
 import type { CompartmentJob, CompartmentResult } from './compartment-job';
-import type { FloodPlan } from '../kernels/watershed';
-import { checkCompartmentHeads, mesmerDefaults, validateParams } from './deep-watershed';
+import { checkCompartmentHeads, type FloodInputs, mesmerDefaults, validateParams } from './deep-watershed';
 import type { Compartment, CompartmentSelection, DeepWatershedParams } from './params';
 
 export interface PostprocessOptions {
@@ -64,8 +63,8 @@ export function resolveParams(compartment: Compartment, overrides: Partial<DeepW
 
 /**
  * Postprocess stage: runs deep watershed for the chosen compartments on worker threads — each
- * compartment's markers, flood plan (its surface and mask, sorted and queued) and flood as three
- * tasks, which read their maps from Mesmer's raw predictions themselves (only channel 1 of the pixelwise head is kept) and encode the mask, so the
+ * compartment's markers, flood inputs and flood as three tasks, which read their maps from Mesmer's raw
+ * predictions themselves (only channel 1 of the pixelwise head is kept) and encode the mask, so the
  * threads share the work and the caller's event loop stays free — then writes int32 label-mask TIFFs
  * atomically as `<outDir>/<name>_WholeCellMask.tiff` and `<outDir>/<name>_NucleusMask.tiff`, once every
  * compartment has succeeded.
@@ -82,8 +81,8 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   opts.signal?.throwIfAborted();
   progress(0.05);
 
-  // Each compartment is three tasks on worker threads: its markers and its flood plan (the surface and
-  // mask, sorted and queued: a third of the watershed), which are independent, then the flood from both. A free thread takes the first task in this list whose inputs
+  // Each compartment is three tasks on worker threads: its markers and its flood inputs, which are
+  // independent, then the flood from both. A free thread takes the first task in this list whose inputs
   // are ready, so a compartment's flood starts as soon as it can and the other compartment's first steps
   // fill the wait: at 4096² the whole-cell flood is ~1.6× the nuclear one, and with a thread per
   // compartment the nuclear thread idled for a fifth of the stage.
@@ -94,17 +93,17 @@ export async function postprocess(opts: PostprocessOptions): Promise<Postprocess
   const results: CompartmentResult[] = [];
   const tasks: Task[] = compartments.flatMap((c, i): Task[] => {
     const job: CompartmentJob = { compartment: c, params: params.get(c)!, predictionsUri: opts.predictionsUri, maskFormat: opts.maskFormat ?? 'ome-tiff' };
-    let markers: Int32Array | undefined, plan: FloodPlan | undefined;
+    let markers: Int32Array | undefined, flood: FloodInputs | undefined;
     const first = 3 * i;
     return [
       { after: [], run: async () => { markers = await call<Int32Array>('compartmentMarkers', [job]); } },
-      { after: [], run: async () => { plan = await call<FloodPlan>('compartmentFloodPlan', [job]); } },
+      { after: [], run: async () => { flood = await call<FloodInputs>('compartmentFloodInputs', [job]); } },
       {
         after: [first, first + 1],
         run: async () => {
-          const moved = [markers!.buffer, plan!.state.buffer, plan!.queue.entry.buffer, plan!.queue.groups.buffer] as ArrayBuffer[];
-          const args = [job, markers, plan, size];
-          markers = plan = undefined;
+          const moved = [markers!.buffer, flood!.surface.buffer, flood!.mask.buffer] as ArrayBuffer[];
+          const args = [job, markers, flood, size];
+          markers = flood = undefined;
           results[i] = await call<CompartmentResult>('compartmentLabels', args, moved);
         },
       },

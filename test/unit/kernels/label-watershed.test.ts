@@ -1,7 +1,7 @@
 import { FloodQueue } from '../../../core/kernels/flood-queue';
 import { labelComponents } from '../../../core/kernels/label';
 import { sortByValue } from '../../../core/kernels/sort-by-value';
-import { floodFromPlan, planFlood, watershedConsuming, watershedFromMarkers } from '../../../core/kernels/watershed';
+import { watershedConsuming, watershedFromMarkers } from '../../../core/kernels/watershed';
 import { f32, i32, mismatches, python, rng, u8 } from './skimage-bridge';
 
 describe('labelComponents vs skimage.measure.label (exact)', () => {
@@ -77,30 +77,6 @@ describe('watershedConsuming: the same flood from inputs it takes over', () => {
     expect(mismatches(got, want)).toBe(0);
     expect(new Set(got).size).toBeGreaterThan(40);
     expect(inputs).toEqual({ surface: undefined, markers: undefined, mask: undefined });
-  });
-
-  // The stage plans the flood on one thread and floods on another: the plan crosses as moved buffers.
-  test('a flood plan moved through structuredClone floods to the same labels, and a used queue has no plan', () => {
-    const H = 120, W = 97;
-    const r = rng(9);
-    const surface = Float32Array.from({ length: H * W }, () => Math.floor(r() * 20) / 20);
-    const mask = Uint8Array.from({ length: H * W }, () => (r() < 0.85 ? 1 : 0));
-    const markers = new Int32Array(H * W);
-    for (let k = 1; k <= 40; k++) markers[Math.floor(r() * H * W)] = k;
-    const want = watershedFromMarkers({ data: surface, width: W, height: H }, markers, { mask });
-    const inputs: { surface?: Float32Array; mask?: Uint8Array } = { surface: surface.slice(), mask: mask.slice() };
-    const plan = planFlood(inputs, W, H);
-    expect(inputs).toEqual({ surface: undefined, mask: undefined });
-    const entry = plan.queue.entry.slice(); // a view of the sort's keys: give it its own buffer, as the stage does
-    const moved = structuredClone({ state: plan.state, queue: { entry, groups: plan.queue.groups } },
-      { transfer: [plan.state.buffer, entry.buffer, plan.queue.groups.buffer] as ArrayBuffer[] });
-    expect(plan.state.length).toBe(0); // moved, not copied
-    expect(mismatches(floodFromPlan(moved, markers.slice(), W, H), want)).toBe(0);
-    expect(moved).toEqual({ state: undefined, queue: undefined });
-    const queue = new FloodQueue(sortByValue(Float32Array.from([2, 1, 1])), (i) => i, () => undefined);
-    expect(queue.plan().entry.length).toBe(2);
-    queue.push(1, 1);
-    expect(() => queue.plan()).toThrow('only a flood queue nothing was pushed to has a plan');
   });
 
   test('a negative marker is refused naming where it is', () => {

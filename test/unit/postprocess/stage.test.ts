@@ -8,7 +8,7 @@ import { deepWatershed, mesmerDefaults } from '../../../core/postprocess/deep-wa
 import { runPython } from '../../helpers/python';
 
 /**
- * The postprocess stage spreads each compartment's three tasks (markers, flood plan, flood) over its
+ * The postprocess stage spreads each compartment's three tasks (markers, flood inputs, flood) over its
  * worker threads: however many there are, the masks are the recipe's, and a task that fails stops the
  * stage with the file's error and no mask written.
  */
