@@ -54,7 +54,7 @@ const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmApi };
 /** The SIMD passes (core/kernels/wasm/gaussian.wat), compiled once per thread on first use. */
 let compiled: object | undefined;
 
-/** Pixels per band: the band's float32 rows with their context stay within a core's L2 cache. */
+/** Pixels per band of rows: the kernel's memory is two bands and their context (~8 MiB), whatever the image size. */
 const BAND_PIXELS = 1 << 20;
 
 /**
