@@ -18,7 +18,7 @@ export interface ActivityDeps {
   /** Overrides the device a run asks for (a GPU worker started with --device cuda). */
   device?: 'cpu' | 'cuda';
   gpuMemoryGb?: number;
-  /** onnxruntime intra-op threads for predictions on the CPU (default: onnxruntime's, one per physical core). */
+  /** CPU threads for predictions on the CPU, all of a model's sessions together (default: one per physical core). */
   inferenceThreads?: number;
   priceTable?: Record<string, number>;
 }
@@ -30,7 +30,7 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     discover,
     readImageList,
     convert: makeConvert(env),
-    predict: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, intraOpThreads: deps.inferenceThreads }),
+    predict: makePredict(env, { device: deps.device, gpuMemoryGb: deps.gpuMemoryGb, cpuThreads: deps.inferenceThreads }),
     postprocess: makePostprocess(env),
     quantify: makeQuantify(env),
     classify: makeClassify(env),
@@ -39,6 +39,6 @@ export function createActivities(deps: ActivityDeps = {}): TesselActivities {
     finalize,
     planBlocks: makePlanBlocks(env),
     blockTask: makeBlockTask(env),
-    predictBlock: makePredictBlock(env, { device: deps.device, intraOpThreads: deps.inferenceThreads }),
+    predictBlock: makePredictBlock(env, { device: deps.device, cpuThreads: deps.inferenceThreads }),
   };
 }

@@ -32,6 +32,7 @@ import { loadModelCollection } from '../core/model/collection';
 import { importMesmer } from '../core/mesmer-import';
 import { buildCompiledCli } from '../infra/build-cli';
 import { deepcellPython, oracleMesmerSavedModel, ORACLE_SCRIPT, runDeepcellPython, writeSyntheticNpz } from '../test/helpers/deepcell';
+import { rawRunS } from './timing';
 import { ensureBenchTools } from './tools';
 
 const exec = promisify(execFile);
@@ -76,16 +77,15 @@ async function bundleFor(savedModel: string): Promise<{ fp32: string; fp16: stri
   return { fp32, fp16 };
 }
 
-/** Raw `session.run` on the image's own normalised tiles, batched as the pipeline batches them. */
+/** Raw `session.run` on the image's own normalised tiles, batched and spread over the sessions as the pipeline does. */
 async function rawSessionRunS(bundle: string, npz: string): Promise<number> {
   const model = await loadModelCollection(bundle);
-  const ms = await getSession(model, threads ? { intraOpThreads: Number(threads) } : {});
+  const ms = await getSession(model, threads ? { cpuThreads: Number(threads) } : {});
   const input = (await readNpz(npz)).get('input_channels')!.data as Float32Array;
   const image = mesmerNormalize(input, size, size);
   const grid = planTiles(size, size, model.metadata.tileSize, model.metadata.strideRatio);
   const t = grid.tileSize;
   const tileValues = t * t * 2;
-  const names = model.metadata.outputs.map((o) => o.name);
   const batches: { data: Float32Array; dims: number[] }[] = [];
   const batchSize = DEFAULT_BATCH_SIZE[ms.device];
   for (let first = 0; first < grid.count; first += batchSize) {
@@ -94,10 +94,8 @@ async function rawSessionRunS(bundle: string, npz: string): Promise<number> {
     for (let k = 0; k < n; k++) extractTile(image, 2, grid, first + k, data, k * tileValues);
     batches.push({ data, dims: [n, t, t, 2] });
   }
-  await ms.session.run(model.metadata.input.name, batches[0].data, batches[0].dims, names); // warm-up
-  const t0 = performance.now();
-  for (const b of batches) await ms.session.run(model.metadata.input.name, b.data, b.dims, names);
-  const s = (performance.now() - t0) / 1000;
+  await rawRunS(ms, batches.slice(0, ms.sessions.length)); // warm-up, a batch on each session
+  const s = await rawRunS(ms, batches);
   await releaseSessions();
   return s;
 }

@@ -19,6 +19,7 @@ import { predictArray } from '../core/predict/pipeline';
 import { getSession, type InferenceModel } from '../core/predict/session';
 import { ModelMetadata } from '../core/model/metadata';
 import { blobImage } from '../core/synth/blobs';
+import { rawRunS } from './timing';
 import { ensureBenchTools } from './tools';
 
 function arg(name: string, fallback: string): string {
@@ -53,33 +54,28 @@ async function main(): Promise<void> {
   const device = arg('device', 'cpu');
   if (device !== 'cpu' && device !== 'cuda') throw new Error(`--device must be cpu or cuda, not '${device}'`);
   const model = await loadModel();
-  const ms = await getSession(model, { intraOpThreads: threads, device });
+  const ms = await getSession(model, { cpuThreads: threads, device });
   const t = model.metadata.tileSize;
   const image = blobImage(size, size, 12345);
 
   // Warm up both paths once (JIT, onnxruntime arenas), small image.
-  await predictArray({ input: blobImage(300, 300, 12345), width: 300, height: 300, model, batchSize: batch, intraOpThreads: threads, device });
+  await predictArray({ input: blobImage(300, 300, 12345), width: 300, height: 300, model, batchSize: batch, cpuThreads: threads, device });
 
   const results: { raw: number; e2e: number; timings: unknown }[] = [];
   for (let r = 0; r < rounds; r++) {
     // End to end.
     const t0 = performance.now();
-    const e = await predictArray({ input: image, width: size, height: size, model, batchSize: batch, intraOpThreads: threads, device });
+    const e = await predictArray({ input: image, width: size, height: size, model, batchSize: batch, cpuThreads: threads, device });
     const e2eS = (performance.now() - t0) / 1000;
     // Raw session.run on pre-made batches: the same tiles in the same batch sizes (last one partial).
     const batches = Math.ceil(e.tiles / batch);
-    const names = model.metadata.outputs.map((o) => o.name);
     const feedFor = (n: number) => ({ data: new Float32Array(n * t * t * 2).map((_, i) => ((i * 2654435761) >>> 0) / 2 ** 32), dims: [n, t, t, 2] });
     const full = feedFor(batch);
     const last = feedFor(e.tiles - (batches - 1) * batch);
-    const t1 = performance.now();
-    // The session lives on its own thread; raw runs go there too (the batch copied there, outputs
-    // transferred back, as in the pipeline), one after another with nothing else to do.
-    for (let b = 0; b < batches; b++) {
-      const f = b === batches - 1 ? last : full;
-      await ms.session.run(model.metadata.input.name, f.data, f.dims, names);
-    }
-    const rawS = (performance.now() - t1) / 1000;
+    // The sessions live on threads of their own; raw runs go there too (each batch copied there, outputs
+    // transferred back, as in the pipeline), spread over them as the pipeline spreads them, with
+    // nothing else to do.
+    const rawS = await rawRunS(ms, Array.from({ length: batches }, (_, b) => (b === batches - 1 ? last : full)));
     const raw = e.tiles / rawS;
     const e2e = e.tiles / e2eS;
     results.push({ raw, e2e, timings: e.timings });

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { MEMORY_ENV } from '../bin/memory-env';
+import type { ModelSession } from '../core/predict/session';
 import { ensureBenchTools } from './tools';
 
 export interface Timed {
@@ -50,4 +51,19 @@ export function spread(xs: number[], digits = 2, unit = ' s'): string {
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/**
+ * Raw `session.run` time of `batches` on a model's sessions, laid out as the prediction pipeline lays
+ * them out (core/predict/pipeline.ts `runTileBatches`): batch b on session b mod n, each session's
+ * batches one after another, the sessions at once; nothing else runs meanwhile. Seconds.
+ */
+export async function rawRunS(ms: ModelSession, batches: readonly { data: Float32Array; dims: number[] }[]): Promise<number> {
+  const inputName = ms.model.metadata.input.name;
+  const names = ms.model.metadata.outputs.map((o) => o.name);
+  const t0 = performance.now();
+  await Promise.all(ms.sessions.map(async (s, i) => {
+    for (let b = i; b < batches.length; b += ms.sessions.length) await s.run(inputName, batches[b].data, batches[b].dims, names);
+  }));
+  return (performance.now() - t0) / 1000;
 }

@@ -109,7 +109,7 @@ export async function segmentBlockwise(input: string, o: PredictCliOptions & Blo
   const bars = blockProgressBars();
   try {
     const common = {
-      inputUri: input, blockSize: o.blockSize!, halo: o.halo, model, batchSize: o.batchSize, device: o.device, intraOpThreads: o.threads,
+      inputUri: input, blockSize: o.blockSize!, halo: o.halo, model, batchSize: o.batchSize, device: o.device, cpuThreads: o.threads,
       dir: scratch.dir, threads: o.blockThreads, channels: { nuclear: o.nuclearChannels, membrane: o.membraneChannels, combine: o.combine },
     };
     if (o.testBlock) {

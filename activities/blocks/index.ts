@@ -34,14 +34,14 @@ export function makeBlockTask(env: WorkerEnvironment) {
 }
 
 /** One block's model tiles (gpu); the session is cached for the worker's lifetime. */
-export function makePredictBlock(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; intraOpThreads?: number } = {}) {
+export function makePredictBlock(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; cpuThreads?: number } = {}) {
   return async function predictBlockActivity(input: PredictBlockInput): Promise<PredictBlockResult> {
     return runStage(env, 'predict', input.progress, async ({ signal, progress, timer }) => {
       const device = opts.device ?? input.model.device;
       const model = await timer.time('inputLoad', () => cachedCollection(input.model.uri));
       const ctx = await loadContext(input.blocksDir);
       const r = await timer.time('compute', () => inBlock(ctx.plan.layout, input.block, () => predictBlock(ctx, input.block, {
-        model, levels: input.levels, batchSize: input.model.batchSize, device, intraOpThreads: opts.intraOpThreads, signal,
+        model, levels: input.levels, batchSize: input.model.batchSize, device, cpuThreads: opts.cpuThreads, signal,
         onProgress: (done, total) => progress(total ? done / total : 0),
       })));
       return { ...r, modelName: `${model.metadata.name}@${model.metadata.version}`, modelSha256: model.sha256, device };

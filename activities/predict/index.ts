@@ -6,13 +6,13 @@ import { runStage, type WorkerEnvironment } from '../common';
  * Tiled, batched ONNX inference (GPU queue). The model session is cached for the worker's lifetime, so
  * only the first image on a worker pays the model load.
  */
-export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number; intraOpThreads?: number } = {}) {
+export function makePredict(env: WorkerEnvironment, opts: { device?: 'cpu' | 'cuda'; gpuMemoryGb?: number; cpuThreads?: number } = {}) {
   return async function predict(input: PredictInput): Promise<PredictResult> {
     return runStage(env, 'predict', input.progress, async ({ signal, progress, timer }) => {
       const device = opts.device ?? input.model.device;
       const r = await stage.predict({
         npzUri: input.npzUri, modelUri: input.model.uri, outUri: input.predictionsUri, umPerPixel: input.umPerPixel,
-        batchSize: input.model.batchSize, device, intraOpThreads: opts.intraOpThreads, signal,
+        batchSize: input.model.batchSize, device, cpuThreads: opts.cpuThreads, signal,
         onProgress: (done: number, total: number) => progress(total ? done / total : 0),
       });
       timer.inputLoadS += r.timings.inputLoadS;

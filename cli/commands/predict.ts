@@ -23,7 +23,7 @@ export function addPredictOptions(cmd: Command): Command {
     .option('--batch-size <n>', `tiles per ONNX run (a model with a fixed batch dimension overrides it) (default: ${DEFAULT_BATCH_SIZE.cpu} on cpu, ` +
       `${DEFAULT_BATCH_SIZE.cuda} on cuda: on a CPU larger batches are no faster and each tile holds ~90 MB of activations)`, positive('batch-size', true))
     .addOption(new Option('--device <device>', 'execution provider; cuda needs onnxruntime-node\'s CUDA build (docs/gpu.md)').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: onnxruntime\'s choice, one per physical core)', positive('threads', true))
+    .option('--threads <n>', 'CPU threads for inference (default: one per physical core): the model runs as one single-thread onnxruntime session per thread, up to 4, batches on all of them at once', positive('threads', true))
     .option('--um-per-pixel <x>', 'the image\'s µm/pixel (default: the NPZ\'s <name>.json sidecar; else the model\'s, no resampling)', positive('um-per-pixel', false))
     .option('--compress', 'deflate raw_predictions.npz (smaller, several times slower to write)');
 }
@@ -69,7 +69,7 @@ export async function runPredict(npz: string, out: string, o: PredictCliOptions)
   const progress = tileProgress('predict');
   try {
     const r = await predict({
-      npzUri: npz, modelUri, outUri: out, batchSize: o.batchSize, device: o.device, intraOpThreads: o.threads,
+      npzUri: npz, modelUri, outUri: out, batchSize: o.batchSize, device: o.device, cpuThreads: o.threads,
       umPerPixel: o.umPerPixel, compress: o.compress, onProgress: progress.onProgress,
     });
     return { ...r, modelUri };

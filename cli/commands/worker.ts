@@ -33,7 +33,7 @@ export function workerCommand(): Command {
     .option('--gpu-memory-gb <gb>', 'GPU memory budget; with --prediction-memory-gb gives the number of prediction slots', numberIn(0, 1024, 'a number of GB above 0, at most 1024'))
     .option('--prediction-memory-gb <gb>', 'memory one prediction needs (see `tessel model inspect`)', numberIn(0, 1024, 'a number of GB above 0, at most 1024'))
     .addOption(new Option('--device <device>', 'force the inference execution provider for this worker; cuda is checked at start').choices(['cpu', 'cuda']))
-    .option('--inference-threads <n>', 'onnxruntime threads per prediction on the CPU (default: one per physical core); on a machine that also serves the CPU queue, fewer leave cores to it', intIn(1, 1024))
+    .option('--inference-threads <n>', 'CPU threads for predictions on the CPU (default: one per physical core; the model runs as one single-thread session per thread, up to 4); on a machine that also serves the CPU queue, fewer leave cores to it', intIn(1, 1024))
     .option('--look-ahead <n>', 'activities a CPU or GPU worker takes ahead of its slots while its recent activities average under 5 s, so the next one is in hand when a slot frees; 0: take one only when a slot is free', intIn(0, 64), 1)
     .option('--metrics-port <port>', 'serve Prometheus metrics (Tessel\'s and the Temporal SDK\'s) on /metrics and a health check on /healthz at this port', intIn(0, 65535))
     .option('--metrics-host <host>', 'address the metrics server binds (default 0.0.0.0)')

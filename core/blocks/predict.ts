@@ -28,7 +28,7 @@ export interface PredictBlockOptions {
   tiles: readonly number[];
   batchSize?: number;
   device?: InferenceDevice;
-  intraOpThreads?: number;
+  cpuThreads?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -42,7 +42,7 @@ export async function predictBlockTiles(opts: PredictBlockOptions): Promise<{ ou
   const { model, grid, tiles } = opts;
   const md = model.metadata;
   const t0 = performance.now();
-  const ms = await getSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.intraOpThreads });
+  const ms = await getSession(model, { device: opts.device ?? 'cpu', cpuThreads: opts.cpuThreads });
   const modelLoadS = ms.createS > 0 ? (performance.now() - t0) / 1000 : 0;
   const order = HEAD_ORDER.map((meaning) => md.outputs.findIndex((o) => o.meaning === meaning));
   const headNames = order.map((i) => md.outputs[i].name);

@@ -23,7 +23,7 @@ export interface BlockwiseOptions {
   model: InferenceModel;
   batchSize?: number;
   device?: InferenceDevice;
-  intraOpThreads?: number;
+  cpuThreads?: number;
   /** Folder for the intermediates (kept; a temporary one is the caller's to remove). */
   dir: string;
   settings: CpuTaskSettings & { outputs: NonNullable<CpuTaskSettings['outputs']> };
@@ -71,7 +71,7 @@ export async function runBlockwise(opts: BlockwiseOptions): Promise<BlockwiseOut
   const predict = async (block: number) => {
     const c = await loadContext(opts.dir); // read again: the roles came after the plan
     return inBlock(c.plan.layout, block, () => predictBlock(c, block, {
-      model: opts.model, levels: totals.levels!, batchSize: opts.batchSize, device: opts.device, intraOpThreads: opts.intraOpThreads, signal: opts.signal,
+      model: opts.model, levels: totals.levels!, batchSize: opts.batchSize, device: opts.device, cpuThreads: opts.cpuThreads, signal: opts.signal,
     }));
   };
   const start = (task: BlockTask, gpu: boolean) => {

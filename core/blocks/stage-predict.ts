@@ -52,7 +52,7 @@ export interface PredictBlockTaskOptions {
   levels: LevelRanges;
   batchSize?: number;
   device?: InferenceDevice;
-  intraOpThreads?: number;
+  cpuThreads?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -73,7 +73,7 @@ export async function predictBlock(ctx: BlockContext, b: number, opts: PredictBl
   });
   const r = await predictBlockTiles({
     model: opts.model, planes, extent: header.rect, grid, tiles, batchSize: opts.batchSize, device: opts.device,
-    intraOpThreads: opts.intraOpThreads, signal: opts.signal, onProgress: opts.onProgress,
+    cpuThreads: opts.cpuThreads, signal: opts.signal, onProgress: opts.onProgress,
   });
   await writeBlob(files.tiles(b), { tiles, tileSize: grid.tileSize, channels: MAP_CHANNELS }, [r.outputs]);
   return { tiles: tiles.length, batchSize: r.batchSize, modelLoadS: r.modelLoadS };

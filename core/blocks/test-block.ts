@@ -32,7 +32,7 @@ export interface TestBlockOptions {
   model: InferenceModel;
   batchSize?: number;
   device?: InferenceDevice;
-  intraOpThreads?: number;
+  cpuThreads?: number;
   postprocess?: WatershedOverrides;
   dir: string;
   outDir: string;
@@ -85,7 +85,7 @@ export async function testBlock(opts: TestBlockOptions): Promise<TestBlockOutcom
   let tiles = 0;
   for (const k of near) {
     if (roles[k] === BLOCK_SKIPPED) continue;
-    tiles += (await predictBlock(c2, k, { model: opts.model, levels: levels!, batchSize: opts.batchSize, device: opts.device, intraOpThreads: opts.intraOpThreads, signal: opts.signal })).tiles;
+    tiles += (await predictBlock(c2, k, { model: opts.model, levels: levels!, batchSize: opts.batchSize, device: opts.device, cpuThreads: opts.cpuThreads, signal: opts.signal })).tiles;
   }
   phase('watershed');
   const counts = await cpu('watershed', b) as Record<'whole-cell' | 'nuclear', number>;

@@ -20,7 +20,7 @@ export interface PredictOptions {
   umPerPixel?: number;
   batchSize?: number;
   device?: InferenceDevice;
-  intraOpThreads?: number;
+  cpuThreads?: number;
   /** Deflate the NPZ. @default false — raw predictions are 32 bytes/pixel of noisy floats that deflate poorly and slowly; uncompressed writes at disk speed. */
   compress?: boolean;
   signal?: AbortSignal;
@@ -96,7 +96,7 @@ export async function predict(opts: PredictOptions): Promise<PredictOutcome> {
   try {
     r = await predictArray({
       channels, width, height, umPerPixel, model, batchSize: opts.batchSize, device: opts.device,
-      intraOpThreads: opts.intraOpThreads, signal: opts.signal, onProgress: opts.onProgress, onRows,
+      cpuThreads: opts.cpuThreads, signal: opts.signal, onProgress: opts.onProgress, onRows,
     });
     throwIfAborted(opts.signal);
   } catch (e) {

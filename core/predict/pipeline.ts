@@ -54,8 +54,8 @@ export interface PredictArrayOptions {
   batchSize?: number;
   /** @default 'cpu' */
   device?: InferenceDevice;
-  /** onnxruntime intra-op threads. @default onnxruntime's choice */
-  intraOpThreads?: number;
+  /** CPU threads for inference, all of the model's sessions together (session.ts `cpuSessionLayout`). @default one per physical core */
+  cpuThreads?: number;
   /** Checked between batches; rejects with `signal.reason`. */
   signal?: AbortSignal;
   /** Called after each batch is blended in: tiles done, tiles in all. */
@@ -109,7 +109,7 @@ export async function predictArray(opts: PredictArrayOptions): Promise<PredictAr
   }
   throwIfAborted(opts.signal);
   const tLoad = performance.now();
-  const ms = await getSession(model, { device: opts.device ?? 'cpu', intraOpThreads: opts.intraOpThreads });
+  const ms = await getSession(model, { device: opts.device ?? 'cpu', cpuThreads: opts.cpuThreads });
   const modelLoadS = ms.createS > 0 ? (performance.now() - tLoad) / 1000 : 0;
 
   const tNorm = performance.now();
@@ -239,8 +239,10 @@ export interface TileBatchJob {
 }
 
 /**
- * The pipelined batch loop: extract k+1 while k runs; hand k's outputs back while k+1 runs. Two input
- * buffers and at most two batches of outputs are alive, whatever the number of tiles.
+ * The pipelined batch loop, with a batch in flight on each of the model's sessions: while they run, the
+ * next batch is extracted, and each batch's outputs are handed back, in order, as soon as they are in.
+ * One input buffer per session plus one, and at most a batch of outputs per session are alive, whatever
+ * the number of tiles. Results do not depend on the number of sessions: batches are taken in order.
  * @throws ModelContractError when an output does not have the expected shape.
  */
 export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promise<{ batchSize: number; cpuS: number }> {
@@ -250,13 +252,14 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
   const batchSize = tileBatchSize(ms, job.batchSize);
   const batches = Math.ceil(job.count / batchSize);
   const tileValues = t * t * inChannels;
-  const buffers: Float32Array[] = [new Float32Array(batchSize * tileValues), new Float32Array(batchSize * tileValues)];
+  const lanes = ms.sessions.length;
+  const buffers: Float32Array[] = Array.from({ length: lanes + 1 }, () => new Float32Array(batchSize * tileValues));
   const inputName = ms.model.metadata.input.name;
   let cpuMs = 0;
 
   const prepare = (b: number): { data: Float32Array; dims: number[] } => {
     const c0 = performance.now();
-    const buf = buffers[b % 2];
+    const buf = buffers[b % buffers.length];
     const first = b * batchSize;
     const n = Math.min(batchSize, job.count - first);
     for (let k = 0; k < n; k++) job.fill(first + k, buf, k * tileValues);
@@ -266,13 +269,13 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
     cpuMs += performance.now() - c0;
     return { data: rows === batchSize ? buf : buf.subarray(0, rows * tileValues), dims: [rows, t, t, inChannels] };
   };
-  // The batch's buffer travels to the session thread and back with the outputs, into the same slot.
-  const run = (b: number, input: { data: Float32Array; dims: number[] }) => ms.session.run(inputName, input.data, input.dims, headNames, { transfer: true })
+  // Batch b runs on session b mod lanes; its buffer travels to that session's thread and back with the
+  // outputs, into the same slot.
+  const run = (b: number, input: { data: Float32Array; dims: number[] }) => ms.sessions[b % lanes].run(inputName, input.data, input.dims, headNames, { transfer: true })
     .then((r) => {
-      buffers[b % 2] = r.input;
+      buffers[b % buffers.length] = r.input;
       return r.outputs;
     });
-  const start = (b: number) => run(b, prepare(b));
 
   const take = (out: Record<string, HostedOutput>, b: number) => {
     const c0 = performance.now();
@@ -291,24 +294,26 @@ export async function runTileBatches(ms: ModelSession, job: TileBatchJob): Promi
   };
 
   if (job.count === 0) return { batchSize, cpuS: 0 };
-  let running = start(0);
+  const running = new Map<number, Promise<Record<string, HostedOutput>>>();
+  for (let b = 0; b < Math.min(lanes, batches); b++) running.set(b, run(b, prepare(b)));
   try {
     for (let b = 0; b < batches; b++) {
-      const hasNext = b + 1 < batches;
-      // Input buffer (b+1)%2 is free: run b-1 finished before run b started.
-      const nextInput = hasNext ? prepare(b + 1) : undefined;
-      const out = await running;
-      if (hasNext) {
+      // Buffer (b + lanes) mod (lanes + 1) is free: the batch that last used it was taken.
+      const next = b + lanes;
+      const nextInput = next < batches ? prepare(next) : undefined;
+      const out = await running.get(b)!;
+      running.delete(b);
+      if (nextInput) {
         throwIfAborted(job.signal);
-        running = run(b + 1, nextInput!);
+        running.set(next, run(next, nextInput)); // on the session b ran on, free now
       }
       take(out, b);
       if (job.afterTake) await job.afterTake(Math.min((b + 1) * batchSize, job.count));
       job.onProgress?.(Math.min((b + 1) * batchSize, job.count), job.count);
     }
   } catch (e) {
-    // Do not leave a run writing into buffers we drop; its result is discarded.
-    await running.catch(() => undefined);
+    // Do not leave runs writing into buffers we drop; their results are discarded.
+    await Promise.all([...running.values()].map((r) => r.catch(() => undefined)));
     throw e;
   }
   return { batchSize, cpuS: cpuMs / 1000 };

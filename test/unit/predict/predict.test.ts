@@ -6,7 +6,7 @@ import { readNpz, writeNpz } from '../../../core/formats/npz';
 import { mesmerNormalize } from '../../../core/predict/normalize';
 import { predictArray } from '../../../core/predict/pipeline';
 import { predict } from '../../../core/predict';
-import { getSession, releaseSessions, type InferenceModel } from '../../../core/predict/session';
+import { cpuSessionLayout, getSession, MAX_CPU_SESSIONS, releaseSessions, type InferenceModel } from '../../../core/predict/session';
 import { mesmerResizedShape, resizeBilinear } from '../../../core/predict/resample';
 import { isTesselError } from '../../../core/errors';
 import { runPython } from '../../helpers/python';
@@ -73,6 +73,23 @@ describe('predictArray / predict on tiny ONNX models', () => {
     for (let k = 0; k < 4; k++) expect(maxAbsDiff(a.heads[k], applyLinear(norm, k))).toBeLessThan(1e-6);
   });
 
+  it('on CPU runs one single-thread session per thread (at most MAX_CPU_SESSIONS), and the heads do not depend on how many', async () => {
+    expect(cpuSessionLayout(1)).toEqual({ sessions: 1, intraOpThreads: 1 });
+    expect(cpuSessionLayout(2)).toEqual({ sessions: 2, intraOpThreads: 1 });
+    expect(cpuSessionLayout(MAX_CPU_SESSIONS * 2 + 1)).toEqual({ sessions: MAX_CPU_SESSIONS, intraOpThreads: 2 });
+    const width = 611, height = 450;
+    const input = blobImage(width, height, 3);
+    const runs = [];
+    for (const threads of [1, 2, 3]) {
+      expect((await getSession(linear, { cpuThreads: threads })).sessions).toHaveLength(threads);
+      const progress: number[] = [];
+      // Batches of 2 over 9 tiles: 5 batches, in flight on every session at once, taken in order.
+      runs.push(await predictArray({ input, width, height, model: linear, batchSize: 2, cpuThreads: threads, onProgress: (d) => progress.push(d) }));
+      expect(progress).toEqual([2, 4, 6, 8, 9]);
+    }
+    for (const r of runs.slice(1)) for (let k = 0; k < 4; k++) expect(maxAbsDiff(r.heads[k], runs[0].heads[k])).toBe(0);
+  });
+
   it('runs the model on its own thread: this event loop turns during session.run, and outputs match onnxruntime here', async () => {
     const conv = makeTestModel(dir, 'conv', '32', '4');
     const ms = await getSession(conv);
@@ -83,7 +100,7 @@ describe('predictArray / predict on tiny ONNX models', () => {
     let firedAt = Infinity;
     const t0 = performance.now();
     setTimeout(() => (firedAt = performance.now()), 5);
-    const hosted = await ms.session.run(conv.metadata.input.name, data, dims, names);
+    const hosted = await ms.sessions[0].run(conv.metadata.input.name, data, dims, names);
     const doneAt = performance.now();
     // A batch this size takes far longer than 5 ms; had it run on this thread, the timer could only fire after it.
     expect(doneAt - t0).toBeGreaterThan(50);
@@ -98,13 +115,17 @@ describe('predictArray / predict on tiny ONNX models', () => {
     }
   });
 
-  it('replaces a cached session whose thread has died', async () => {
-    const first = await getSession(linear);
-    await (first.session as unknown as { thread: { terminate(): Promise<void> } }).thread.terminate();
-    expect(first.session.alive).toBe(false);
-    const second = await getSession(linear);
-    expect(second.session).not.toBe(first.session);
-    expect(second.session.alive).toBe(true);
+  it('replaces cached sessions when one of their threads has died', async () => {
+    const first = await getSession(linear, { cpuThreads: 2 });
+    expect(first.sessions).toHaveLength(2);
+    await (first.sessions[1] as unknown as { thread: { terminate(): Promise<void> } }).thread.terminate();
+    expect(first.sessions[1].alive).toBe(false);
+    const second = await getSession(linear, { cpuThreads: 2 });
+    expect(second.sessions).toHaveLength(2);
+    for (const s of second.sessions) {
+      expect(first.sessions).not.toContain(s);
+      expect(s.alive).toBe(true);
+    }
     const r = await predictArray({ input: blobImage(64, 64), width: 64, height: 64, model: linear });
     expect(r.tiles).toBe(1);
   });
