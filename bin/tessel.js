@@ -46,4 +46,4 @@ if (!existsSync(join(root, 'tsconfig.build.json'))) {
   }
 }
 if (!compiled) require('tsx/cjs');
-require(compiled ?? '../cli/main.ts').main().then((code) => process.exit(code));
+require(compiled ?? '../cli/main.ts').run();

@@ -78,6 +78,14 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** The process entry (bin/tessel.js, or this file run directly): runs {@link main} and exits with its code. */
+export function run(): void {
+  // A reader that stops early (`tessel … --help | head`) closes the pipe: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   void main().then((code) => process.exit(code));
 }
+
+if (require.main === module) run();

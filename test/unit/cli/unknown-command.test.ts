@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { buildProgram } from '../../../cli/main';
 import { editDistance, findUnknownCommand, formatUnknownCommand, nearestCommand } from '../../../cli/unknown-command';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { tessel } from '../../helpers/cluster';
 
 /** Every command path of a program, e.g. ['model', 'inspect']. */
@@ -29,6 +31,18 @@ describe('an unknown command is an error at every level, --help or not (real CLI
     const r = await tessel(args);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: tessel/);
+  });
+});
+
+describe('a reader that closes the pipe early (tessel … --help | head)', () => {
+  it('ends the CLI quietly with 0, no stack trace', async () => {
+    const child = spawn(process.execPath, [join(__dirname, '../../../bin/tessel.js'), 'segment', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // closed before the help is written: the write gets EPIPE
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+    expect(code).toBe(0);
   });
 });
 
