@@ -7,7 +7,7 @@
  *   load and self-check, normalisation, tiled inference, both watersheds, TIFF writes) vs DeepCell's
  *   `Mesmer.predict(compartment='both')` (model already loaded, Keras predict traced by a warm-up). Goal ≥ 3×.
  * - Pipeline efficiency: raw onnxruntime `session.run` time of the same normalised tiles in the same batches, on the
- *   session thread as the pipeline runs them, ÷ Tessel's predict stage (normalise + tile loop + untile). Goal ≥ 0.9.
+ *   sessions' threads as the pipeline runs them (batch b on session b mod n), ÷ Tessel's predict stage (normalise + tile loop + untile). Goal ≥ 0.9.
  * - Postprocess: the whole `tessel postprocess` process vs deepcell_toolbox's `deep_watershed` compute only (no I/O),
  *   both compartments, on the reference model's predictions for a `--pp-size` synthetic image (maps with many cells,
  *   unlike random weights'). Goal ≥ 8× at 4096².

@@ -14,6 +14,6 @@ export function buildCompiledCli(outDir: string): string {
   const tsc = spawnSync(join(PACKAGE_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(PACKAGE_ROOT, 'tsconfig.build.json'), '--outDir', outDir], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
   if (tsc.status !== 0 || tsc.stdout || tsc.stderr) throw new Error(`tsc build failed:\n${tsc.stdout}${tsc.stderr}`);
   const runner = join(outDir, 'tessel.js');
-  writeFileSync(runner, "require('./cli/main.js').main().then((code) => process.exit(code));\n");
+  writeFileSync(runner, "require('./cli/main.js').run();\n");
   return runner;
 }
