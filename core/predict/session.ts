@@ -103,8 +103,9 @@ export function physicalCores(): number {
 }
 
 /**
- * At most this many sessions of one model on CPU. Each holds its own copy of the weights (the Mesmer
- * network: ~0.1 GB), so more buy little once each has several threads.
+ * At most this many sessions of one model on CPU. Each holds its own weights and activations (each
+ * Mesmer session past the first added ~0.6 GB to `tessel segment`'s peak), so more buy little once
+ * each has several threads.
  */
 export const MAX_CPU_SESSIONS = 4;
 
